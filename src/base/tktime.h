@@ -1,0 +1,29 @@
+/* trailkeep base: time. All times inside trailkeep are int64 milliseconds
+ * since the Unix epoch, UTC. Parsing accepts RFC 3339 as ActionTrail and
+ * CloudTrail write it (second or millisecond precision, Z or an offset). */
+#ifndef TK_BASE_TKTIME_H
+#define TK_BASE_TKTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TK_MS_PER_DAY 86400000LL
+
+/* Parses s[0..n) as RFC 3339 ("2026-11-24T10:00:00Z", "...00.123Z",
+ * "...00+08:00"). Returns 0 and sets *ms, or TK_EINVAL. */
+int tk_time_parse(const char *s, size_t n, int64_t *ms);
+/* Writes "YYYY-MM-DDTHH:MM:SSZ" (or with ".mmm" when millis is nonzero or
+ * always_ms) into out (>= 32 bytes). Returns the length. */
+size_t tk_time_format(int64_t ms, int always_ms, char *out);
+/* UTC day number (days since 1970-01-01) of a time, floor for negatives. */
+int64_t tk_time_day(int64_t ms);
+/* Day number -> "YYYYMMDD" (out >= 9 bytes). */
+void tk_time_day_str(int64_t day, char *out);
+/* Civil date conversions (proleptic Gregorian). */
+int64_t tk_days_from_civil(int64_t y, unsigned m, unsigned d);
+void tk_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
+/* Wall-clock now, and a monotonic clock for measuring durations. */
+int64_t tk_now_ms(void);
+uint64_t tk_mono_ns(void);
+
+#endif
