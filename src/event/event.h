@@ -33,6 +33,7 @@ typedef enum tk_attr {
     TK_ATTR_SOURCEIP,        /* "SourceIpAddress" */
     TK_ATTR_EVENTTYPE,
     TK_ATTR_ROLENAME,
+    TK_ATTR_EVENTSOURCE,     /* for CloudTrail's LookupEvents key "EventSource" */
     TK_ATTR__COUNT
 } tk_attr_t;
 
