@@ -1,0 +1,84 @@
+/* trailkeep control plane (SQLite, DIR/meta.db): accounts, the organization,
+ * API keys. Small, transactional, inspectable with `sqlite3`. A key's secret
+ * is shown once at creation and stored as a SHA-256 hash for bearer
+ * authentication; SigV4 needs the secret itself, so it is also kept encrypted
+ * (AES-256-GCM) under DIR/master.key (0600): the database alone reveals none.
+ * Thread-safety: one tk_meta_t may be shared by threads (serialised inside). */
+#ifndef TK_META_META_H
+#define TK_META_META_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tk_meta tk_meta_t;
+
+typedef enum tk_role {
+    TK_ROLE_NONE = 0,
+    TK_ROLE_WRITER = 1, /* may only record events for its own account */
+    TK_ROLE_READER = 2, /* lookup, history of its account */
+    TK_ROLE_ADMIN = 3,  /* everything for its account; the management account's admin also for members */
+} tk_role_t;
+
+const char *tk_role_name(tk_role_t r);          /* "writer", "reader", "admin" */
+int tk_role_parse(const char *s, tk_role_t *out); /* 0 or TK_EINVAL */
+
+/* Opens or creates DIR/meta.db (migrating the schema) and DIR/master.key.
+ * *out owned by the caller: tk_meta_close(). */
+int tk_meta_open(const char *dir, tk_meta_t **out, char *err);
+void tk_meta_close(tk_meta_t *m); /* NULL is a no-op */
+
+/* ---- accounts ---- */
+typedef struct tk_account {
+    char id[64];            /* account id: [A-Za-z0-9_-]{1,63}, e.g. a 16-digit ActionTrail uid */
+    char name[128];
+    int retention_days;     /* 0 = the service default (90) */
+    int is_management;      /* the organization's management account */
+    int is_member;          /* a member of the organization */
+    int64_t created_ms;
+} tk_account_t;
+
+int tk_meta_account_create(tk_meta_t *m, const char *id, const char *name, char *err); /* TK_EEXIST */
+int tk_meta_account_get(tk_meta_t *m, const char *id, tk_account_t *out, char *err);   /* TK_ENOTFOUND */
+int tk_meta_account_list(tk_meta_t *m, void (*cb)(void *ud, const tk_account_t *a), void *ud,
+                         char *err);
+int tk_meta_account_set_retention(tk_meta_t *m, const char *id, int days, char *err);
+int tk_meta_account_delete(tk_meta_t *m, const char *id, char *err); /* also revokes its keys */
+
+/* ---- organization (at most one) ---- */
+int tk_meta_org_create(tk_meta_t *m, const char *org_id, const char *management_account,
+                       char *err);
+/* org_id/management (>= 64 bytes each) set; TK_ENOTFOUND when there is no organization. */
+int tk_meta_org_get(tk_meta_t *m, char *org_id, char *management, char *err);
+int tk_meta_org_add_member(tk_meta_t *m, const char *account, char *err);
+int tk_meta_org_remove_member(tk_meta_t *m, const char *account, char *err);
+
+/* ---- API keys ---- */
+typedef struct tk_key {
+    char key_id[32];        /* "TK" + 18 upper-case alphanumerics: usable as an AWS access key id */
+    char account[64];
+    tk_role_t role;
+    char name[128];
+    int64_t created_ms;
+    int64_t last_used_ms;
+    int revoked;
+} tk_key_t;
+
+#define TK_SECRET_LEN 40    /* base62 characters */
+
+/* Creates a key; secret_out (TK_SECRET_LEN + 1 bytes) receives the secret,
+ * which is never retrievable again in clear from the API or CLI. */
+int tk_meta_key_create(tk_meta_t *m, const char *account, tk_role_t role, const char *name,
+                       tk_key_t *out, char *secret_out, char *err);
+/* Checks key_id + secret (constant time). TK_EAUTH when unknown, revoked or wrong. */
+int tk_meta_key_verify(tk_meta_t *m, const char *key_id, const char *secret, tk_key_t *out,
+                       char *err);
+/* For SigV4: the key and its decrypted secret (secret_out TK_SECRET_LEN + 1).
+ * TK_EAUTH when unknown or revoked. */
+int tk_meta_key_secret(tk_meta_t *m, const char *key_id, tk_key_t *out, char *secret_out,
+                       char *err);
+int tk_meta_key_list(tk_meta_t *m, const char *account /* NULL = all */,
+                     void (*cb)(void *ud, const tk_key_t *k), void *ud, char *err);
+int tk_meta_key_revoke(tk_meta_t *m, const char *key_id, char *err);
+size_t tk_meta_key_count(tk_meta_t *m);
+
+#endif
