@@ -61,4 +61,37 @@ void tk_lookup_page_free(tk_lookup_page_t *page);
  * first use, so NextTokens survive restarts. */
 int tk_lookup_token_key(const char *dir, uint8_t key[32], char *err);
 
+/* ---- additions (query helper) ---- */
+
+/* The error codes tk_lookup_run() puts in lerr->code (static strings). The
+ * first four are ActionTrail's documented LookupEvents codes; the others keep
+ * its InvalidParameter<Name> pattern so a caller can tell which input to fix. */
+#define TK_LOOKUP_E_START_TIME   "InvalidParameterStartTime"
+#define TK_LOOKUP_E_END_TIME     "InvalidParameterEndTime"
+#define TK_LOOKUP_E_COMBINATION  "InvalidParameterCombination"   /* StartTime > EndTime */
+#define TK_LOOKUP_E_QUERY        "InvalidQueryParameter"         /* no account */
+#define TK_LOOKUP_E_ATTRIBUTE    "InvalidParameterLookupAttribute" /* > 2, unknown key, empty value */
+#define TK_LOOKUP_E_MAX_RESULTS  "InvalidParameterMaxResults"
+#define TK_LOOKUP_E_DIRECTION    "InvalidParameterDirection"
+#define TK_LOOKUP_E_NEXT_TOKEN   "InvalidNextToken"  /* malformed, tampered, other account, changed query */
+
+/* CloudTrail's exception name for one of the codes above
+ * ("InvalidTimeRangeException", "InvalidLookupAttributesException",
+ * "InvalidMaxResultsException", "InvalidNextTokenException", ...), for the
+ * AWS JSON 1.1 endpoint. Static string; unknown codes give "ValidationException". */
+const char *tk_lookup_error_cloudtrail(const char *code);
+
+/* Counts every event the query matches (no paging: MaxResults, Direction and
+ * NextToken are validated but ignored). Same validation and errors as
+ * tk_lookup_run; the effective range is returned through start_ms/end_ms when
+ * not NULL. */
+int tk_lookup_count(tk_store_t *s, const char *account, const tk_lookup_params_t *p,
+                    const tk_lookup_opts_t *o, uint64_t *count, int64_t *start_ms,
+                    int64_t *end_ms, tk_lookup_error_t *lerr, char *err);
+
+/* Appends the page as ActionTrail's LookupEvents response body:
+ * {"StartTime":"...","EndTime":"...","Events":[<stored events verbatim>],
+ *  "NextToken":"..."} (NextToken "" on the last page, as ActionTrail does). */
+int tk_lookup_page_json(const tk_lookup_page_t *page, tk_buf_t *out);
+
 #endif
