@@ -1,0 +1,611 @@
+/* trailkeep import: bulk-loads ActionTrail / CloudTrail / JSON Lines files
+ * and folders (.gz too) into the store, in batches of a few thousand events
+ * (one WAL fsync each). Resumable: a file is written to DIR/import-state only
+ * after all of its events are durable, so a re-run skips finished files and
+ * re-reads an interrupted one, whose already-stored events the store's dedup
+ * on (account, eventId) turns into duplicates. */
+#define _GNU_SOURCE
+#include "cli/cli.h"
+#include "cli/util.h"
+
+#include "base/buf.h"
+#include "base/fs.h"
+#include "base/tk.h"
+#include "base/tktime.h"
+#include "event/parse.h"
+#include "store/store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CHUNK_BYTES (8u << 20)  /* JSON Lines are parsed in pieces this big */
+#define DEFAULT_BATCH 4096
+#define SHOW_REJECTS 20
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"usage: trailkeep import [options] PATH...\n"
+"\n"
+"Loads audit events from files and folders into the store. A PATH is a file or a\n"
+"folder; folders are read recursively (files ending in .json, .jsonl, .ndjson or\n"
+".gz; hidden files are skipped). Gzip is detected by content, so any file may be\n"
+"compressed. Formats: ActionTrail (JSON array or JSON Lines), CloudTrail\n"
+"({\"Records\":[...]} or a bare array of records), JSON Lines of either.\n"
+"\n"
+"options:\n"
+"  --data DIR         data directory (default: $TRAILKEEP_DATA or ./data)\n"
+"  --account ID       account for events without recipientAccountId (default: none,\n"
+"                     such events are rejected as MissingField)\n"
+"  --format F         auto | actiontrail | cloudtrail | jsonl (default: auto, sniffed\n"
+"                     per file)\n"
+"  --batch N          events per store append, one fsync each (default: %d)\n"
+"  --rejects FILE     write every rejected event as JSON Lines to FILE\n"
+"                     ({\"file\",\"line\",\"index\",\"code\",\"field\",\"message\"})\n"
+"  --force            re-read files already imported (the state in DIR/import-state\n"
+"                     is otherwise used to skip them); duplicates are still not stored\n"
+"  --output F         text | json: the final summary as text (default) or one JSON object\n"
+"  --quiet            no progress bar and no summary; rejects still go to stderr\n"
+"  -h, --help         this help\n"
+"\n"
+"Progress (files, events, events/s, MB/s, ETA) is shown on stderr when it is a\n"
+"terminal. Importing is idempotent and resumable: after an interruption, run the\n"
+"same command again; finished files are skipped and events already stored are\n"
+"counted as duplicates, never stored twice. Rejected events are listed as\n"
+"file:line code field message (the first %d, all with --rejects).\n"
+"\n"
+"exit status: 0 every event was stored or was a duplicate; 1 some events were\n"
+"rejected or a file could not be read; 2 usage error.\n"
+"\n"
+"examples:\n"
+"  trailkeep import --data /var/lib/trailkeep ./actiontrail-logs/\n"
+"  trailkeep import --format cloudtrail AWSLogs/123456789012/CloudTrail/\n"
+"  trailkeep import --account 1234567890123456 --rejects rejects.jsonl events.jsonl.gz\n",
+            DEFAULT_BATCH, SHOW_REJECTS);
+}
+
+typedef struct in_file {
+    char *path;      /* as given / found (for messages) */
+    char *key;       /* state key: "size\tmtime_ns\trealpath" */
+    uint64_t size;
+} in_file_t;
+
+typedef struct importer {
+    const char *dir;
+    tk_store_t *store;
+    tk_parse_opts_t popts;
+    size_t batch;
+    int force;
+    FILE *rejects_f;
+    tk_progress_t prog;
+    /* the plan */
+    in_file_t *files;
+    size_t nfiles, capfiles;
+    char **done;     /* sorted state keys of finished files */
+    size_t ndone;
+    /* totals */
+    uint64_t files_read, files_skipped, files_failed;
+    uint64_t accepted, duplicates, rejected, bytes_done, bytes_total, bytes_skipped;
+    size_t rejects_shown;
+    int state_warned;
+} importer_t;
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int is_done(const importer_t *im, const char *key)
+{
+    return im->ndone && bsearch(&key, im->done, im->ndone, sizeof *im->done, cmp_str) != NULL;
+}
+
+/* The state file is append-only text, one finished file per line:
+ * "v1\t<size>\t<mtime_ns>\t<realpath>". Paths with a newline or tab are not
+ * recorded (they are simply re-read next time, which dedup makes safe). */
+static int load_state(importer_t *im)
+{
+    char path[PATH_MAX], err[TK_ERRLEN];
+    snprintf(path, sizeof path, "%s/import-state", im->dir);
+    if (!tk_fs_exists(path))
+        return 0;
+    char *data;
+    size_t len;
+    if (tk_fs_read_all(path, &data, &len, err)) {
+        fprintf(stderr, "trailkeep import: warning: %s; every file will be read again\n", err);
+        return 0;
+    }
+    size_t cap = 0;
+    for (char *line = data, *next; line < data + len; line = next) {
+        char *nl = memchr(line, '\n', (size_t)(data + len - line));
+        if (!nl)
+            break; /* a torn last line (crash while appending) is ignored */
+        *nl = 0;
+        next = nl + 1;
+        if (strncmp(line, "v1\t", 3))
+            continue;
+        if (im->ndone == cap) {
+            cap = cap ? cap * 2 : 256;
+            char **p = realloc(im->done, cap * sizeof *p);
+            if (!p)
+                break;
+            im->done = p;
+        }
+        if (!(im->done[im->ndone] = strdup(line + 3)))
+            break;
+        im->ndone++;
+    }
+    free(data);
+    qsort(im->done, im->ndone, sizeof *im->done, cmp_str);
+    return 0;
+}
+
+static void record_done(importer_t *im, const in_file_t *f)
+{
+    if (!f->key || strchr(f->key, '\n'))
+        return;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/import-state", im->dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    tk_buf_t b = TK_BUF_INIT;
+    int rc = fd < 0 ? tk_from_errno(errno) : tk_buf_printf(&b, "v1\t%s\n", f->key);
+    if (rc == 0)
+        rc = tk_fs_write_full(fd, b.p, b.len);
+    if (rc == 0 && fdatasync(fd) != 0)
+        rc = tk_from_errno(errno);
+    if (fd >= 0)
+        close(fd);
+    tk_buf_free(&b);
+    if (rc && !im->state_warned) {
+        tk_progress_clear(&im->prog);
+        fprintf(stderr,
+                "trailkeep import: warning: cannot record progress in %s (%s); a re-run will "
+                "read finished files again (no event is stored twice)\n",
+                path, tk_strerror(rc));
+        im->state_warned = 1;
+    }
+}
+
+static int add_file(importer_t *im, const char *path, const struct stat *st)
+{
+    if (im->nfiles == im->capfiles) {
+        size_t nc = im->capfiles ? im->capfiles * 2 : 64;
+        in_file_t *p = realloc(im->files, nc * sizeof *p);
+        if (!p)
+            return TK_ENOMEM;
+        im->files = p;
+        im->capfiles = nc;
+    }
+    in_file_t *f = &im->files[im->nfiles];
+    memset(f, 0, sizeof *f);
+    f->size = (uint64_t)st->st_size;
+    if (!(f->path = strdup(path)))
+        return TK_ENOMEM;
+    char real[PATH_MAX];
+    if (realpath(path, real) && !strchr(real, '\t') && !strchr(real, '\n')) {
+        tk_buf_t b = TK_BUF_INIT;
+        tk_buf_printf(&b, "%llu\t%lld\t%s", (unsigned long long)st->st_size,
+                      (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec, real);
+        f->key = tk_buf_steal(&b);
+    }
+    im->nfiles++;
+    im->bytes_total += f->size;
+    return 0;
+}
+
+static int wanted_name(const char *name)
+{
+    static const char *ext[] = {".json", ".jsonl", ".ndjson", ".gz"};
+    if (name[0] == '.')
+        return 0;
+    size_t n = strlen(name);
+    for (size_t i = 0; i < TK_ARRAY_LEN(ext); i++) {
+        size_t e = strlen(ext[i]);
+        if (n > e && !strcmp(name + n - e, ext[i]))
+            return 1;
+    }
+    return 0;
+}
+
+/* Depth-first, names sorted, so the import order (and thus sequence numbers)
+ * is the same on every run. Symbolic links to folders are not followed inside
+ * a walk (no cycles); links to files are. */
+static int walk(importer_t *im, const char *dir, int depth)
+{
+    struct dirent **ents;
+    int n = scandir(dir, &ents, NULL, alphasort);
+    if (n < 0) {
+        fprintf(stderr, "trailkeep import: cannot read folder '%s': %s\n", dir, strerror(errno));
+        im->files_failed++;
+        return 0;
+    }
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        const char *name = ents[i]->d_name;
+        char path[PATH_MAX];
+        struct stat st, lst;
+        if (rc || name[0] == '.' ||
+            (size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path ||
+            lstat(path, &lst) != 0 || stat(path, &st) != 0) {
+            free(ents[i]);
+            continue;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            if (!S_ISLNK(lst.st_mode) && depth < 64)
+                rc = walk(im, path, depth + 1);
+        } else if (S_ISREG(st.st_mode) && wanted_name(name)) {
+            rc = add_file(im, path, &st);
+        }
+        free(ents[i]);
+    }
+    free(ents);
+    return rc;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+    tk_buf_t b = TK_BUF_INIT;
+    tk_buf_put_json_str(&b, s, strlen(s));
+    fwrite(b.p, 1, b.len, f);
+    tk_buf_free(&b);
+}
+
+static void report_reject(importer_t *im, const char *file, const tk_reject_t *r, uint64_t line,
+                          uint64_t index)
+{
+    im->rejected++;
+    if (im->rejects_shown < SHOW_REJECTS) {
+        tk_progress_clear(&im->prog);
+        fprintf(stderr, "%s:%llu %s %s %s\n", file, (unsigned long long)line, r->code,
+                r->field[0] ? r->field : "-", r->message);
+        im->rejects_shown++;
+    }
+    if (im->rejects_f) {
+        FILE *f = im->rejects_f;
+        fputs("{\"file\":", f);
+        json_str(f, file);
+        fprintf(f, ",\"line\":%llu,\"index\":%llu,\"code\":", (unsigned long long)line,
+                (unsigned long long)index);
+        json_str(f, r->code);
+        fputs(",\"field\":", f);
+        json_str(f, r->field);
+        fputs(",\"message\":", f);
+        json_str(f, r->message);
+        fputs("}\n", f);
+    }
+}
+
+static int looks_like_json_lines(const char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+        i++;
+    if (i == n || p[i] != '{')
+        return 0;
+    const char *nl = memchr(p + i, '\n', n - i);
+    if (!nl)
+        return 0;
+    const char *e = nl;
+    while (e > p + i && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+        e--;
+    /* A first line that is a whole object: JSON Lines, unless it is a
+     * one-line CloudTrail {"Records":...} document. */
+    return e > p + i && e[-1] == '}' && memmem(p + i, (size_t)(e - (p + i)), "\"Records\"", 9) == NULL;
+}
+
+/* Appends the batch's events in slices of im->batch (one durable append each). */
+static int store_events(importer_t *im, tk_batch_t *b, const char *file, char *err)
+{
+    const tk_event_t *ev = tk_batch_events(b);
+    size_t n = tk_batch_count(b);
+    for (size_t off = 0; off < n; off += im->batch) {
+        size_t k = n - off < im->batch ? n - off : im->batch;
+        tk_append_result_t res = {0};
+        int rc = tk_store_append(im->store, ev + off, k, &res, NULL, err);
+        if (rc) {
+            char msg[TK_ERRLEN];
+            snprintf(msg, sizeof msg, "%s", err);
+            return tk_errf(err, rc, "storing events of '%s' failed: %s", file, msg);
+        }
+        im->accepted += res.accepted;
+        im->duplicates += res.duplicates;
+    }
+    return 0;
+}
+
+/* Reads, parses and stores one file. A negative return stops the whole
+ * import (the store failed); a file that cannot be read is counted and
+ * skipped. */
+static int import_file(importer_t *im, tk_batch_t *b, const in_file_t *f, size_t fileno)
+{
+    char err[TK_ERRLEN];
+    char *raw = NULL, *data = NULL;
+    size_t rawlen = 0, len = 0;
+    int owned = 0;
+    if (tk_fs_read_all(f->path, &raw, &rawlen, err) ||
+        tk_event_gunzip(raw, rawlen, 0, &data, &len, &owned, err)) {
+        tk_progress_clear(&im->prog);
+        fprintf(stderr, "trailkeep import: skipping '%s': %s\n", f->path, err);
+        im->files_failed++;
+        free(raw);
+        return 0;
+    }
+    if (owned) {
+        free(raw);
+        raw = NULL;
+    }
+    tk_parse_opts_t po = im->popts;
+    po.source_name = f->path;
+    int chunked = len > CHUNK_BYTES && (po.format == TK_FMT_AUTO || po.format == TK_FMT_JSONL ||
+                                        po.format == TK_FMT_ACTIONTRAIL) &&
+                  looks_like_json_lines(data, len);
+    uint64_t base_line = 0, base_index = 0;
+    int rc = 0, file_failed = 0;
+    for (size_t pos = 0; pos < len && rc == 0;) {
+        size_t end = len;
+        if (chunked && len - pos > CHUNK_BYTES) {
+            const char *nl = memchr(data + pos + CHUNK_BYTES, '\n', len - pos - CHUNK_BYTES);
+            end = nl ? (size_t)(nl - data) + 1 : len;
+        }
+        size_t seen0 = tk_batch_seen(b);
+        rc = tk_event_parse(b, data + pos, end - pos, &po, err);
+        if (rc) {
+            tk_progress_clear(&im->prog);
+            fprintf(stderr, "trailkeep import: skipping '%s': %s\n", f->path, err);
+            file_failed = 1;
+            rc = 0;
+            break;
+        }
+        const tk_reject_t *rj = tk_batch_rejects(b);
+        for (size_t i = 0; i < tk_batch_reject_count(b); i++)
+            report_reject(im, f->path, &rj[i], rj[i].line ? rj[i].line + base_line : 0,
+                          base_index + (rj[i].index - seen0));
+        rc = store_events(im, b, f->path, err);
+        base_index += tk_batch_seen(b) - seen0;
+        if (chunked)
+            for (size_t i = pos; i < end; i++)
+                base_line += data[i] == '\n';
+        tk_batch_reset(b);
+        pos = end;
+        tk_progress_update(&im->prog, 0, fileno, im->nfiles,
+                           im->accepted + im->duplicates + im->rejected,
+                           im->bytes_done + (uint64_t)((double)f->size * ((double)pos / (double)len)),
+                           im->bytes_total);
+    }
+    if (owned)
+        free(data);
+    else
+        free(raw);
+    if (rc) {
+        tk_progress_clear(&im->prog);
+        fprintf(stderr, "trailkeep import: %s\n", err);
+        return rc;
+    }
+    if (file_failed) {
+        im->files_failed++;
+    } else {
+        im->files_read++;
+        record_done(im, f);
+    }
+    return 0;
+}
+
+static int parse_format(const char *s, tk_format_t *out)
+{
+    static const struct { const char *name; tk_format_t f; } fm[] = {
+        {"auto", TK_FMT_AUTO}, {"actiontrail", TK_FMT_ACTIONTRAIL},
+        {"cloudtrail", TK_FMT_CLOUDTRAIL}, {"jsonl", TK_FMT_JSONL}};
+    for (size_t i = 0; i < TK_ARRAY_LEN(fm); i++)
+        if (!strcmp(s, fm[i].name)) {
+            *out = fm[i].f;
+            return 0;
+        }
+    return TK_EINVAL;
+}
+
+static void free_importer(importer_t *im)
+{
+    for (size_t i = 0; i < im->nfiles; i++) {
+        free(im->files[i].path);
+        free(im->files[i].key);
+    }
+    free(im->files);
+    for (size_t i = 0; i < im->ndone; i++)
+        free(im->done[i]);
+    free(im->done);
+}
+
+int tk_cmd_import(int argc, char **argv)
+{
+    importer_t im;
+    memset(&im, 0, sizeof im);
+    im.dir = tk_cli_default_data();
+    im.batch = DEFAULT_BATCH;
+    const char *rejects_path = NULL, *output = "text", *v;
+    int quiet = 0, npaths = 0, r;
+    char **paths = calloc((size_t)argc + 1, sizeof *paths);
+    if (!paths)
+        return 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (tk_cli_is_help(a)) {
+            usage(stdout);
+            free(paths);
+            return 0;
+        }
+        if ((r = tk_cli_opt(argc, argv, &i, "import", "--data", &v))) {
+            if (r < 0) goto usage_err;
+            im.dir = v;
+        } else if ((r = tk_cli_opt(argc, argv, &i, "import", "--account", &v))) {
+            if (r < 0) goto usage_err;
+            im.popts.default_account = v;
+        } else if ((r = tk_cli_opt(argc, argv, &i, "import", "--format", &v))) {
+            if (r < 0) goto usage_err;
+            if (parse_format(v, &im.popts.format)) {
+                fprintf(stderr, "trailkeep import: unknown --format '%s'; use auto, actiontrail, "
+                                "cloudtrail or jsonl\n", v);
+                goto usage_err;
+            }
+        } else if ((r = tk_cli_opt(argc, argv, &i, "import", "--batch", &v))) {
+            long n;
+            if (r < 0) goto usage_err;
+            if (tk_cli_parse_long(v, 1, 1000000, &n)) {
+                fprintf(stderr, "trailkeep import: --batch '%s' must be a number from 1 to 1000000\n", v);
+                goto usage_err;
+            }
+            im.batch = (size_t)n;
+        } else if ((r = tk_cli_opt(argc, argv, &i, "import", "--rejects", &v))) {
+            if (r < 0) goto usage_err;
+            rejects_path = v;
+        } else if ((r = tk_cli_opt(argc, argv, &i, "import", "--output", &v))) {
+            if (r < 0) goto usage_err;
+            if (strcmp(v, "text") && strcmp(v, "json")) {
+                fprintf(stderr, "trailkeep import: --output '%s' must be text or json\n", v);
+                goto usage_err;
+            }
+            output = v;
+        } else if (!strcmp(a, "--force")) {
+            im.force = 1;
+        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+            quiet = 1;
+        } else if (!strcmp(a, "--")) {
+            while (++i < argc)
+                paths[npaths++] = argv[i];
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "trailkeep import: unknown option '%s' (see trailkeep import --help)\n", a);
+            goto usage_err;
+        } else {
+            paths[npaths++] = argv[i];
+        }
+    }
+    if (npaths == 0) {
+        fprintf(stderr, "trailkeep import: no PATH given: name the files or folders to import "
+                        "(see trailkeep import --help)\n");
+        goto usage_err;
+    }
+
+    /* Plan first: the list of files and their total size drive the progress bar. */
+    for (int i = 0; i < npaths; i++) {
+        struct stat st;
+        if (stat(paths[i], &st) != 0) {
+            fprintf(stderr, "trailkeep import: cannot read '%s': %s\n", paths[i], strerror(errno));
+            im.files_failed++;
+        } else if (S_ISDIR(st.st_mode)) {
+            if (walk(&im, paths[i], 0))
+                goto oom;
+        } else if (add_file(&im, paths[i], &st)) {
+            goto oom;
+        }
+    }
+    free(paths);
+    paths = NULL;
+
+    char err[TK_ERRLEN];
+    tk_store_opts_t so = {.dir = im.dir};
+    int rc = tk_store_open(&so, &im.store, err);
+    if (rc) {
+        if (rc == TK_EBUSY)
+            fprintf(stderr, "trailkeep import: the store in '%s' is in use by another process "
+                            "(trailkeep serve?): %s; stop it, or send the events to it with "
+                            "POST /v1/events\n", im.dir, err);
+        else
+            fprintf(stderr, "trailkeep import: cannot open the store in '%s': %s\n", im.dir, err);
+        free_importer(&im);
+        return 1;
+    }
+    if (!im.force)
+        load_state(&im);
+    if (rejects_path && !(im.rejects_f = fopen(rejects_path, "w"))) {
+        fprintf(stderr, "trailkeep import: cannot write --rejects file '%s': %s\n", rejects_path,
+                strerror(errno));
+        tk_store_close(im.store);
+        free_importer(&im);
+        return 1;
+    }
+    tk_batch_t *b = tk_batch_create();
+    if (!b) {
+        tk_store_close(im.store);
+        if (im.rejects_f)
+            fclose(im.rejects_f);
+        goto oom;
+    }
+    tk_progress_init(&im.prog, quiet);
+    uint64_t t0 = tk_mono_ns();
+    for (size_t i = 0; i < im.nfiles && rc == 0; i++) {
+        in_file_t *f = &im.files[i];
+        if (!im.force && f->key && is_done(&im, f->key)) {
+            im.files_skipped++;
+            im.bytes_done += f->size;
+            im.bytes_skipped += f->size;
+            continue;
+        }
+        rc = import_file(&im, b, f, i);
+        im.bytes_done += f->size;
+        tk_progress_update(&im.prog, 0, i + 1, im.nfiles,
+                           im.accepted + im.duplicates + im.rejected, im.bytes_done,
+                           im.bytes_total);
+    }
+    tk_batch_destroy(b);
+    if (rc == 0 && (rc = tk_store_seal(im.store, err)) != 0)
+        fprintf(stderr, "trailkeep import: sealing the store failed: %s (the events are safe in "
+                        "the write-ahead log and are sealed on the next open)\n", err);
+    tk_store_close(im.store);
+    tk_progress_update(&im.prog, 1, im.nfiles, im.nfiles, im.accepted + im.duplicates + im.rejected,
+                       im.bytes_done, im.bytes_total);
+    tk_progress_clear(&im.prog);
+    double secs = (double)(tk_mono_ns() - t0) / 1e9;
+    if (im.rejects_f)
+        fclose(im.rejects_f);
+    if (im.rejected > im.rejects_shown)
+        fprintf(stderr, "... and %llu more rejected events%s\n",
+                (unsigned long long)(im.rejected - im.rejects_shown),
+                rejects_path ? " (all are in the --rejects file)" : " (use --rejects FILE to list them all)");
+
+    uint64_t events = im.accepted + im.duplicates + im.rejected;
+    uint64_t read_bytes = im.bytes_done - im.bytes_skipped;
+    double s = secs > 1e-6 ? secs : 1e-6;
+    if (!strcmp(output, "json")) {
+        printf("{\"files\":%llu,\"skipped\":%llu,\"failed\":%llu,\"accepted\":%llu,"
+               "\"duplicates\":%llu,\"rejected\":%llu,\"bytes\":%llu,\"seconds\":%.3f,"
+               "\"events_per_second\":%.0f}\n",
+               (unsigned long long)im.files_read, (unsigned long long)im.files_skipped,
+               (unsigned long long)im.files_failed, (unsigned long long)im.accepted,
+               (unsigned long long)im.duplicates, (unsigned long long)im.rejected,
+               (unsigned long long)read_bytes, secs, (double)events / s);
+    } else if (!quiet) {
+        char a[32], d[32], j[32], by[16];
+        printf("files:    %llu read, %llu skipped (already imported), %llu failed\n",
+               (unsigned long long)im.files_read, (unsigned long long)im.files_skipped,
+               (unsigned long long)im.files_failed);
+        printf("events:   %s accepted, %s duplicates, %s rejected\n", tk_cli_fmt_count(im.accepted, a),
+               tk_cli_fmt_count(im.duplicates, d), tk_cli_fmt_count(im.rejected, j));
+        printf("time:     %.2f s (%.0f events/s, %s at %.1f MB/s)\n", secs, (double)events / s,
+               tk_cli_fmt_bytes(read_bytes, by), (double)read_bytes / s / 1e6);
+    }
+    free_importer(&im);
+    if (rc)
+        return 1;
+    if (im.rejected || im.files_failed) {
+        fprintf(stderr, "trailkeep import: %llu event(s) rejected, %llu file(s) not read: "
+                        "fix them and import those files again\n",
+                (unsigned long long)im.rejected, (unsigned long long)im.files_failed);
+        return 1;
+    }
+    return 0;
+
+oom:
+    fprintf(stderr, "trailkeep import: out of memory\n");
+    free(paths);
+    free_importer(&im);
+    return 1;
+usage_err:
+    free(paths);
+    return 2;
+}
