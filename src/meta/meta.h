@@ -79,6 +79,58 @@ int tk_meta_key_secret(tk_meta_t *m, const char *key_id, tk_key_t *out, char *se
 int tk_meta_key_list(tk_meta_t *m, const char *account /* NULL = all */,
                      void (*cb)(void *ud, const tk_key_t *k), void *ud, char *err);
 int tk_meta_key_revoke(tk_meta_t *m, const char *key_id, char *err);
+
+/* Active (not revoked) keys. 0 on error. */
 size_t tk_meta_key_count(tk_meta_t *m);
+/* Records a successful use of key_id: last_used_ms is written at most once a
+ * minute per key so authentication stays a read. Best effort: errors ignored. */
+void tk_meta_key_touch(tk_meta_t *m, const char *key_id, int64_t now_ms);
+
+/* ---- first start ---- */
+#define TK_DEFAULT_ACCOUNT "100000000000000"
+/* When the database has no account at all, creates account TK_DEFAULT_ACCOUNT
+ * (name "default") and an admin key for it in one transaction, writes the key
+ * id (>= 32 bytes) and secret (TK_SECRET_LEN + 1) and sets *created = 1; the
+ * caller shows them once. Otherwise does nothing and sets *created = 0. */
+int tk_meta_bootstrap(tk_meta_t *m, char *key_id_out, char *secret_out, int *created, char *err);
+
+/* ---- organization extras ---- */
+/* Deletes the organization and its member list (accounts stay). TK_ENOTFOUND. */
+int tk_meta_org_delete(tk_meta_t *m, char *err);
+/* Calls cb for each member account id (the management account included), in id
+ * order, after the internal lock is released (cb may call tk_meta_*). */
+int tk_meta_org_members(tk_meta_t *m, void (*cb)(void *ud, const char *account), void *ud,
+                        char *err);
+/* 1 when `management` is the organization's management account and `account`
+ * is a member (the management account itself included); 0 otherwise or on
+ * error (fail closed). Reads the database on every call, so a removal takes
+ * effect on the next request. */
+int tk_meta_org_can_see(tk_meta_t *m, const char *management, const char *account);
+
+/* ---- schema for other modules ----
+ * Each module keeps its own tables in meta.db with its own version number
+ * (table tk_schema(module, version)). Adding a migration is one row in the
+ * module's array: steps[i].version must be i + 1; steps above the stored
+ * version run once, each in its own transaction (safe with concurrent
+ * processes). Example:
+ *   static const tk_meta_migration_t trail_steps[] = {
+ *       {1, "CREATE TABLE trails(name TEXT PRIMARY KEY, ...);"},
+ *   };
+ *   rc = tk_meta_migrate(m, "trail", trail_steps, TK_ARRAY_LEN(trail_steps), err); */
+typedef struct tk_meta_migration {
+    int version;
+    const char *sql;   /* one or more statements */
+} tk_meta_migration_t;
+int tk_meta_migrate(tk_meta_t *m, const char *module, const tk_meta_migration_t *steps, size_t n,
+                    char *err);
+/* Stored schema version of a module (0 = none, negative TK_E* on error). */
+int tk_meta_schema_version(tk_meta_t *m, const char *module);
+/* Direct access for modules that own tables in meta.db: returns the sqlite3
+ * connection with the internal mutex held (busy timeout set, foreign keys
+ * on); the caller must tk_meta_unlock() and must not call other tk_meta_*
+ * functions in between. Borrowed: never close it. */
+struct sqlite3;
+struct sqlite3 *tk_meta_lock(tk_meta_t *m);
+void tk_meta_unlock(tk_meta_t *m);
 
 #endif
