@@ -1,0 +1,541 @@
+/* trailkeep serve: runs the HTTP service. Opens the store and the meta
+ * database of one data directory, creates the first admin key on first start
+ * (printed once), serves until SIGINT/SIGTERM, then stops accepting, lets
+ * requests finish and closes the store. A background thread seals the WAL
+ * periodically and runs the retention purge daily at the configured UTC hour. */
+#include "cli/cli.h"
+#include "cli/util.h"
+
+#include "base/fs.h"
+#include "base/tk.h"
+#include "base/tktime.h"
+#include "http/server.h"
+#include "meta/meta.h"
+#include "query/lookup.h"
+#include "store/store.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct serve_cfg {
+    char *data, *listen, *access_log, *tls_cert, *tls_key;
+    long max_body, max_decompressed, max_events, purge_hour, retention_days, threads;
+    long max_inflight, max_page, seal_interval, max_connections;
+    double lookup_rate;
+    int metrics_open_loopback, no_purge;
+} serve_cfg_t;
+
+static void usage(FILE *f)
+{
+    fputs("usage: trailkeep serve [options]\n\n"
+          "Runs the HTTP API: ingest (POST /v1/events), LookupEvents (/v1/lookup and the\n"
+          "CloudTrail-compatible POST /), resource history, /healthz and /metrics.\n"
+          "On first start (no account in DIR/meta.db) it creates account 100000000000000\n"
+          "and an admin key, and prints the key id and secret ONCE.\n\n"
+          "options (flags override the config file):\n"
+          "  --config FILE          JSON file with the same keys as the flags, '_' or '-'\n"
+          "                         (e.g. {\"listen\":\"0.0.0.0:8460\",\"retention_days\":180})\n"
+          "  --data DIR             data directory (default $TRAILKEEP_DATA or ./data)\n"
+          "  --listen ADDR:PORT     address to listen on (default 127.0.0.1:8460; [::1]:8460 for IPv6)\n"
+          "  --max-body BYTES       largest request body as sent (default 16777216 = 16 MiB)\n"
+          "  --max-decompressed BYTES  largest gzip-decompressed body (default 67108864 = 64 MiB)\n"
+          "  --max-events N         events per ingest request (default 10000)\n"
+          "  --purge-hour H         UTC hour of the daily retention purge, 0-23 (default 3)\n"
+          "  --retention-days N     default retention; per-account values from\n"
+          "                         `trailkeep accounts set ID --retention-days N` win (default 90)\n"
+          "  --no-purge             never run the retention purge in the service\n"
+          "  --seal-interval SECS   seal the WAL into segments this often (default 60)\n"
+          "  --threads N            0 = one thread per connection (default), N = epoll pool of N\n"
+          "  --max-connections N    concurrent connections (default 512)\n"
+          "  --max-inflight N       concurrent appends before 503 + Retry-After (default 64)\n"
+          "  --lookup-rate R        read requests per second per key, token bucket with a\n"
+          "                         burst of 2R; 0 = unlimited (default 50)\n"
+          "  --max-page N           largest MaxResults on /v1/lookup (default 50)\n"
+          "  --metrics-open-loopback  serve /metrics without a key to 127.0.0.1/::1 clients\n"
+          "  --access-log FILE      one JSON line per request (default stderr; '-' = stderr,\n"
+          "                         'off' = none)\n"
+          "  --tls-cert FILE --tls-key FILE  serve HTTPS with this PEM certificate and key\n\n"
+          "examples:\n"
+          "  trailkeep serve --data /var/lib/trailkeep --listen 0.0.0.0:8460\n"
+          "  trailkeep serve --config /etc/trailkeep.json --access-log /var/log/trailkeep.jsonl\n",
+          f);
+}
+
+/* ----------------------------------------------------------- config file */
+
+static int cfg_set(serve_cfg_t *c, const char *key, const char *val, char *err);
+
+static int load_config(serve_cfg_t *c, const char *path, char *err)
+{
+    char *txt = NULL;
+    size_t n = 0;
+    int rc = tk_fs_read_all(path, &txt, &n, err);
+    if (rc)
+        return rc;
+    cJSON *j = cJSON_ParseWithLength(txt, n);
+    free(txt);
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return tk_errf(err, TK_EINVAL, "config %s: not a JSON object (expected {\"listen\":\"...\"})", path);
+    }
+    cJSON *it;
+    rc = 0;
+    cJSON_ArrayForEach(it, j)
+    {
+        char val[64];
+        const char *v = NULL;
+        if (cJSON_IsString(it))
+            v = it->valuestring;
+        else if (cJSON_IsBool(it))
+            v = cJSON_IsTrue(it) ? "true" : "false";
+        else if (cJSON_IsNumber(it)) {
+            snprintf(val, sizeof val, "%.17g", it->valuedouble);
+            v = val;
+        }
+        char key[64];
+        snprintf(key, sizeof key, "%s", it->string);
+        for (char *p = key; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        if (!v) {
+            rc = tk_errf(err, TK_EINVAL, "config %s: \"%s\" must be a string, number or boolean", path,
+                         it->string);
+            break;
+        }
+        if ((rc = cfg_set(c, key, v, err)))
+            break;
+    }
+    cJSON_Delete(j);
+    return rc;
+}
+
+static int set_str(char **dst, const char *v)
+{
+    free(*dst);
+    *dst = strdup(v);
+    return *dst ? 0 : TK_ENOMEM;
+}
+
+static int set_long(long *dst, const char *key, const char *v, long lo, long hi, char *err)
+{
+    if (tk_cli_parse_long(v, lo, hi, dst))
+        return tk_errf(err, TK_EINVAL, "--%s '%s' must be a whole number from %ld to %ld", key, v, lo, hi);
+    return 0;
+}
+
+static int set_bool(int *dst, const char *key, const char *v, char *err)
+{
+    if (!strcmp(v, "true") || !strcmp(v, "1"))
+        *dst = 1;
+    else if (!strcmp(v, "false") || !strcmp(v, "0"))
+        *dst = 0;
+    else
+        return tk_errf(err, TK_EINVAL, "%s must be true or false", key);
+    return 0;
+}
+
+static int cfg_set(serve_cfg_t *c, const char *key, const char *v, char *err)
+{
+    if (!strcmp(key, "data"))
+        return set_str(&c->data, v);
+    if (!strcmp(key, "listen"))
+        return set_str(&c->listen, v);
+    if (!strcmp(key, "access-log"))
+        return set_str(&c->access_log, v);
+    if (!strcmp(key, "tls-cert"))
+        return set_str(&c->tls_cert, v);
+    if (!strcmp(key, "tls-key"))
+        return set_str(&c->tls_key, v);
+    if (!strcmp(key, "max-body"))
+        return set_long(&c->max_body, key, v, 1024, 1L << 34, err);
+    if (!strcmp(key, "max-decompressed"))
+        return set_long(&c->max_decompressed, key, v, 1024, 1L << 36, err);
+    if (!strcmp(key, "max-events"))
+        return set_long(&c->max_events, key, v, 1, 10000000, err);
+    if (!strcmp(key, "purge-hour"))
+        return set_long(&c->purge_hour, key, v, 0, 23, err);
+    if (!strcmp(key, "retention-days"))
+        return set_long(&c->retention_days, key, v, 1, 100000, err);
+    if (!strcmp(key, "threads"))
+        return set_long(&c->threads, key, v, 0, 256, err);
+    if (!strcmp(key, "max-connections"))
+        return set_long(&c->max_connections, key, v, 1, 100000, err);
+    if (!strcmp(key, "max-inflight"))
+        return set_long(&c->max_inflight, key, v, 1, 100000, err);
+    if (!strcmp(key, "max-page"))
+        return set_long(&c->max_page, key, v, 1, 10000, err);
+    if (!strcmp(key, "seal-interval"))
+        return set_long(&c->seal_interval, key, v, 1, 86400, err);
+    if (!strcmp(key, "metrics-open-loopback"))
+        return set_bool(&c->metrics_open_loopback, key, v, err);
+    if (!strcmp(key, "no-purge"))
+        return set_bool(&c->no_purge, key, v, err);
+    if (!strcmp(key, "lookup-rate")) {
+        char *end;
+        double d = strtod(v, &end);
+        if (!*v || *end || d < 0 || d > 1e9)
+            return tk_errf(err, TK_EINVAL, "--lookup-rate '%s' must be a number >= 0", v);
+        c->lookup_rate = d;
+        return 0;
+    }
+    return tk_errf(err, TK_EINVAL, "unknown option '%s' (see trailkeep serve --help)", key);
+}
+
+static void cfg_free(serve_cfg_t *c)
+{
+    free(c->data);
+    free(c->listen);
+    free(c->access_log);
+    free(c->tls_cert);
+    free(c->tls_key);
+}
+
+/* ------------------------------------------------------- background jobs */
+
+typedef struct bg {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;
+    tk_store_t *store;
+    tk_meta_t *meta;
+    tk_http_server_t *http;
+    const serve_cfg_t *cfg;
+} bg_t;
+
+typedef struct ov {
+    char account[64];
+    int days;
+} ov_t;
+
+typedef struct ov_list {
+    ov_t *v;
+    size_t n, cap;
+} ov_list_t;
+
+static void collect_override(void *ud, const tk_account_t *a)
+{
+    ov_list_t *l = ud;
+    if (a->retention_days <= 0)
+        return;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        ov_t *nv = realloc(l->v, cap * sizeof *nv);
+        if (!nv)
+            return;
+        l->v = nv;
+        l->cap = cap;
+    }
+    snprintf(l->v[l->n].account, sizeof l->v[l->n].account, "%s", a->id);
+    l->v[l->n].days = a->retention_days;
+    l->n++;
+}
+
+static void log_line(void *ud, const char *line)
+{
+    (void)ud;
+    fprintf(stderr, "trailkeep serve: purge: %s\n", line);
+}
+
+static void run_purge(bg_t *b)
+{
+    char err[TK_ERRLEN] = "";
+    ov_list_t l = {NULL, 0, 0};
+    tk_meta_account_list(b->meta, collect_override, &l, err);
+    struct pov {
+        const char *account;
+        int days;
+    } *pv = calloc(l.n + 1, sizeof *pv);
+    if (!pv) {
+        free(l.v);
+        return;
+    }
+    for (size_t i = 0; i < l.n; i++) {
+        pv[i].account = l.v[i].account;
+        pv[i].days = l.v[i].days;
+    }
+    tk_retention_t ret = {.default_days = (int)b->cfg->retention_days,
+                          .noverrides = l.n,
+                          .overrides = (const void *)pv};
+    tk_purge_report_t rep;
+    memset(&rep, 0, sizeof rep);
+    int64_t t0 = tk_now_ms();
+    int rc = tk_store_purge(b->store, t0, &ret, 0, &rep, log_line, NULL, err);
+    if (rc)
+        fprintf(stderr, "trailkeep serve: purge failed: %s\n", err);
+    else
+        fprintf(stderr,
+                "trailkeep serve: purge done: %zu days, %zu segments, %llu events, %llu bytes "
+                "removed (default %ld days, %zu per-account overrides) in %lld ms\n",
+                rep.days_removed, rep.segments_removed, (unsigned long long)rep.events_removed,
+                (unsigned long long)rep.bytes_removed, b->cfg->retention_days, l.n,
+                (long long)(tk_now_ms() - t0));
+    tk_http_note_purge(b->http, rc ? NULL : &rep, rc != 0);
+    free(pv);
+    free(l.v);
+}
+
+static int64_t next_purge_ms(int64_t now, long hour)
+{
+    int64_t day = tk_time_day(now);
+    int64_t t = day * TK_MS_PER_DAY + hour * 3600000LL;
+    return t > now ? t : t + TK_MS_PER_DAY;
+}
+
+static void *bg_main(void *arg)
+{
+    bg_t *b = arg;
+    int64_t now = tk_now_ms();
+    int64_t next_seal = now + b->cfg->seal_interval * 1000;
+    int64_t next_purge = b->cfg->no_purge ? INT64_MAX : next_purge_ms(now, b->cfg->purge_hour);
+    pthread_mutex_lock(&b->mu);
+    while (!b->stop) {
+        int64_t due = next_seal < next_purge ? next_seal : next_purge;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t wait = due - tk_now_ms();
+        if (wait > 0) {
+            if (wait > 60000)
+                wait = 60000; /* re-check the wall clock at least once a minute */
+            ts.tv_sec += wait / 1000;
+            ts.tv_nsec += (long)(wait % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&b->cv, &b->mu, &ts);
+            continue;
+        }
+        pthread_mutex_unlock(&b->mu);
+        now = tk_now_ms();
+        if (now >= next_seal) {
+            char err[TK_ERRLEN] = "";
+            int rc = tk_store_seal(b->store, err);
+            if (rc)
+                fprintf(stderr, "trailkeep serve: seal failed (will retry): %s\n", err);
+            tk_http_note_seal(b->http, rc != 0);
+            next_seal = tk_now_ms() + b->cfg->seal_interval * 1000;
+        }
+        if (now >= next_purge) {
+            run_purge(b);
+            next_purge = next_purge_ms(tk_now_ms(), b->cfg->purge_hour);
+        }
+        pthread_mutex_lock(&b->mu);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ main */
+
+static int parse_args(int argc, char **argv, serve_cfg_t *c, int *help)
+{
+    char err[TK_ERRLEN] = "";
+    /* The config file first, so flags override it wherever they stand. */
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        int r = tk_cli_opt(argc, argv, &i, "serve", "--config", &v);
+        if (r < 0)
+            return 2;
+        if (r > 0 && load_config(c, v, err)) {
+            fprintf(stderr, "trailkeep serve: %s\n", err);
+            return 2;
+        }
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (tk_cli_is_help(a)) {
+            *help = 1;
+            return 0;
+        }
+        if (strncmp(a, "--", 2)) {
+            fprintf(stderr, "trailkeep serve: unexpected argument '%s' (see --help)\n", a);
+            return 2;
+        }
+        char key[64];
+        snprintf(key, sizeof key, "%s", a + 2);
+        char *eq = strchr(key, '=');
+        if (eq)
+            *eq = 0;
+        if (!strcmp(key, "metrics-open-loopback") || !strcmp(key, "no-purge")) {
+            if (cfg_set(c, key, eq ? a + 2 + (eq - key) + 1 : "true", err)) {
+                fprintf(stderr, "trailkeep serve: %s\n", err);
+                return 2;
+            }
+            continue;
+        }
+        const char *v;
+        char opt[80];
+        snprintf(opt, sizeof opt, "--%s", key);
+        int r = tk_cli_opt(argc, argv, &i, "serve", opt, &v);
+        if (r < 0)
+            return 2;
+        if (!strcmp(key, "config"))
+            continue;
+        if (cfg_set(c, key, v, err)) {
+            fprintf(stderr, "trailkeep serve: %s\n", err);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+int tk_cmd_serve(int argc, char **argv)
+{
+    serve_cfg_t c;
+    memset(&c, 0, sizeof c);
+    c.max_body = 16L << 20;
+    c.max_decompressed = 64L << 20;
+    c.max_events = 10000;
+    c.purge_hour = 3;
+    c.retention_days = 90;
+    c.max_inflight = 64;
+    c.max_page = 50;
+    c.seal_interval = 60;
+    c.max_connections = 512;
+    c.lookup_rate = 50;
+    int help = 0, code = 1;
+    int rc = parse_args(argc, argv, &c, &help);
+    if (rc || help) {
+        if (help)
+            usage(stdout);
+        cfg_free(&c);
+        return help ? 0 : rc;
+    }
+    const char *dir = c.data ? c.data : tk_cli_default_data();
+    char err[TK_ERRLEN] = "";
+    tk_store_t *store = NULL;
+    tk_meta_t *meta = NULL;
+    tk_http_server_t *http = NULL;
+    int log_fd = 0;
+    bg_t b;
+    memset(&b, 0, sizeof b);
+    int bg_started = 0;
+
+    if (c.access_log && strcmp(c.access_log, "-")) {
+        if (!strcmp(c.access_log, "off")) {
+            log_fd = -1;
+        } else {
+            log_fd = open(c.access_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+            if (log_fd < 0) {
+                fprintf(stderr, "trailkeep serve: cannot open access log %s: %s\n", c.access_log,
+                        strerror(errno));
+                goto out;
+            }
+        }
+    }
+    if (tk_fs_mkdirs(dir, err)) {
+        fprintf(stderr, "trailkeep serve: %s\n", err);
+        goto out;
+    }
+    tk_store_opts_t so = {.dir = dir};
+    if ((rc = tk_store_open(&so, &store, err))) {
+        fprintf(stderr, "trailkeep serve: cannot open the store in %s: %s%s\n", dir, err,
+                rc == TK_EBUSY ? " (is another trailkeep serve or import running on it?)" : "");
+        goto out;
+    }
+    if (tk_meta_open(dir, &meta, err)) {
+        fprintf(stderr, "trailkeep serve: cannot open %s/meta.db: %s\n", dir, err);
+        goto out;
+    }
+    uint8_t token_key[32];
+    if (tk_lookup_token_key(dir, token_key, err)) {
+        fprintf(stderr, "trailkeep serve: %s\n", err);
+        goto out;
+    }
+    char key_id[64] = "", secret[TK_SECRET_LEN + 1] = "";
+    int created = 0;
+    if (tk_meta_bootstrap(meta, key_id, secret, &created, err)) {
+        fprintf(stderr, "trailkeep serve: cannot create the first admin key: %s\n", err);
+        goto out;
+    }
+
+    /* Signals are taken synchronously by this thread (sigwait); every thread
+     * started below inherits the blocked mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    tk_http_opts_t ho = {
+        .listen = c.listen ? c.listen : "127.0.0.1:8460",
+        .max_body = (size_t)c.max_body,
+        .max_decompressed = (size_t)c.max_decompressed,
+        .max_events = (size_t)c.max_events,
+        .threads = (int)c.threads,
+        .max_connections = (unsigned)c.max_connections,
+        .max_inflight_appends = (int)c.max_inflight,
+        .lookup_rate = c.lookup_rate > 0 ? c.lookup_rate : -1,
+        .max_page = (int)c.max_page,
+        .metrics_open_loopback = c.metrics_open_loopback,
+        .tls_cert = c.tls_cert,
+        .tls_key = c.tls_key,
+        .access_log_fd = log_fd,
+        .token_key = token_key,
+    };
+    if (tk_http_start(&ho, store, meta, &http, err)) {
+        fprintf(stderr, "trailkeep serve: %s\n", err);
+        goto out;
+    }
+    memset(token_key, 0, sizeof token_key);
+    b.store = store;
+    b.meta = meta;
+    b.http = http;
+    b.cfg = &c;
+    pthread_mutex_init(&b.mu, NULL);
+    pthread_cond_init(&b.cv, NULL);
+    if (pthread_create(&b.th, NULL, bg_main, &b) == 0)
+        bg_started = 1;
+    else
+        fprintf(stderr, "trailkeep serve: cannot start the seal/purge thread; seals happen on size only\n");
+
+    if (created) {
+        printf("First start: created account %s and its admin key. The secret is shown ONCE, "
+               "store it now:\n  key id: %s\n  secret: %s\n  use:    curl -H 'Authorization: "
+               "Bearer %s:%s' ...\n",
+               TK_DEFAULT_ACCOUNT, key_id, secret, key_id, secret);
+        memset(secret, 0, sizeof secret);
+    }
+    const char *host = ho.listen;
+    char url[160];
+    const char *colon = strrchr(host, ':');
+    snprintf(url, sizeof url, "%s://%.*s:%u", c.tls_cert ? "https" : "http",
+             colon ? (int)(colon - host) : (int)strlen(host), host, (unsigned)tk_http_port(http));
+    printf("trailkeep serve: listening on %s (data %s)\n", url, dir);
+    fflush(stdout);
+
+    int sig = 0;
+    sigwait(&set, &sig);
+    fprintf(stderr, "trailkeep serve: %s received, finishing requests in progress\n",
+            sig == SIGINT ? "SIGINT" : "SIGTERM");
+    code = 0;
+out:
+    if (bg_started) {
+        pthread_mutex_lock(&b.mu);
+        b.stop = 1;
+        pthread_cond_signal(&b.cv);
+        pthread_mutex_unlock(&b.mu);
+        pthread_join(b.th, NULL);
+        pthread_mutex_destroy(&b.mu);
+        pthread_cond_destroy(&b.cv);
+    }
+    tk_http_stop(http);
+    tk_store_close(store);
+    tk_meta_close(meta);
+    if (log_fd > 2)
+        close(log_fd);
+    if (code == 0)
+        fprintf(stderr, "trailkeep serve: stopped cleanly\n");
+    cfg_free(&c);
+    return code;
+}

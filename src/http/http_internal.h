@@ -1,0 +1,131 @@
+/* trailkeep HTTP internals shared by server.c and the route files: the server
+ * state, the per-request context, response helpers, parameter parsing, the
+ * per-key rate limiter. Not a public interface (only src/http/ includes it). */
+#ifndef TK_HTTP_INTERNAL_H
+#define TK_HTTP_INTERNAL_H
+
+#include "base/buf.h"
+#include "http/auth.h"
+#include "http/metrics.h"
+#include "http/server.h"
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct MHD_Daemon;
+struct MHD_Connection;
+
+/* ---- per-key token bucket ---- */
+#define TK_RL_SLOTS 1024
+typedef struct tk_ratelimit {
+    pthread_mutex_t mu;
+    double rate, burst;          /* rate <= 0: unlimited */
+    struct {
+        char key[32];
+        double tokens;
+        uint64_t last_ns;
+    } slot[TK_RL_SLOTS];
+} tk_ratelimit_t;
+
+void tk_ratelimit_init(tk_ratelimit_t *rl, double rate, double burst);
+void tk_ratelimit_destroy(tk_ratelimit_t *rl);
+/* Takes one token for key at time now_ns: 0 when allowed, else the number of
+ * whole seconds (>= 1) after which a retry will be allowed. */
+int tk_ratelimit_take(tk_ratelimit_t *rl, const char *key, uint64_t now_ns);
+
+struct tk_http_server {
+    struct MHD_Daemon *daemon;
+    tk_store_t *store;
+    tk_meta_t *meta;
+    tk_http_opts_t o;            /* copy with defaults applied */
+    uint8_t token_key[32];
+    uint16_t port;
+    int log_fd;                  /* access log, -1 none */
+    tk_metrics_t metrics;
+    tk_ratelimit_t rl;
+    char *tls_cert_pem, *tls_key_pem;
+};
+
+/* ---- request context, one per HTTP request ---- */
+typedef struct tk_req {
+    tk_http_server_t *srv;
+    struct MHD_Connection *conn;
+    char *uri;                   /* as received, query included (owned) */
+    const char *path;            /* raw (still %-encoded) path inside uri_copy */
+    const char *query;           /* raw query string without '?', "" if none */
+    char *uri_copy;              /* owned: uri split at '?' */
+    const char *method;
+    int started;                 /* first handler call seen */
+    int responded;
+    tk_buf_t body;
+    size_t body_seen;            /* bytes received, also past the limit */
+    int body_too_big;
+    uint64_t t0_ns;
+    char request_id[37];
+    int authed;
+    tk_principal_t who;
+    const char *account;         /* account acted on (for the log), borrowed */
+    char account_buf[64];
+    tk_route_t route;
+    int status;
+    size_t bytes_out;
+} tk_req_t;
+
+/* Header value (name case-insensitive) or NULL. */
+const char *tk_req_header(tk_req_t *r, const char *name);
+/* Queues a response: takes `body` (its memory is stolen and the buffer reset).
+ * retry_after > 0 adds Retry-After. Returns 0 or TK_ENOMEM. */
+int tk_req_send(tk_req_t *r, int status, const char *content_type, tk_buf_t *body,
+                int retry_after);
+/* Queues {"Code":code,"Message":msg,"RequestId":id}. */
+int tk_req_error(tk_req_t *r, int status, const char *code, int retry_after, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Queues an AWS JSON 1.1 error {"__type":type,"message":msg}. */
+int tk_req_aws_error(tk_req_t *r, int status, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Authenticates with Bearer / X-TK-* headers (and SigV4 when the
+ * Authorization header is AWS4-HMAC-SHA256). On failure the 401/403 response
+ * is already queued and nonzero is returned. */
+int tk_req_auth(tk_req_t *r);
+/* Checks tk_auth_allow for account; queues 403 on refusal (nonzero). */
+int tk_req_allow(tk_req_t *r, const char *account, tk_role_t need);
+/* Per-key rate limit for read routes; queues 429 (aws: 1 = AWS error shape). */
+int tk_req_throttle(tk_req_t *r, int aws);
+
+/* ---- parameters ---- */
+typedef struct tk_kv {
+    char *key, *val;
+} tk_kv_t;
+typedef struct tk_kvlist {
+    size_t n, cap;
+    tk_kv_t *kv;
+} tk_kvlist_t;
+
+/* Parses application/x-www-form-urlencoded (also a URL query string):
+ * '&'-separated k=v, %XX and '+' decoded. At most 64 pairs (TK_ETOOBIG).
+ * Appends owned copies to l (tk_kvlist_free). */
+int tk_form_parse(const char *s, size_t n, tk_kvlist_t *l);
+const char *tk_kv_get(const tk_kvlist_t *l, const char *key);
+void tk_kvlist_free(tk_kvlist_t *l);
+/* %XX decoding (no '+' rule) into out (>= n + 1 bytes); -1 on a bad escape or NUL. */
+int tk_pct_decode(const char *s, size_t n, char *out, size_t *outlen);
+
+/* Resource-history NextToken: HMAC-bound to account, type and name, holding
+ * the (time, seq) cursor. out >= 160 bytes. */
+void tk_history_token_make(const uint8_t key[32], const char *account, const char *rtype,
+                           const char *rname, int64_t time_ms, uint64_t seq, char *out);
+int tk_history_token_parse(const uint8_t key[32], const char *account, const char *rtype,
+                           const char *rname, const char *tok, int64_t *time_ms, uint64_t *seq);
+
+/* ---- routes ---- */
+void tk_route_events(tk_req_t *r);
+void tk_route_lookup(tk_req_t *r);
+void tk_route_history(tk_req_t *r, const char *rest);
+void tk_route_cloudtrail(tk_req_t *r);
+void tk_route_healthz(tk_req_t *r);
+void tk_route_metrics(tk_req_t *r);
+void tk_route_index(tk_req_t *r);
+
+#endif

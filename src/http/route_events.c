@@ -1,0 +1,192 @@
+/* trailkeep ingest route: POST /v1/events. Body: one event, a JSON array or
+ * JSON Lines, optionally gzip. A request is acknowledged only after
+ * tk_store_append() returned (the WAL fsync covering it completed); on disk
+ * full or overload nothing of it is acknowledged (503 + Retry-After) and
+ * the client resends it whole: dedup by (account, eventId) makes that safe. */
+#include "http/http_internal.h"
+
+#include "base/tk.h"
+#include "base/tktime.h"
+#include "event/parse.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* One parse arena per request thread: simdjson's parser buffers are large,
+ * and re-creating them per request would dominate small batches. */
+static pthread_key_t batch_key;
+static pthread_once_t batch_once = PTHREAD_ONCE_INIT;
+
+static void batch_free(void *p)
+{
+    tk_batch_destroy(p);
+}
+
+static void batch_key_init(void)
+{
+    pthread_key_create(&batch_key, batch_free);
+}
+
+static tk_batch_t *thread_batch(void)
+{
+    pthread_once(&batch_once, batch_key_init);
+    tk_batch_t *b = pthread_getspecific(batch_key);
+    if (!b) {
+        b = tk_batch_create();
+        if (b && pthread_setspecific(batch_key, b) != 0) {
+            tk_batch_destroy(b);
+            b = NULL;
+        }
+    } else {
+        tk_batch_reset(b);
+    }
+    return b;
+}
+
+static int put_rejects(tk_buf_t *o, const tk_batch_t *b)
+{
+    const tk_reject_t *rj = tk_batch_rejects(b);
+    size_t nr = tk_batch_reject_count(b);
+    int rc = tk_buf_puts(o, ",\"rejected\":[");
+    for (size_t i = 0; i < nr && rc == 0; i++) {
+        rc |= tk_buf_printf(o, "%s{\"index\":%zu,", i ? "," : "", rj[i].index);
+        if (rj[i].line)
+            rc |= tk_buf_printf(o, "\"line\":%llu,", (unsigned long long)rj[i].line);
+        rc |= tk_buf_puts(o, "\"code\":");
+        const char *code = rj[i].code ? rj[i].code : "Invalid";
+        rc |= tk_buf_put_json_str(o, code, strlen(code));
+        rc |= tk_buf_puts(o, ",\"field\":");
+        rc |= tk_buf_put_json_str(o, rj[i].field, strnlen(rj[i].field, sizeof rj[i].field));
+        rc |= tk_buf_puts(o, ",\"message\":");
+        rc |= tk_buf_put_json_str(o, rj[i].message, strnlen(rj[i].message, sizeof rj[i].message));
+        rc |= tk_buf_putc(o, '}');
+    }
+    rc |= tk_buf_putc(o, ']');
+    return rc;
+}
+
+void tk_route_events(tk_req_t *r)
+{
+    tk_http_server_t *s = r->srv;
+    if (tk_req_auth(r))
+        return;
+    r->account = r->who.account;
+    if (tk_req_allow(r, r->who.account, TK_ROLE_WRITER))
+        return;
+    if (r->body.len == 0) {
+        tk_req_error(r, 400, "EmptyBody", 0,
+                     "POST /v1/events needs a body: one event object, a JSON array of events or "
+                     "JSON Lines (optionally gzip with Content-Encoding: gzip).");
+        return;
+    }
+    const char *ce = tk_req_header(r, "Content-Encoding");
+    if (ce && strcasecmp(ce, "gzip") && strcasecmp(ce, "identity") && strcasecmp(ce, "x-gzip")) {
+        tk_req_error(r, 415, "UnsupportedContentEncoding", 0,
+                     "Content-Encoding '%.40s' is not supported: send gzip or identity.", ce);
+        return;
+    }
+    char err[TK_ERRLEN] = "";
+    char *data = r->body.p;
+    size_t dlen = r->body.len;
+    int owned = 0;
+    /* gzip is recognised by its magic too, so a client that forgets the
+     * header still works; the decompressed size is capped (gzip bombs). */
+    int rc = tk_event_gunzip(r->body.p, r->body.len, s->o.max_decompressed, &data, &dlen, &owned,
+                             err);
+    if (rc == TK_ETOOBIG) {
+        tk_req_error(r, 413, "RequestEntityTooLarge", 0,
+                     "Decompressed body exceeds %zu bytes: split the batch. (%s)",
+                     s->o.max_decompressed, err);
+        return;
+    }
+    if (rc) {
+        tk_req_error(r, 400, "InvalidGzip", 0, "The body could not be decompressed: %s", err);
+        return;
+    }
+    tk_metrics_add(&s->metrics.ingest_bytes, dlen);
+    tk_batch_t *b = thread_batch();
+    if (!b) {
+        if (owned)
+            free(data);
+        tk_req_error(r, 500, "InternalError", 0, "out of memory");
+        return;
+    }
+    tk_parse_opts_t po = {.format = TK_FMT_AUTO,
+                          .default_account = r->who.account,
+                          .force_account = 1,
+                          .source_name = "request body"};
+    rc = tk_event_parse(b, data, dlen, &po, err);
+    if (owned)
+        free(data); /* the batch holds its own copies */
+    if (rc) {
+        if (rc == TK_ENOMEM)
+            tk_req_error(r, 500, "InternalError", 0, "out of memory while parsing");
+        else
+            tk_req_error(r, 400, "InvalidJson", 0, "The body is not JSON events: %s", err);
+        return;
+    }
+    size_t seen = tk_batch_seen(b);
+    if (seen > s->o.max_events) {
+        tk_req_error(r, 413, "TooManyEvents", 0,
+                     "The request holds %zu events; the limit is %zu per request (--max-events). "
+                     "Nothing was stored: split the batch.",
+                     seen, s->o.max_events);
+        return;
+    }
+    size_t n = tk_batch_count(b);
+    size_t nrej = tk_batch_reject_count(b);
+    tk_append_result_t res = {0, 0, 0};
+    if (n > 0) {
+        int64_t inflight = __atomic_add_fetch(&s->metrics.inflight_appends, 1, __ATOMIC_RELAXED);
+        if (inflight > s->o.max_inflight_appends) {
+            __atomic_sub_fetch(&s->metrics.inflight_appends, 1, __ATOMIC_RELAXED);
+            tk_metrics_add(&s->metrics.overloaded, 1);
+            tk_req_error(r, 503, "ServiceUnavailable", 1,
+                         "The store is overloaded (%d appends in flight). Nothing was stored: "
+                         "retry the same request later.",
+                         s->o.max_inflight_appends);
+            return;
+        }
+        uint64_t t0 = tk_mono_ns();
+        rc = tk_store_append(s->store, tk_batch_events(b), n, &res, NULL, err);
+        tk_metrics_observe(&s->metrics.append_latency, tk_mono_ns() - t0);
+        __atomic_sub_fetch(&s->metrics.inflight_appends, 1, __ATOMIC_RELAXED);
+        if (rc == TK_ENOSPC) {
+            tk_metrics_add(&s->metrics.disk_full, 1);
+            tk_req_error(r, 503, "InsufficientStorage", 30,
+                         "The disk of the store is full. Nothing of this request was stored: "
+                         "retry later (the operator must free space). (%s)",
+                         err);
+            return;
+        }
+        if (rc == TK_EBUSY || rc == TK_ECLOSED) {
+            tk_metrics_add(&s->metrics.overloaded, 1);
+            tk_req_error(r, 503, "ServiceUnavailable", 5,
+                         "The store cannot take events now; nothing was stored: retry later. (%s)",
+                         err);
+            return;
+        }
+        if (rc) {
+            tk_req_error(r, 500, "InternalError", 0,
+                         "Storing failed; nothing of this request is acknowledged: %s", err);
+            return;
+        }
+    }
+    tk_metrics_add(&s->metrics.events_ingested, res.accepted);
+    tk_metrics_add(&s->metrics.events_duplicates, res.duplicates);
+    tk_metrics_add(&s->metrics.events_rejected, nrej);
+    tk_buf_t o = TK_BUF_INIT;
+    int brc = tk_buf_printf(&o, "{\"accepted\":%zu,\"duplicates\":%zu", res.accepted, res.duplicates);
+    brc |= put_rejects(&o, b);
+    brc |= tk_buf_printf(&o, ",\"RequestId\":\"%s\"}\n", r->request_id);
+    if (brc) {
+        tk_buf_free(&o);
+        tk_req_error(r, 500, "InternalError", 0, "out of memory");
+        return;
+    }
+    /* All rejected is a client error; a partial batch is a success whose
+     * rejected[] the client must read. */
+    tk_req_send(r, n == 0 && nrej > 0 ? 400 : 200, "application/json", &o, 0);
+}

@@ -1,0 +1,147 @@
+/* trailkeep service routes: GET /healthz (no auth, cheap: for load
+ * balancers), GET /metrics (Prometheus text; admin key, or open to loopback
+ * clients by option) and GET / (a small page saying what the API is). */
+#include "http/http_internal.h"
+
+#include "base/tk.h"
+#include "base/tktime.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#ifndef TK_VERSION
+#define TK_VERSION "0.1.0"
+#endif
+
+void tk_route_healthz(tk_req_t *r)
+{
+    tk_http_server_t *s = r->srv;
+    tk_buf_t o = TK_BUF_INIT;
+    int64_t up = (tk_now_ms() - s->metrics.started_ms) / 1000;
+    tk_buf_printf(&o,
+                  "{\"status\":\"ok\",\"version\":\"%s\",\"uptime_s\":%lld,\"last_seq\":%llu,"
+                  "\"inflight_appends\":%lld}\n",
+                  TK_VERSION, (long long)up, (unsigned long long)tk_store_last_seq(s->store),
+                  (long long)__atomic_load_n(&s->metrics.inflight_appends, __ATOMIC_RELAXED));
+    tk_req_send(r, 200, "application/json", &o, 0);
+}
+
+static int is_loopback(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr)
+        return 0;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) ||
+               (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    return 0;
+}
+
+typedef struct acct_ctx {
+    tk_req_t *r;
+    tk_buf_t *o;
+    int all;
+    int rc;
+} acct_ctx_t;
+
+static void acct_line(void *ud, const char *account, uint64_t n)
+{
+    acct_ctx_t *c = ud;
+    /* An admin sees the accounts it may read (its own, members for the
+     * management account); the loopback operator sees every account. */
+    if (!c->all && tk_auth_allow(c->r->srv->meta, &c->r->who, account, TK_ROLE_READER) != 0)
+        return;
+    c->rc |= tk_buf_puts(c->o, "trailkeep_account_events{account=");
+    c->rc |= tk_buf_put_json_str(c->o, account, strlen(account));
+    c->rc |= tk_buf_printf(c->o, "} %llu\n", (unsigned long long)n);
+}
+
+void tk_route_metrics(tk_req_t *r)
+{
+    tk_http_server_t *s = r->srv;
+    int open = s->o.metrics_open_loopback && is_loopback(r->conn) && !tk_req_header(r, "Authorization");
+    if (!open) {
+        if (tk_req_auth(r))
+            return;
+        if (r->who.role != TK_ROLE_ADMIN) {
+            tk_req_error(r, 403, "Forbidden", 0,
+                         "/metrics needs an admin key (key %s is a %s key).", r->who.key_id,
+                         tk_role_name(r->who.role));
+            return;
+        }
+    }
+    tk_buf_t o = TK_BUF_INIT;
+    int rc = tk_metrics_render(&s->metrics, &o);
+    tk_store_stats_t st;
+    memset(&st, 0, sizeof st);
+    tk_store_stats(s->store, &st);
+    rc |= tk_buf_printf(&o,
+                        "# HELP trailkeep_store_events Events stored (sealed and unsealed).\n"
+                        "# TYPE trailkeep_store_events gauge\ntrailkeep_store_events %llu\n"
+                        "# HELP trailkeep_store_unsealed_events Events in the WAL not yet sealed into segments.\n"
+                        "# TYPE trailkeep_store_unsealed_events gauge\ntrailkeep_store_unsealed_events %llu\n"
+                        "# HELP trailkeep_store_disk_bytes Bytes on disk (segments + WAL).\n"
+                        "# TYPE trailkeep_store_disk_bytes gauge\ntrailkeep_store_disk_bytes %llu\n"
+                        "# HELP trailkeep_store_wal_bytes Bytes of WAL on disk.\n"
+                        "# TYPE trailkeep_store_wal_bytes gauge\ntrailkeep_store_wal_bytes %llu\n"
+                        "# HELP trailkeep_store_segments Sealed segments.\n"
+                        "# TYPE trailkeep_store_segments gauge\ntrailkeep_store_segments %llu\n"
+                        "# HELP trailkeep_store_last_seq Highest sequence number assigned.\n"
+                        "# TYPE trailkeep_store_last_seq gauge\ntrailkeep_store_last_seq %llu\n"
+                        "# HELP trailkeep_uptime_seconds Seconds since the service started.\n"
+                        "# TYPE trailkeep_uptime_seconds gauge\ntrailkeep_uptime_seconds %lld\n",
+                        (unsigned long long)st.events, (unsigned long long)st.unsealed_events,
+                        (unsigned long long)st.disk_bytes, (unsigned long long)st.wal_bytes,
+                        (unsigned long long)st.segments,
+                        (unsigned long long)tk_store_last_seq(s->store),
+                        (long long)((tk_now_ms() - s->metrics.started_ms) / 1000));
+    rc |= tk_buf_puts(&o, "# HELP trailkeep_account_events Events stored per account.\n"
+                          "# TYPE trailkeep_account_events gauge\n");
+    acct_ctx_t c = {.r = r, .o = &o, .all = open, .rc = 0};
+    tk_store_account_counts(s->store, acct_line, &c);
+    rc |= c.rc;
+    if (rc) {
+        tk_buf_free(&o);
+        tk_req_error(r, 500, "InternalError", 0, "out of memory");
+        return;
+    }
+    tk_req_send(r, 200, "text/plain; version=0.0.4; charset=utf-8", &o, 0);
+}
+
+static const char index_html[] =
+    "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    "<title>trailkeep</title>\n<style>body{font:15px/1.5 system-ui,sans-serif;max-width:52em;"
+    "margin:2em auto;padding:0 1em;color:#222}code,pre{background:#f4f4f4;padding:.1em .3em}"
+    "pre{padding:.6em;overflow:auto}td{padding:.2em .8em .2em 0;vertical-align:top}</style>"
+    "</head><body>\n<h1>trailkeep</h1>\n<p>A self-hosted audit trail for cloud operations "
+    "(ActionTrail / CloudTrail compatible). This server speaks the API below; every route "
+    "except <code>/healthz</code> needs an API key: <code>Authorization: Bearer "
+    "KEYID:SECRET</code> (or AWS SigV4 for the CloudTrail endpoint).</p>\n<table>\n"
+    "<tr><td><code>POST /v1/events</code></td><td>record events: one object, a JSON array or "
+    "JSON Lines, gzip accepted (writer key)</td></tr>\n"
+    "<tr><td><code>GET|POST /v1/lookup</code></td><td>LookupEvents: StartTime, EndTime, "
+    "LookupAttribute.N.Key/Value, MaxResults, NextToken, Direction</td></tr>\n"
+    "<tr><td><code>POST /</code></td><td>CloudTrail LookupEvents (<code>aws cloudtrail "
+    "lookup-events --endpoint-url ...</code>)</td></tr>\n"
+    "<tr><td><code>GET /v1/resources/{type}/{name}/history</code></td><td>every write event "
+    "that touched a resource, newest first</td></tr>\n"
+    "<tr><td><code>GET /healthz</code>, <code>GET /metrics</code></td><td>health, Prometheus "
+    "metrics (admin key)</td></tr>\n</table>\n<pre>curl -H 'Authorization: Bearer KEYID:SECRET' "
+    "'http://HOST/v1/lookup?LookupAttribute.1.Key=EventName&amp;LookupAttribute.1.Value=ConsoleSignin'"
+    "</pre>\n<p>See docs/api.md in the source tree for every parameter and error.</p>\n"
+    "</body></html>\n";
+
+void tk_route_index(tk_req_t *r)
+{
+    tk_buf_t o = TK_BUF_INIT;
+    tk_buf_append(&o, index_html, sizeof index_html - 1);
+    tk_req_send(r, 200, "text/html; charset=utf-8", &o, 0);
+}

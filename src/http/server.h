@@ -1,0 +1,53 @@
+/* trailkeep HTTP service (libmicrohttpd): the API of `trailkeep serve`.
+ * Routes: POST /v1/events (ingest), GET|POST /v1/lookup (LookupEvents),
+ * POST / with X-Amz-Target (CloudTrail-compatible LookupEvents, SigV4),
+ * GET /v1/resources/{type}/{name}/history, /healthz, /metrics, / (a page).
+ * Every route except /healthz and / authenticates; every input is bounded.
+ * The server borrows the store and the meta database: the caller opens them
+ * before tk_http_start() and closes them after tk_http_stop(). */
+#ifndef TK_HTTP_SERVER_H
+#define TK_HTTP_SERVER_H
+
+#include "meta/meta.h"
+#include "store/store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tk_http_server tk_http_server_t;
+
+typedef struct tk_http_opts {
+    const char *listen;          /* "ADDR:PORT" (IPv4, or [v6]:PORT); port 0 = any free port */
+    size_t max_body;             /* request body bytes as received; 0 = 16 MiB */
+    size_t max_decompressed;     /* gzip output cap (bombs); 0 = 64 MiB */
+    size_t max_events;           /* events per ingest request; 0 = 10,000 */
+    int threads;                 /* 0 = thread per connection; N > 0 = epoll with a pool of N */
+    unsigned max_connections;    /* 0 = 512 */
+    int max_inflight_appends;    /* concurrent tk_store_append calls before 503; 0 = 64 */
+    double lookup_rate;          /* per-key read requests/s (token bucket); 0 = 50, < 0 = off */
+    double lookup_burst;         /* bucket size; 0 = 2 * lookup_rate */
+    int max_page;                /* largest MaxResults on /v1/lookup; 0 = 50 */
+    int metrics_open_loopback;   /* /metrics without a key for loopback clients */
+    const char *tls_cert;        /* PEM file paths: both set = HTTPS */
+    const char *tls_key;
+    int access_log_fd;           /* one JSON line per request; < 0 = none, 0 = default stderr */
+    const uint8_t *token_key;    /* 32-byte NextToken HMAC key (tk_lookup_token_key) */
+} tk_http_opts_t;
+
+/* Starts listening and serving in background threads. Borrows store, meta and
+ * opts' strings/key for the server's lifetime. *out owned: tk_http_stop(). */
+int tk_http_start(const tk_http_opts_t *opts, tk_store_t *store, tk_meta_t *meta,
+                  tk_http_server_t **out, char *err);
+
+/* Stops accepting, lets requests in progress finish (their appends complete
+ * and are acknowledged), then frees the server. NULL is a no-op. */
+void tk_http_stop(tk_http_server_t *s);
+
+/* The port actually bound (useful with port 0). */
+uint16_t tk_http_port(const tk_http_server_t *s);
+
+/* Background jobs of serve report here so /metrics shows them. */
+void tk_http_note_purge(tk_http_server_t *s, const tk_purge_report_t *rep, int failed);
+void tk_http_note_seal(tk_http_server_t *s, int failed);
+
+#endif
