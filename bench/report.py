@@ -256,7 +256,10 @@ def section_lookup(prefix, title):
         w(f"- Same answers: {chk['queries'] - chk['count_mismatches']} of {chk['queries']} queries "
           f"returned the same number of events on both systems"
           + ("." if not chk["count_mismatches"] else
-             " (a difference means one system misses or adds events: investigate)."))
+             "; differences by attribute: "
+             + ", ".join(f"{k} {v}" for k, v in sorted(chk.get("by_attr", {}).items()))
+             + " (ResourceName may differ legitimately: trailkeep also indexes each name of a "
+             "list and referencedResources; any other difference is a bug to investigate)."))
     w("")
 
 

@@ -184,9 +184,12 @@ run_dataset() {
         fi
       fi
       if [ -f "$WORK/${tag}counts_tk.txt" ] && [ -f "$WORK/${tag}counts_sqlite.txt" ]; then
-        local diff
-        diff=$(paste "$WORK/${tag}counts_tk.txt" "$WORK/${tag}counts_sqlite.txt" | awk '$1 != $2' | wc -l)
-        echo "{\"queries\":$(wc -l <"$WORK/${tag}queries.tsv"),\"count_mismatches\":$diff}" >"$WORK/${tag}lookup_check.json"
+        # Result counts per query must agree; mismatches are listed per attribute.
+        paste <(cut -f1 "$WORK/${tag}queries.tsv") "$WORK/${tag}counts_tk.txt" "$WORK/${tag}counts_sqlite.txt" |
+          awk '{ n++; if ($2 != $3) { bad++; by[$1]++ } }
+               END { printf "{\"queries\":%d,\"count_mismatches\":%d,\"by_attr\":{", n, bad
+                     sep = ""; for (a in by) { printf "%s\"%s\":%d", sep, a, by[a]; sep = "," }
+                     print "}}" }' >"$WORK/${tag}lookup_check.json"
       fi
     else
       fail_step "${tag}pick" "$LOGS/${tag}pick.log"
