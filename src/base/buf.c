@@ -21,6 +21,7 @@ int tk_buf_reserve(tk_buf_t *b, size_t extra)
         return TK_ENOMEM;
     b->p = p;
     b->cap = cap;
+    p[b->len] = 0; /* keeps the header's invariant for a first reserve on an empty buffer */
     return 0;
 }
 
