@@ -43,6 +43,9 @@ typedef struct tk_parse_opts {
     const char *default_account;
     int force_account;
     const char *source_name; /* file name for messages, may be NULL */
+    /* Line number of data[0] in the caller's file (chunks of a large file,
+     * see tk_source_next); 0 means 1. Rejects report lines from here. */
+    uint64_t first_line;
 } tk_parse_opts_t;
 
 /* An arena of parsed events and rejects. Events stay valid until the batch is
@@ -76,5 +79,12 @@ int tk_event_gunzip(const char *data, size_t len, size_t max_out, char **out, si
 
 /* True when the API name is on the sensitive-action list (SPEC 1.1). */
 int tk_event_is_sensitive(const char *service, size_t slen, const char *name, size_t nlen);
+/* The sensitive-action list itself (sorted, static), e.g. for docs and tests. */
+size_t tk_event_sensitive_list(const char *const **out);
+
+/* What tk_event_parse's TK_FMT_AUTO would see in data: TK_FMT_CLOUDTRAIL for
+ * {"Records":[...]}, TK_FMT_AUTO for a JSON array (elements sniffed one by
+ * one), TK_FMT_JSONL otherwise. Looks at the first object's members only. */
+tk_format_t tk_event_sniff(const char *data, size_t len);
 
 #endif

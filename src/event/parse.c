@@ -1,0 +1,292 @@
+/* trailkeep event parsing: cuts the input into one JSON value per event
+ * (array elements, JSON Lines, concatenated objects, CloudTrail Records),
+ * validates each with simdjson and hands it to the ActionTrail or CloudTrail
+ * step. Invariant: every value attempted gets the next index (accepted or
+ * rejected), so reject indexes match the caller's positions; a broken value
+ * never hides the ones after it unless the bytes after it cannot be cut. */
+#include "event/event_internal.h"
+
+#include "base/tk.h"
+
+#include <string.h>
+
+static const char *skip_ws_lines(const char *p, const char *end, uint64_t *line)
+{
+    while (p < end && tk_json_ws(*p)) {
+        if (*p == '\n')
+            (*line)++;
+        p++;
+    }
+    return p;
+}
+
+static const char *jtype_article(tk_jtype_t t)
+{
+    switch (t) {
+    case TK_J_ARRAY: return "an array";
+    case TK_J_STRING: return "a string";
+    case TK_J_BOOL: return "a boolean";
+    case TK_J_NULL: return "null";
+    default: return "a number";
+    }
+}
+
+/* Dispatches a value that simdjson parsed. */
+static void dispatch(tk_pctx_t *c, const char *s, size_t n, tk_jv_t root, uint64_t line, tk_kind_t kind,
+                     size_t idx)
+{
+    tk_jtype_t t = tk_jtype(root);
+    if (t != TK_J_OBJECT) {
+        tk_reject_add(c, idx, line, TK_REJ_NOT_OBJECT, "", "an event must be a JSON object, not %s",
+                      jtype_article(t));
+        return;
+    }
+    tk_jmember_t *m = NULL;
+    size_t nm = 0;
+    if (kind == TK_KIND_SNIFF) {
+        m = tk_batch_members(c->b, 0, root, &nm);
+        if (!m) {
+            c->b->nomem = 1;
+            return;
+        }
+        kind = tk_ct_sniff(m, nm) ? TK_KIND_CLOUDTRAIL : TK_KIND_ACTIONTRAIL;
+    }
+    if (kind == TK_KIND_CLOUDTRAIL)
+        tk_ct_event(c, s, n, root, m, nm, idx, line);
+    else
+        tk_at_event(c, s, n, root, m, nm, idx, line);
+}
+
+static void reject_parse(tk_pctx_t *c, size_t idx, uint64_t line, int rc)
+{
+    if (tk_jerr_is_nomem(rc))
+        c->b->nomem = 1;
+    else if (tk_jerr_is_utf8(rc))
+        tk_reject_add(c, idx, line, TK_REJ_INVALID_UTF8, "",
+                      "the event is not valid UTF-8: re-encode the input as UTF-8");
+    else
+        tk_reject_add(c, idx, line, TK_REJ_INVALID_JSON, "", "not valid JSON: %s", tk_jerr_message(rc));
+}
+
+/* One value s[0..n) (already cut): size check, parse, dispatch. */
+static void one_value(tk_pctx_t *c, const char *s, size_t n, uint64_t line, tk_kind_t kind)
+{
+    size_t idx = c->b->seen++;
+    if (n > TK_EVENT_MAX_BYTES) {
+        tk_reject_add(c, idx, line, TK_REJ_TOO_LARGE, "",
+                      "event is %zu bytes, over the %d-byte limit: shorten requestParameters/responseElements",
+                      n, TK_EVENT_MAX_BYTES);
+        return;
+    }
+    tk_jv_t root;
+    int padded = (size_t)(c->data_end - s) >= n + TK_JSON_PADDING;
+    int rc = tk_jparse(c->b->jp, s, n, padded, &root);
+    if (rc) {
+        reject_parse(c, idx, line, rc);
+        return;
+    }
+    dispatch(c, s, n, root, line, kind, idx);
+}
+
+/* p at '['. Elements are cut with the scanner and validated one by one. */
+static void parse_array(tk_pctx_t *c, const char *p, const char *end, uint64_t line, tk_kind_t kind,
+                        const char *base)
+{
+    p++;
+    for (;;) {
+        p = skip_ws_lines(p, end, &line);
+        if (p >= end)
+            return; /* unclosed array after a complete element: nothing is lost */
+        if (*p == ']')
+            return;
+        if (*p == ',') { /* empty slot or trailing comma: tolerate */
+            p++;
+            continue;
+        }
+        tk_scan_status_t st;
+        const char *e = tk_scan_value(p, end, 0, &st);
+        if (st != TK_SCAN_OK) {
+            size_t idx = c->b->seen++;
+            if (st == TK_SCAN_TRUNCATED)
+                tk_reject_add(c, idx, line, TK_REJ_INVALID_JSON, "",
+                              "truncated: the input ends inside this element (byte %zu, %zu bytes cut off): the file is incomplete",
+                              (size_t)(p - base), (size_t)(end - p));
+            else
+                tk_reject_add(c, idx, line, TK_REJ_INVALID_JSON, "",
+                              "malformed: %s at byte %zu; the remaining %zu bytes of the array cannot be cut into events",
+                              st == TK_SCAN_DEPTH ? "nesting too deep" : "mismatched bracket",
+                              (size_t)(e - base), (size_t)(end - p));
+            return;
+        }
+        one_value(c, p, (size_t)(e - p), line, kind);
+        line += tk_count_lines(p, (size_t)(e - p));
+        p = skip_ws_lines(e, end, &line);
+        if (p >= end)
+            return;
+        if (*p == ',') {
+            p++;
+        } else if (*p == ']') {
+            return;
+        } else if (*p != '{' && *p != '[') { /* a missing comma before '{' is tolerated */
+            size_t idx = c->b->seen++;
+            tk_reject_add(c, idx, line, TK_REJ_INVALID_JSON, "",
+                          "malformed: expected ',' or ']' at byte %zu, found '%c'; the remaining %zu bytes cannot be cut into events",
+                          (size_t)(p - base), *p, (size_t)(end - p));
+            return;
+        }
+    }
+}
+
+/* JSON Lines, and whitespace-separated (possibly multi-line) objects. Fast
+ * path: a line that simdjson parses whole is one event. */
+static void parse_lines(tk_pctx_t *c, const char *p, const char *end, uint64_t line, tk_kind_t kind)
+{
+    tk_batch_t *b = c->b;
+    for (;;) {
+        p = skip_ws_lines(p, end, &line);
+        if (p >= end || b->nomem)
+            return;
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        const char *te = le;
+        while (te > p && tk_json_ws(te[-1]))
+            te--;
+        size_t n = (size_t)(te - p);
+        if (*p == '{' && te[-1] == '}' && n <= TK_EVENT_MAX_BYTES) {
+            tk_jv_t root;
+            int padded = (size_t)(c->data_end - p) >= n + TK_JSON_PADDING;
+            int rc = tk_jparse(b->jp, p, n, padded, &root);
+            if (rc == 0 || tk_jerr_is_utf8(rc) || tk_jerr_is_nomem(rc)) {
+                size_t idx = b->seen++;
+                if (rc)
+                    reject_parse(c, idx, line, rc);
+                else
+                    dispatch(c, p, n, root, line, kind, idx);
+                p = te;
+                continue;
+            }
+        }
+        if (*p != '{' && *p != '[') {
+            size_t idx = b->seen++;
+            tk_reject_add(c, idx, line, TK_REJ_INVALID_JSON, "",
+                          "line %llu is not a JSON object (starts with '%c'): one event per line expected",
+                          (unsigned long long)line, *p);
+            p = le;
+            continue;
+        }
+        tk_scan_status_t st;
+        const char *e = tk_scan_value(p, end, 1, &st);
+        if (st != TK_SCAN_OK) {
+            size_t idx = b->seen++;
+            if (st == TK_SCAN_TRUNCATED)
+                tk_reject_add(c, idx, line, TK_REJ_INVALID_JSON, "",
+                              "truncated: the object starting on line %llu is not closed before %s",
+                              (unsigned long long)line, e >= end ? "the end of the input" : "the next record");
+            else
+                tk_reject_add(c, idx, line, TK_REJ_INVALID_JSON, "", "malformed: %s on line %llu",
+                              st == TK_SCAN_DEPTH ? "nesting too deep" : "mismatched bracket",
+                              (unsigned long long)(line + tk_count_lines(p, (size_t)(e - p))));
+            /* Resume at the next line after where scanning stopped. */
+            const char *r = e < le ? le : e;
+            if (r < end && *r != '\n') {
+                const char *n2 = memchr(r, '\n', (size_t)(end - r));
+                r = n2 ? n2 : end;
+            }
+            line += tk_count_lines(p, (size_t)(r - p));
+            p = r;
+            continue;
+        }
+        one_value(c, p, (size_t)(e - p), line, kind);
+        line += tk_count_lines(p, (size_t)(e - p));
+        p = e;
+    }
+}
+
+/* p at '{': the start of the "Records" array when the object has one. */
+static const char *find_records(const char *p, const char *end)
+{
+    p++;
+    for (;;) {
+        p = tk_skip_ws(p, end);
+        if (p >= end || *p != '"')
+            return NULL;
+        tk_scan_status_t st;
+        const char *ke = tk_scan_value(p, end, 0, &st);
+        if (st != TK_SCAN_OK)
+            return NULL;
+        int is_records = ke - p == 9 && memcmp(p, "\"Records\"", 9) == 0;
+        p = tk_skip_ws(ke, end);
+        if (p >= end || *p != ':')
+            return NULL;
+        p = tk_skip_ws(p + 1, end);
+        if (is_records && p < end && *p == '[')
+            return p;
+        const char *ve = tk_scan_value(p, end, 0, &st);
+        if (st != TK_SCAN_OK)
+            return NULL;
+        p = tk_skip_ws(ve, end);
+        if (p >= end || *p != ',')
+            return NULL;
+        p++;
+    }
+}
+
+static const char *skip_bom(const char *p, const char *end)
+{
+    if (end - p >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+        return p + 3;
+    return p;
+}
+
+tk_format_t tk_event_sniff(const char *data, size_t len)
+{
+    const char *end = data + len;
+    const char *p = tk_skip_ws(skip_bom(data, end), end);
+    if (p < end && *p == '[')
+        return TK_FMT_AUTO;
+    if (p < end && *p == '{' && find_records(p, end))
+        return TK_FMT_CLOUDTRAIL;
+    return TK_FMT_JSONL;
+}
+
+int tk_event_parse(tk_batch_t *b, const char *data, size_t len, const tk_parse_opts_t *opts, char *err)
+{
+    static const tk_parse_opts_t defaults;
+    if (!opts)
+        opts = &defaults;
+    if (!data && len)
+        return tk_errf(err, TK_EINVAL, "no input");
+    tk_pctx_t c = {b, opts, data + len};
+    const char *end = data + len;
+    uint64_t line = opts->first_line ? opts->first_line : 1;
+    const char *p = skip_ws_lines(skip_bom(data, end), end, &line);
+    b->nomem = 0;
+    if (p >= end)
+        return 0;
+    tk_kind_t kind = opts->format == TK_FMT_CLOUDTRAIL    ? TK_KIND_CLOUDTRAIL
+                     : opts->format == TK_FMT_ACTIONTRAIL ? TK_KIND_ACTIONTRAIL
+                                                          : TK_KIND_SNIFF;
+    const char *src = opts->source_name ? opts->source_name : "input";
+    if (opts->format != TK_FMT_JSONL && *p == '[') {
+        parse_array(&c, p, end, line, kind, data);
+    } else if (opts->format != TK_FMT_JSONL && opts->format != TK_FMT_ACTIONTRAIL && *p == '{' &&
+               (opts->format == TK_FMT_CLOUDTRAIL || (end - p > 10 && memchr(p, 'R', (size_t)(end - p) < 64 ? (size_t)(end - p) : 64)))) {
+        /* Only an object that mentions 'R' early can be {"Records":...}: the
+         * common JSON Lines case skips the member walk. */
+        const char *rec = find_records(p, end);
+        if (rec) {
+            line += tk_count_lines(p, (size_t)(rec - p));
+            parse_array(&c, rec, end, line, TK_KIND_CLOUDTRAIL, data);
+        } else {
+            parse_lines(&c, p, end, line, kind);
+        }
+    } else if (opts->format == TK_FMT_CLOUDTRAIL) {
+        return tk_errf(err, TK_EINVAL,
+                       "%s is not a CloudTrail file: expected {\"Records\":[...]} or a JSON array of records", src);
+    } else {
+        parse_lines(&c, p, end, line, kind);
+    }
+    if (b->nomem)
+        return tk_errf(err, TK_ENOMEM, "out of memory parsing %s", src);
+    return 0;
+}
