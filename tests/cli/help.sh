@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# --help of import, lookup, verify and purge: exits 0, prints usage to stdout,
+# names every option the command accepts, and shows examples.
+source "$(dirname "$0")/../lib.sh"
+BIN=${TK_BIN:?TK_BIN must point at the trailkeep binary}
+
+declare -A OPTS=(
+  [import]="--data --account --format --batch --rejects --force --output --quiet auto actiontrail cloudtrail jsonl"
+  [lookup]="--data --account --start --end --event-name --user --service-name --event-id --resource-type --resource-name --event-rw --access-key-id --sensitive-action --source-ip --event-type --role-name --event-source --attr --max --forward --next-token --all --count --output table json jsonl"
+  [verify]="--data --account --quiet"
+  [purge]="--data --days --account-days --dry-run --now"
+)
+for cmd in import lookup verify purge; do
+  for flag in --help -h; do
+    out=$($BIN $cmd $flag 2>$TMP/err); rc=$?
+    eq "$cmd $flag exits 0" 0 "$rc"
+    eq "$cmd $flag prints nothing on stderr" "" "$(cat $TMP/err)"
+  done
+  out=$($BIN $cmd --help)
+  check "$cmd --help starts with usage" grep -q "^usage: trailkeep $cmd" <<<"$out"
+  check "$cmd --help has examples" grep -q "^examples:" <<<"$out"
+  check "$cmd --help explains the exit status" grep -q "^exit status:" <<<"$out"
+  missing=""
+  for o in ${OPTS[$cmd]}; do grep -q -- "$o" <<<"$out" || missing="$missing $o"; done
+  eq "$cmd --help mentions every option" "" "$missing"
+  check "$cmd --help states the default data directory" grep -q 'TRAILKEEP_DATA or ./data' <<<"$out"
+done
+tk_done
