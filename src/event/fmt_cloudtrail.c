@@ -169,7 +169,7 @@ static int want_string(tk_pctx_t *c, size_t idx, uint64_t line, const tk_jmember
 }
 
 typedef struct restype {
-    sv_t type;
+    tk_buf_t type;  /* owned: a derived type lives on the loop's stack */
     tk_buf_t names; /* JSON array items, comma-separated */
     tk_buf_t flat;  /* names joined by ',' (unescaped) */
 } restype_t;
@@ -273,10 +273,12 @@ static int map_resources(tk_pctx_t *c, size_t idx, uint64_t line, tk_jv_t arr, t
             type.p = derived;
         }
         size_t t = 0;
-        while (t < nt && !(types[t].type.n == type.n && memcmp(types[t].type.p, type.p, type.n) == 0))
+        while (t < nt && !(types[t].type.len == type.n && memcmp(types[t].type.p, type.p, type.n) == 0))
             t++;
-        if (t == nt)
-            types[nt++].type = type;
+        if (t == nt && tk_buf_append(&types[nt++].type, type.p, type.n)) {
+            rc = -1;
+            goto done;
+        }
         if (types[t].names.len) {
             tk_buf_putc(&types[t].names, ',');
             tk_buf_putc(&types[t].flat, ',');
@@ -289,7 +291,7 @@ static int map_resources(tk_pctx_t *c, size_t idx, uint64_t line, tk_jv_t arr, t
         for (size_t t = 0; t < nt; t++) {
             if (t)
                 tk_buf_putc(&flat, ';');
-            tk_buf_append(&flat, types[t].type.p, types[t].type.n);
+            tk_buf_append(&flat, types[t].type.p, types[t].type.len);
         }
         put_str(o, "resourceType", flat.p, flat.len);
         tk_buf_reset(&flat);
@@ -304,7 +306,7 @@ static int map_resources(tk_pctx_t *c, size_t idx, uint64_t line, tk_jv_t arr, t
         for (size_t t = 0; t < nt; t++) {
             if (t)
                 tk_buf_putc(o, ',');
-            tk_buf_put_json_str(o, types[t].type.p, types[t].type.n);
+            tk_buf_put_json_str(o, types[t].type.p, types[t].type.len);
             tk_buf_append(o, ":[", 2);
             tk_buf_append(o, types[t].names.p, types[t].names.len);
             tk_buf_putc(o, ']');
@@ -316,6 +318,7 @@ done:
         for (size_t t = 0; t < nt; t++) {
             tk_buf_free(&types[t].names);
             tk_buf_free(&types[t].flat);
+            tk_buf_free(&types[t].type);
         }
         free(types);
     }
