@@ -154,4 +154,13 @@ void tk_store_stats(tk_store_t *s, tk_store_stats_t *st);
 int tk_store_account_counts(tk_store_t *s, void (*cb)(void *ud, const char *account, uint64_t n),
                             void *ud);
 
+/* Walks every event of an account in (time, seq) order (forward or newest
+ * first): a lookup over all time without attributes. For tests and tools. */
+int tk_store_scan(tk_store_t *s, const char *account, int forward, tk_event_cb cb, void *ud,
+                  char *err);
+
+/* Bytes that opening had to cut from a torn or corrupt WAL tail (0 if none);
+ * *msg (may be NULL) receives a static description valid until close. */
+uint64_t tk_store_recovered_cut(tk_store_t *s, const char **msg);
+
 #endif

@@ -1,0 +1,130 @@
+/* trailkeep store: the on-disk format, as OFFSET/SIZE tables (SQLite's
+ * btreeInt.h is the model). Every integer is little-endian; "varint" is
+ * unsigned LEB128 (tk_buf_put_varint / tk_get_varint). Recovery and verify
+ * code assert against the constants below; change the format only by bumping
+ * the version numbers.
+ *
+ * DIRECTORY LAYOUT (DIR = tk_store_opts_t.dir)
+ *   DIR/LOCK                              flock(LOCK_EX) by the one writer process
+ *   DIR/MANIFEST                          text, written atomically (tk_fs_write_atomic):
+ *                                           "trailkeep-store 1\n"
+ *                                           "sealed_seq <N>\n"      every seq <= N is in a segment
+ *                                           "consumer <name> <seq>\n" (0..n) tk_store_log_retain
+ *   DIR/wal/<first-seq, 20 digits>.wal    WAL files, named by the seq of their first record
+ *   DIR/seg/<account>/<YYYYMMDD>/<chain-index, 10 digits>.seg    sealed segments
+ *   DIR/seg/<account>/HEAD                text "<chain-index> <sha256 hex>\n": newest segment
+ *   DIR/seg/<account>/ANCHOR              text, one line per purged segment or range:
+ *                                           "upto <index> <sha256 hex>\n"  indexes 1..index are
+ *                                           purged; hex is the hash of segment <index>
+ *                                           "gone <index> <sha256 hex>\n"  that one index purged
+ *
+ * Accounts name directories, so they are restricted to 1..64 characters of
+ * [A-Za-z0-9._-] and never "." or ".." (checked on append).
+ *
+ * WAL RECORD
+ *   OFFSET SIZE  field
+ *   0      4     len: bytes after this 8-byte prefix (seq + payload), 9..WAL_MAX_REC
+ *   4      4     checksum: tk_checksum32 over the `len` bytes that follow
+ *   8      8     seq: global sequence number, strictly increasing within and across files
+ *   16     len-8 payload:
+ *                  u8      kind (WAL_KIND_EVENT)
+ *                  varint  account length, bytes
+ *                  8       time_ms (int64)
+ *                  varint  eventId length, bytes
+ *                  varint  nterms; nterms x (u8 attr, varint length, bytes)
+ *                  varint  json length, bytes
+ * Records of one group commit are written with one write() and one fdatasync.
+ * Replay stops at the first record whose length, checksum, seq order or
+ * payload is wrong and truncates the file there (a torn tail is never trusted).
+ *
+ * SEGMENT FILE (one (account, UTC day) partition, one seal)
+ *   OFFSET SIZE  field
+ *   0      8     magic "TKSEG\0\0\1"
+ *   8      ...   blocks: each a zstd frame of concatenated entries
+ *                  varint eventId length, bytes; varint json length, bytes
+ *                entries are in (time, seq) order; ordinal = position in the segment
+ *   ...    ...   sections, each a zstd frame (see SEC_*), located by the footer
+ *   end-F  F     footer (SEG_FOOTER_SIZE bytes):
+ *     0    8     magic "TKSEGEND"
+ *     8    4     format version (SEG_VERSION)
+ *     12   4     footer size (SEG_FOOTER_SIZE)
+ *     16   8     chain index (1, 2, ... per account, in seal order)
+ *     24   8     day (days since 1970-01-01, UTC)
+ *     32   8     min time_ms
+ *     40   8     max time_ms
+ *     48   8     min seq
+ *     56   8     max seq
+ *     64   4     nevents
+ *     68   4     nblocks
+ *     72   8     raw JSON bytes (sum of json lengths)
+ *     80   64    account, NUL-padded
+ *     144  16x17 sections (SEC_COUNT): u64 offset, u32 compressed size, u32 raw size
+ *     416  32    prev hash: SHA-256 of the previous segment of the account
+ *                (all zero for chain index 1)
+ *     448  32    hash: SHA-256 of every byte of the file before this field
+ *
+ * SECTIONS (raw = after zstd decompression)
+ *   SEC_BLOCKS  nblocks x (u64 offset, u32 compressed size, u32 raw size,
+ *               u32 first ordinal, u32 count): 24 bytes each
+ *   SEC_TIMES   nevents varints: time_ms - (day * 86400000), delta from the previous
+ *               (non-negative: entries are time-sorted)
+ *   SEC_SEQS    nevents varints: zigzag(seq - previous seq), previous starts at min seq
+ *   SEC_IDS     nevents x (u64 tk_hash64(eventId), u32 ordinal), sorted by hash then
+ *               ordinal: 12 bytes each. A hash hit is confirmed against the block entry.
+ *   SEC_ATTR0 + a, for every tk_attr_t a except TK_ATTR_EVENTID (its section is empty):
+ *               varint nterms; nterms x (varint length, bytes, varint bitmap size,
+ *               CRoaring portable bitmap of ordinals), terms sorted by memcmp.
+ */
+#ifndef TK_STORE_FORMAT_H
+#define TK_STORE_FORMAT_H
+
+#include "event/event.h"
+
+#define WAL_HDR_SIZE 16u               /* len + checksum + seq */
+#define WAL_MAX_REC (TK_EVENT_MAX_BYTES + 64u * 1024u) /* json + id + terms, generous */
+#define WAL_KIND_EVENT 1u
+#define WAL_ROTATE_BYTES (64u << 20)   /* start a new WAL file past this size */
+
+#define SEG_MAGIC "TKSEG\0\0\1"
+#define SEG_MAGIC_SIZE 8u
+#define SEG_END_MAGIC "TKSEGEND"
+#define SEG_VERSION 1u
+
+enum {
+    SEC_BLOCKS = 0,
+    SEC_TIMES,
+    SEC_SEQS,
+    SEC_IDS,
+    SEC_ATTR0,
+    SEC_COUNT = SEC_ATTR0 + TK_ATTR__COUNT
+};
+
+#define SEG_ACCOUNT_MAX 64u
+#define SEG_F_MAGIC 0u
+#define SEG_F_VERSION 8u
+#define SEG_F_FSIZE 12u
+#define SEG_F_CHAIN 16u
+#define SEG_F_DAY 24u
+#define SEG_F_MINTIME 32u
+#define SEG_F_MAXTIME 40u
+#define SEG_F_MINSEQ 48u
+#define SEG_F_MAXSEQ 56u
+#define SEG_F_NEVENTS 64u
+#define SEG_F_NBLOCKS 68u
+#define SEG_F_RAWBYTES 72u
+#define SEG_F_ACCOUNT 80u
+#define SEG_F_SECTIONS (SEG_F_ACCOUNT + SEG_ACCOUNT_MAX)
+#define SEG_SECTION_SIZE 16u
+#define SEG_F_PREVHASH (SEG_F_SECTIONS + SEG_SECTION_SIZE * SEC_COUNT)
+#define SEG_F_HASH (SEG_F_PREVHASH + 32u)
+#define SEG_FOOTER_SIZE (SEG_F_HASH + 32u)
+
+#define SEG_BLOCK_ENTRY_SIZE 24u
+#define SEG_ID_ENTRY_SIZE 12u
+#define SEG_BLOCK_TARGET (128u * 1024u) /* raw bytes per block before compression */
+#define SEG_ZSTD_LEVEL 3
+
+_Static_assert(SEG_F_PREVHASH == 416, "footer layout drifted from the table in format.h");
+_Static_assert(SEG_FOOTER_SIZE == 480, "footer layout drifted from the table in format.h");
+
+#endif

@@ -1,0 +1,902 @@
+/* trailkeep store: sealed segments (format.h, "SEGMENT FILE") and the caches
+ * that serve them. A segment is immutable once renamed into place; its hash
+ * covers every byte before the hash field, so the footer's chain index, day,
+ * account and prev hash are tamper-evident too. Indexes and decompressed
+ * blocks are loaded on demand into two LRU caches bounded by bytes; items in
+ * use (refs > 0) are never evicted. */
+#define _GNU_SOURCE
+#include "store/store_internal.h"
+
+#include "base/buf.h"
+#include "base/fs.h"
+#include "base/hash.h"
+#include "base/tk.h"
+#include "base/tktime.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <roaring/roaring.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+/* ---- writer -------------------------------------------------------------- */
+
+typedef struct segw {
+    int fd;
+    uint64_t off;
+    tk_sha256_ctx_t sha;
+    ZSTD_CCtx *cctx;
+    tk_buf_t z;
+    int rc;
+    int e;
+} segw_t;
+
+static void w_out(segw_t *w, const void *p, size_t n)
+{
+    if (w->rc)
+        return;
+    tk_sha256_update(&w->sha, p, n);
+    w->rc = tk_fs_write_full(w->fd, p, n);
+    if (w->rc)
+        w->e = errno;
+    w->off += n;
+}
+
+/* Compresses raw[0..n) as one zstd frame, writes it; returns its size. */
+static uint32_t w_frame(segw_t *w, const void *raw, size_t n, uint64_t *off)
+{
+    *off = w->off;
+    if (w->rc)
+        return 0;
+    size_t bound = ZSTD_compressBound(n);
+    tk_buf_reset(&w->z);
+    if (tk_buf_reserve(&w->z, bound)) {
+        w->rc = TK_ENOMEM;
+        return 0;
+    }
+    size_t c = ZSTD_compressCCtx(w->cctx, w->z.p, bound, raw, n, SEG_ZSTD_LEVEL);
+    if (ZSTD_isError(c)) {
+        w->rc = TK_EIO;
+        return 0;
+    }
+    w_out(w, w->z.p, c);
+    return (uint32_t)c;
+}
+
+typedef struct tref {
+    const char *p;
+    uint32_t len;
+    uint32_t ord;
+} tref_t;
+
+static int tref_cmp(const void *a, const void *b)
+{
+    const tref_t *x = a, *y = b;
+    uint32_t m = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->p, y->p, m);
+    if (c)
+        return c;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return x->ord < y->ord ? -1 : x->ord > y->ord;
+}
+
+typedef struct idref {
+    uint64_t h;
+    uint32_t ord;
+} idref_t;
+
+static int idref_cmp(const void *a, const void *b)
+{
+    const idref_t *x = a, *y = b;
+    if (x->h != y->h)
+        return x->h < y->h ? -1 : 1;
+    return x->ord < y->ord ? -1 : x->ord > y->ord;
+}
+
+/* Builds the raw SEC_ATTR0+attr section. */
+static int build_attr(tk_buf_t *b, tk_attr_t attr, mev_t *const *ev, size_t n)
+{
+    size_t cnt = 0, cap = 0;
+    tref_t *r = NULL;
+    for (size_t i = 0; i < n; i++)
+        for (uint32_t k = 0; k < ev[i]->nterms; k++) {
+            if (ev[i]->terms[k].attr != attr)
+                continue;
+            if (cnt == cap) {
+                cap = cap ? cap * 2 : 1024;
+                tref_t *nr = realloc(r, cap * sizeof *nr);
+                if (!nr) {
+                    free(r);
+                    return TK_ENOMEM;
+                }
+                r = nr;
+            }
+            r[cnt++] = (tref_t){ev[i]->terms[k].p, ev[i]->terms[k].len, (uint32_t)i};
+        }
+    qsort(r, cnt, sizeof *r, tref_cmp);
+    size_t nterms = 0;
+    for (size_t i = 0; i < cnt; i++)
+        if (i == 0 || r[i].len != r[i - 1].len || memcmp(r[i].p, r[i - 1].p, r[i].len))
+            nterms++;
+    int rc = tk_buf_put_varint(b, nterms);
+    uint32_t *ords = malloc((cnt ? cnt : 1) * sizeof *ords);
+    tk_buf_t ser = TK_BUF_INIT;
+    if (!ords)
+        rc = TK_ENOMEM;
+    for (size_t i = 0; i < cnt && !rc;) {
+        size_t j = i, no = 0;
+        while (j < cnt && r[j].len == r[i].len && !memcmp(r[j].p, r[i].p, r[i].len)) {
+            if (!no || ords[no - 1] != r[j].ord)
+                ords[no++] = r[j].ord;
+            j++;
+        }
+        roaring_bitmap_t *bm = roaring_bitmap_of_ptr(no, ords);
+        if (!bm) {
+            rc = TK_ENOMEM;
+            break;
+        }
+        roaring_bitmap_run_optimize(bm);
+        size_t sz = roaring_bitmap_portable_size_in_bytes(bm);
+        tk_buf_reset(&ser);
+        rc = tk_buf_reserve(&ser, sz);
+        if (!rc) {
+            roaring_bitmap_portable_serialize(bm, ser.p);
+            rc = tk_buf_put_varint(b, r[i].len) || tk_buf_append(b, r[i].p, r[i].len) ||
+                         tk_buf_put_varint(b, sz) || tk_buf_append(b, ser.p, sz)
+                     ? TK_ENOMEM
+                     : 0;
+        }
+        roaring_bitmap_free(bm);
+        i = j;
+    }
+    tk_buf_free(&ser);
+    free(ords);
+    free(r);
+    return rc;
+}
+
+int seg_write(const char *path, const char *account, int64_t day, uint64_t chain,
+              const uint8_t prev[32], mev_t *const *ev, size_t n, seg_t **out, char *err)
+{
+    char tmp[PATH_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (n == 0 || n > UINT32_MAX)
+        return tk_errf(err, TK_EINVAL, "a segment holds 1..2^32-1 events, not %zu", n);
+    segw_t w = {.fd = -1};
+    w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (w.fd < 0)
+        return tk_errf(err, tk_from_errno(errno), "cannot create segment %s: %s", tmp,
+                       strerror(errno));
+    w.cctx = ZSTD_createCCtx();
+    tk_sha256_init(&w.sha);
+    uint8_t footer[SEG_FOOTER_SIZE];
+    memset(footer, 0, sizeof footer);
+    tk_buf_t raw = TK_BUF_INIT, blocks = TK_BUF_INIT, sec = TK_BUF_INIT;
+    uint64_t rawbytes = 0, minseq = UINT64_MAX, maxseq = 0;
+    uint32_t nblocks = 0, bfirst = 0;
+    if (!w.cctx)
+        w.rc = TK_ENOMEM;
+    w_out(&w, SEG_MAGIC, SEG_MAGIC_SIZE);
+    for (size_t i = 0; i < n && !w.rc; i++) {
+        const mev_t *m = ev[i];
+        if (i && mev_cmp(ev[i - 1], m) >= 0) {
+            w.rc = TK_EINVAL;
+            break;
+        }
+        if (tk_time_day(m->time_ms) != day) {
+            w.rc = TK_EINVAL;
+            break;
+        }
+        if (m->seq < minseq)
+            minseq = m->seq;
+        if (m->seq > maxseq)
+            maxseq = m->seq;
+        rawbytes += m->jsonlen;
+        if (tk_buf_put_varint(&raw, m->idlen) || tk_buf_append(&raw, m->id, m->idlen) ||
+            tk_buf_put_varint(&raw, m->jsonlen) || tk_buf_append(&raw, m->json, m->jsonlen))
+            w.rc = TK_ENOMEM;
+        if (raw.len >= SEG_BLOCK_TARGET || i + 1 == n) {
+            uint64_t off;
+            uint32_t c = w_frame(&w, raw.p, raw.len, &off);
+            if (tk_buf_put_u64le(&blocks, off) || tk_buf_put_u32le(&blocks, c) ||
+                tk_buf_put_u32le(&blocks, (uint32_t)raw.len) ||
+                tk_buf_put_u32le(&blocks, bfirst) ||
+                tk_buf_put_u32le(&blocks, (uint32_t)(i + 1 - bfirst)))
+                w.rc = TK_ENOMEM;
+            bfirst = (uint32_t)(i + 1);
+            nblocks++;
+            tk_buf_reset(&raw);
+        }
+    }
+    uint8_t *secs = footer + SEG_F_SECTIONS;
+    for (int sidx = 0; sidx < SEC_COUNT && !w.rc; sidx++) {
+        tk_buf_reset(&sec);
+        int rc = 0;
+        if (sidx == SEC_BLOCKS) {
+            rc = tk_buf_append(&sec, blocks.p, blocks.len);
+        } else if (sidx == SEC_TIMES) {
+            int64_t base = day * TK_MS_PER_DAY, prevt = base;
+            for (size_t i = 0; i < n && !rc; i++) {
+                rc = tk_buf_put_varint(&sec, (uint64_t)(ev[i]->time_ms - prevt));
+                prevt = ev[i]->time_ms;
+            }
+        } else if (sidx == SEC_SEQS) {
+            uint64_t p = minseq;
+            for (size_t i = 0; i < n && !rc; i++) {
+                int64_t d = (int64_t)(ev[i]->seq - p);
+                rc = tk_buf_put_varint(&sec, ((uint64_t)d << 1) ^ (uint64_t)(d >> 63));
+                p = ev[i]->seq;
+            }
+        } else if (sidx == SEC_IDS) {
+            idref_t *ids = malloc(n * sizeof *ids);
+            if (!ids) {
+                rc = TK_ENOMEM;
+            } else {
+                for (size_t i = 0; i < n; i++)
+                    ids[i] = (idref_t){ev[i]->idhash, (uint32_t)i};
+                qsort(ids, n, sizeof *ids, idref_cmp);
+                rc = tk_buf_reserve(&sec, n * SEG_ID_ENTRY_SIZE);
+                for (size_t i = 0; i < n && !rc; i++)
+                    rc = tk_buf_put_u64le(&sec, ids[i].h) || tk_buf_put_u32le(&sec, ids[i].ord);
+                free(ids);
+            }
+        } else if (sidx - SEC_ATTR0 != TK_ATTR_EVENTID) {
+            rc = build_attr(&sec, (tk_attr_t)(sidx - SEC_ATTR0), ev, n);
+        }
+        if (rc) {
+            w.rc = TK_ENOMEM;
+            break;
+        }
+        uint64_t off = w.off;
+        uint32_t c = 0;
+        if (sec.len)
+            c = w_frame(&w, sec.p, sec.len, &off);
+        uint8_t *e = secs + SEG_SECTION_SIZE * (size_t)sidx;
+        for (int k = 0; k < 8; k++)
+            e[k] = (uint8_t)(off >> (8 * k));
+        for (int k = 0; k < 4; k++) {
+            e[8 + k] = (uint8_t)(c >> (8 * k));
+            e[12 + k] = (uint8_t)(sec.len >> (8 * k));
+        }
+    }
+    /* footer */
+#define PUT64(at, v) do { uint64_t v_ = (uint64_t)(v); for (int k_ = 0; k_ < 8; k_++) footer[(at) + k_] = (uint8_t)(v_ >> (8 * k_)); } while (0)
+#define PUT32(at, v) do { uint32_t v_ = (uint32_t)(v); for (int k_ = 0; k_ < 4; k_++) footer[(at) + k_] = (uint8_t)(v_ >> (8 * k_)); } while (0)
+    memcpy(footer + SEG_F_MAGIC, SEG_END_MAGIC, 8);
+    PUT32(SEG_F_VERSION, SEG_VERSION);
+    PUT32(SEG_F_FSIZE, SEG_FOOTER_SIZE);
+    PUT64(SEG_F_CHAIN, chain);
+    PUT64(SEG_F_DAY, day);
+    PUT64(SEG_F_MINTIME, ev[0]->time_ms);
+    PUT64(SEG_F_MAXTIME, ev[n - 1]->time_ms);
+    PUT64(SEG_F_MINSEQ, minseq);
+    PUT64(SEG_F_MAXSEQ, maxseq);
+    PUT32(SEG_F_NEVENTS, n);
+    PUT32(SEG_F_NBLOCKS, nblocks);
+    PUT64(SEG_F_RAWBYTES, rawbytes);
+    size_t al = strlen(account);
+    memcpy(footer + SEG_F_ACCOUNT, account, al < SEG_ACCOUNT_MAX ? al : SEG_ACCOUNT_MAX);
+    memcpy(footer + SEG_F_PREVHASH, prev, 32);
+    w_out(&w, footer, SEG_F_HASH);
+    uint8_t hash[32];
+    tk_sha256_final(&w.sha, hash);
+    memcpy(footer + SEG_F_HASH, hash, 32);
+    if (!w.rc)
+        w.rc = tk_fs_write_full(w.fd, hash, 32);
+    if (!w.rc && fsync(w.fd) != 0) {
+        w.e = errno;
+        w.rc = tk_from_errno(errno);
+    }
+    int e = w.e ? w.e : errno;
+    close(w.fd);
+    ZSTD_freeCCtx(w.cctx);
+    tk_buf_free(&w.z);
+    tk_buf_free(&raw);
+    tk_buf_free(&blocks);
+    tk_buf_free(&sec);
+    if (!w.rc && rename(tmp, path) != 0) {
+        e = errno;
+        w.rc = tk_from_errno(e);
+    }
+    if (w.rc) {
+        unlink(tmp);
+        if (w.rc == TK_EINVAL)
+            return tk_errf(err, TK_EINVAL, "segment %s: events not sorted or not of day %" PRId64,
+                           path, day);
+        return tk_errf(err, w.rc, "cannot write segment %s: %s", path,
+                       w.rc == TK_ENOMEM ? "out of memory" : strerror(e));
+    }
+    tk_fs_sync_dir(path);
+    return seg_load(path, out, err);
+}
+
+/* ---- footer ---------------------------------------------------------------- */
+
+int seg_load(const char *path, seg_t **out, char *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return tk_errf(err, tk_from_errno(errno), "cannot open segment %s: %s", path,
+                       strerror(errno));
+    struct stat st;
+    uint8_t f[SEG_FOOTER_SIZE];
+    if (fstat(fd, &st) != 0 || st.st_size < (off_t)(SEG_MAGIC_SIZE + SEG_FOOTER_SIZE) ||
+        pread(fd, f, sizeof f, st.st_size - (off_t)SEG_FOOTER_SIZE) != (ssize_t)sizeof f) {
+        close(fd);
+        return tk_errf(err, TK_ECORRUPT, "segment %s is too short or unreadable", path);
+    }
+    uint8_t magic[SEG_MAGIC_SIZE];
+    int okmagic = pread(fd, magic, sizeof magic, 0) == (ssize_t)sizeof magic &&
+                  !memcmp(magic, SEG_MAGIC, SEG_MAGIC_SIZE);
+    close(fd);
+    if (!okmagic || memcmp(f + SEG_F_MAGIC, SEG_END_MAGIC, 8) ||
+        tk_get_u32le(f + SEG_F_VERSION) != SEG_VERSION ||
+        tk_get_u32le(f + SEG_F_FSIZE) != SEG_FOOTER_SIZE)
+        return tk_errf(err, TK_ECORRUPT, "segment %s: bad magic or version", path);
+    seg_t *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup(path))) {
+        free(s);
+        return tk_errf(err, TK_ENOMEM, "out of memory");
+    }
+    s->file_bytes = (uint64_t)st.st_size;
+    s->chain = tk_get_u64le(f + SEG_F_CHAIN);
+    s->day = (int64_t)tk_get_u64le(f + SEG_F_DAY);
+    s->min_time = (int64_t)tk_get_u64le(f + SEG_F_MINTIME);
+    s->max_time = (int64_t)tk_get_u64le(f + SEG_F_MAXTIME);
+    s->min_seq = tk_get_u64le(f + SEG_F_MINSEQ);
+    s->max_seq = tk_get_u64le(f + SEG_F_MAXSEQ);
+    s->nevents = tk_get_u32le(f + SEG_F_NEVENTS);
+    s->nblocks = tk_get_u32le(f + SEG_F_NBLOCKS);
+    s->raw_bytes = tk_get_u64le(f + SEG_F_RAWBYTES);
+    memcpy(s->account, f + SEG_F_ACCOUNT, SEG_ACCOUNT_MAX);
+    s->account[SEG_ACCOUNT_MAX] = 0;
+    memcpy(s->prev, f + SEG_F_PREVHASH, 32);
+    memcpy(s->hash, f + SEG_F_HASH, 32);
+    uint64_t limit = s->file_bytes - SEG_FOOTER_SIZE;
+    int bad = s->nevents == 0 || s->nblocks == 0 || s->nblocks > s->nevents ||
+              s->min_time > s->max_time || s->min_seq > s->max_seq;
+    for (int i = 0; i < SEC_COUNT; i++) {
+        const uint8_t *e = f + SEG_F_SECTIONS + SEG_SECTION_SIZE * (size_t)i;
+        s->sec[i].off = tk_get_u64le(e);
+        s->sec[i].clen = tk_get_u32le(e + 8);
+        s->sec[i].rawlen = tk_get_u32le(e + 12);
+        if (s->sec[i].off > limit || s->sec[i].clen > limit - s->sec[i].off)
+            bad = 1;
+    }
+    if (bad) {
+        seg_free(s);
+        return tk_errf(err, TK_ECORRUPT, "segment %s: footer fields out of range", path);
+    }
+    *out = s;
+    return 0;
+}
+
+void seg_free(seg_t *s)
+{
+    if (!s)
+        return;
+    free(s->blk);
+    free(s->path);
+    free(s);
+}
+
+int seg_compute_hash(const char *path, uint8_t out[32], char *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return tk_errf(err, tk_from_errno(errno), "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size < (off_t)SEG_FOOTER_SIZE) {
+        close(fd);
+        return tk_errf(err, TK_ECORRUPT, "segment %s is too short", path);
+    }
+    uint64_t want = (uint64_t)st.st_size - 32, done = 0;
+    tk_sha256_ctx_t c;
+    tk_sha256_init(&c);
+    char buf[1 << 16];
+    while (done < want) {
+        size_t k = want - done < sizeof buf ? (size_t)(want - done) : sizeof buf;
+        ssize_t r = pread(fd, buf, k, (off_t)done);
+        if (r <= 0) {
+            tk_sha256_final(&c, out);
+            close(fd);
+            return tk_errf(err, TK_EIO, "cannot read %s", path);
+        }
+        tk_sha256_update(&c, buf, (size_t)r);
+        done += (uint64_t)r;
+    }
+    tk_sha256_final(&c, out);
+    close(fd);
+    return 0;
+}
+
+/* ---- reading --------------------------------------------------------------- */
+
+/* Reads and decompresses section i of s; *out owned (free). */
+static int read_frame(const seg_t *s, uint64_t off, uint32_t clen, uint32_t rawlen, uint8_t **out,
+                      char *err)
+{
+    *out = NULL;
+    if (rawlen == 0)
+        return 0;
+    uint8_t *c = malloc(clen ? clen : 1), *r = malloc(rawlen);
+    int fd = open(s->path, O_RDONLY | O_CLOEXEC);
+    int rc = 0;
+    if (!c || !r)
+        rc = tk_errf(err, TK_ENOMEM, "out of memory");
+    else if (fd < 0)
+        rc = tk_errf(err, tk_from_errno(errno), "cannot open segment %s: %s", s->path,
+                     strerror(errno));
+    else if (pread(fd, c, clen, (off_t)off) != (ssize_t)clen)
+        rc = tk_errf(err, TK_ECORRUPT, "segment %s: short read at %" PRIu64, s->path, off);
+    else {
+        size_t d = ZSTD_decompress(r, rawlen, c, clen);
+        if (ZSTD_isError(d) || d != rawlen)
+            rc = tk_errf(err, TK_ECORRUPT, "segment %s: damaged frame at %" PRIu64 " (%s)", s->path,
+                         off, ZSTD_isError(d) ? ZSTD_getErrorName(d) : "size mismatch");
+    }
+    if (fd >= 0)
+        close(fd);
+    free(c);
+    if (rc) {
+        free(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+static int read_sec(const seg_t *s, int i, uint8_t **out, char *err)
+{
+    return read_frame(s, s->sec[i].off, s->sec[i].clen, s->sec[i].rawlen, out, err);
+}
+
+static void idx_free(segidx_t *x)
+{
+    if (!x)
+        return;
+    free(x->blocks);
+    free(x->trel);
+    free(x->seqs);
+    free(x->ids);
+    for (int i = 0; i < TK_ATTR__COUNT; i++)
+        free(x->attr[i]);
+    free(x);
+}
+
+static int idx_load(seg_t *s, segidx_t **out, char *err)
+{
+    segidx_t *x = calloc(1, sizeof *x);
+    uint8_t *b = NULL, *t = NULL, *q = NULL;
+    int rc = 0;
+    if (!x)
+        return tk_errf(err, TK_ENOMEM, "out of memory");
+    x->seg = s;
+    if ((rc = read_sec(s, SEC_BLOCKS, &b, err)) || (rc = read_sec(s, SEC_TIMES, &t, err)) ||
+        (rc = read_sec(s, SEC_SEQS, &q, err)))
+        goto fail;
+    uint32_t n = s->nevents;
+    x->blocks = calloc(s->nblocks, sizeof *x->blocks);
+    x->trel = malloc(n * sizeof *x->trel);
+    x->seqs = malloc(n * sizeof *x->seqs);
+    if (!x->blocks || !x->trel || !x->seqs) {
+        rc = tk_errf(err, TK_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if (s->sec[SEC_BLOCKS].rawlen != (uint64_t)s->nblocks * SEG_BLOCK_ENTRY_SIZE)
+        goto corrupt;
+    uint32_t expect = 0;
+    for (uint32_t i = 0; i < s->nblocks; i++) {
+        const uint8_t *e = b + (size_t)i * SEG_BLOCK_ENTRY_SIZE;
+        x->blocks[i].off = tk_get_u64le(e);
+        x->blocks[i].clen = tk_get_u32le(e + 8);
+        x->blocks[i].rawlen = tk_get_u32le(e + 12);
+        x->blocks[i].first = tk_get_u32le(e + 16);
+        x->blocks[i].count = tk_get_u32le(e + 20);
+        if (x->blocks[i].first != expect || x->blocks[i].count == 0 ||
+            x->blocks[i].off + x->blocks[i].clen > s->file_bytes)
+            goto corrupt;
+        expect += x->blocks[i].count;
+    }
+    if (expect != n)
+        goto corrupt;
+    const uint8_t *p = t, *end = t + s->sec[SEC_TIMES].rawlen;
+    uint64_t acc = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t v;
+        size_t k = tk_get_varint(p, (size_t)(end - p), &v);
+        if (!k || (acc += v) >= (uint64_t)TK_MS_PER_DAY)
+            goto corrupt;
+        x->trel[i] = (uint32_t)acc;
+        p += k;
+    }
+    p = q, end = q + s->sec[SEC_SEQS].rawlen;
+    uint64_t sq = s->min_seq;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t v;
+        size_t k = tk_get_varint(p, (size_t)(end - p), &v);
+        if (!k)
+            goto corrupt;
+        int64_t d = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+        sq += (uint64_t)d;
+        x->seqs[i] = sq;
+        p += k;
+    }
+    x->bytes = sizeof *x + (uint64_t)s->nblocks * sizeof *x->blocks + (uint64_t)n * 12;
+    free(b);
+    free(t);
+    free(q);
+    *out = x;
+    return 0;
+corrupt:
+    rc = tk_errf(err, TK_ECORRUPT, "segment %s: index damaged; run trailkeep verify", s->path);
+fail:
+    free(b);
+    free(t);
+    free(q);
+    idx_free(x);
+    return rc;
+}
+
+/* LRU helpers (cache mutex held) */
+#define LRU_UNLINK(c, head, tail, x)                        \
+    do {                                                    \
+        if ((x)->lru_prev) (x)->lru_prev->lru_next = (x)->lru_next; \
+        else (c)->head = (x)->lru_next;                     \
+        if ((x)->lru_next) (x)->lru_next->lru_prev = (x)->lru_prev; \
+        else (c)->tail = (x)->lru_prev;                     \
+        (x)->lru_prev = (x)->lru_next = NULL;               \
+    } while (0)
+#define LRU_FRONT(c, head, tail, x)                         \
+    do {                                                    \
+        (x)->lru_prev = NULL;                               \
+        (x)->lru_next = (c)->head;                          \
+        if ((c)->head) (c)->head->lru_prev = (x);           \
+        (c)->head = (x);                                    \
+        if (!(c)->tail) (c)->tail = (x);                    \
+    } while (0)
+
+void segcache_init(segcache_t *c, uint64_t idx_bytes, uint64_t blk_bytes)
+{
+    memset(c, 0, sizeof *c);
+    pthread_mutex_init(&c->mu, NULL);
+    c->max_bytes = idx_bytes;
+    c->max_blk_bytes = blk_bytes;
+}
+
+static void blk_free(segblk_t *b)
+{
+    if (!b)
+        return;
+    free(b->raw);
+    free(b->ent);
+    free(b);
+}
+
+static void evict(segcache_t *c)
+{
+    for (segidx_t *x = c->itail; x && c->bytes > c->max_bytes;) {
+        segidx_t *p = x->lru_prev;
+        if (!x->refs) {
+            LRU_UNLINK(c, ihead, itail, x);
+            c->bytes -= x->bytes;
+            x->seg->idx = NULL;
+            idx_free(x);
+        }
+        x = p;
+    }
+    for (segblk_t *b = c->btail; b && c->blk_bytes > c->max_blk_bytes;) {
+        segblk_t *p = b->lru_prev;
+        if (!b->refs) {
+            LRU_UNLINK(c, bhead, btail, b);
+            c->blk_bytes -= b->bytes;
+            b->seg->blk[b->no] = NULL;
+            blk_free(b);
+        }
+        b = p;
+    }
+}
+
+void segcache_forget(segcache_t *c, seg_t *s)
+{
+    pthread_mutex_lock(&c->mu);
+    if (s->idx) {
+        segidx_t *x = s->idx;
+        LRU_UNLINK(c, ihead, itail, x);
+        c->bytes -= x->bytes;
+        idx_free(x);
+        s->idx = NULL;
+    }
+    if (s->blk) {
+        for (uint32_t i = 0; i < s->nblocks; i++) {
+            segblk_t *b = s->blk[i];
+            if (!b)
+                continue;
+            LRU_UNLINK(c, bhead, btail, b);
+            c->blk_bytes -= b->bytes;
+            blk_free(b);
+            s->blk[i] = NULL;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+void segcache_destroy(segcache_t *c)
+{
+    for (segidx_t *x = c->ihead; x;) {
+        segidx_t *n = x->lru_next;
+        x->seg->idx = NULL;
+        idx_free(x);
+        x = n;
+    }
+    for (segblk_t *b = c->bhead; b;) {
+        segblk_t *n = b->lru_next;
+        b->seg->blk[b->no] = NULL;
+        blk_free(b);
+        b = n;
+    }
+    pthread_mutex_destroy(&c->mu);
+}
+
+int segidx_get(segcache_t *c, seg_t *s, segidx_t **out, char *err)
+{
+    pthread_mutex_lock(&c->mu);
+    if (s->idx) {
+        segidx_t *x = s->idx;
+        x->refs++;
+        LRU_UNLINK(c, ihead, itail, x);
+        LRU_FRONT(c, ihead, itail, x);
+        pthread_mutex_unlock(&c->mu);
+        *out = x;
+        return 0;
+    }
+    pthread_mutex_unlock(&c->mu);
+    segidx_t *x;
+    int rc = idx_load(s, &x, err);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&c->mu);
+    if (s->idx) { /* another reader loaded it meanwhile */
+        idx_free(x);
+        x = s->idx;
+        LRU_UNLINK(c, ihead, itail, x);
+    } else {
+        s->idx = x;
+        c->bytes += x->bytes;
+    }
+    x->refs++;
+    LRU_FRONT(c, ihead, itail, x);
+    evict(c);
+    pthread_mutex_unlock(&c->mu);
+    *out = x;
+    return 0;
+}
+
+void segidx_put(segcache_t *c, segidx_t *x)
+{
+    if (!x)
+        return;
+    pthread_mutex_lock(&c->mu);
+    x->refs--;
+    evict(c);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Loads a lazily-read section into *slot (under the cache's accounting). */
+static int lazy_sec(segcache_t *c, segidx_t *x, int sec, uint8_t **slot, char *err)
+{
+    pthread_mutex_lock(&c->mu);
+    int have = *slot != NULL;
+    pthread_mutex_unlock(&c->mu);
+    if (have || x->seg->sec[sec].rawlen == 0)
+        return 0;
+    uint8_t *p;
+    int rc = read_sec(x->seg, sec, &p, err);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&c->mu);
+    if (*slot) {
+        free(p);
+    } else {
+        *slot = p;
+        x->bytes += x->seg->sec[sec].rawlen;
+        c->bytes += x->seg->sec[sec].rawlen;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return 0;
+}
+
+int segidx_term(segcache_t *c, segidx_t *x, tk_attr_t attr, const char *v, size_t vlen, void **bmp,
+                char *err)
+{
+    *bmp = NULL;
+    int sec = SEC_ATTR0 + (int)attr;
+    int rc = lazy_sec(c, x, sec, &x->attr[attr], err);
+    if (rc || !x->attr[attr])
+        return rc;
+    /* terms are sorted; a linear walk over varint-prefixed entries with an
+     * early exit is cheap next to a disk read, and needs no offset table */
+    const uint8_t *p = x->attr[attr], *end = p + x->seg->sec[sec].rawlen;
+    uint64_t nterms;
+    size_t k = tk_get_varint(p, (size_t)(end - p), &nterms);
+    if (!k)
+        goto corrupt;
+    p += k;
+    for (uint64_t i = 0; i < nterms; i++) {
+        uint64_t tl, bl;
+        if (!(k = tk_get_varint(p, (size_t)(end - p), &tl)) || tl > (uint64_t)(end - p - (ptrdiff_t)k))
+            goto corrupt;
+        const uint8_t *t = p + k;
+        p = t + tl;
+        if (!(k = tk_get_varint(p, (size_t)(end - p), &bl)) || bl > (uint64_t)(end - p - (ptrdiff_t)k))
+            goto corrupt;
+        const uint8_t *bm = p + k;
+        p = bm + bl;
+        size_t m = tl < vlen ? (size_t)tl : vlen;
+        int cmp = memcmp(t, v, m);
+        if (!cmp)
+            cmp = tl < vlen ? -1 : tl > vlen;
+        if (cmp < 0)
+            continue;
+        if (cmp > 0)
+            return 0;
+        roaring_bitmap_t *r = roaring_bitmap_portable_deserialize_safe((const char *)bm, bl);
+        if (!r)
+            goto corrupt;
+        *bmp = r;
+        return 0;
+    }
+    return 0;
+corrupt:
+    return tk_errf(err, TK_ECORRUPT, "segment %s: attribute index damaged", x->seg->path);
+}
+
+uint32_t seg_block_of(const segidx_t *x, uint32_t ord)
+{
+    uint32_t lo = 0, hi = x->seg->nblocks;
+    while (hi - lo > 1) {
+        uint32_t mid = (lo + hi) / 2;
+        if (x->blocks[mid].first <= ord)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int blk_load(segidx_t *x, uint32_t no, segblk_t **out, char *err)
+{
+    const seg_t *s = x->seg;
+    segblk_t *b = calloc(1, sizeof *b);
+    if (!b)
+        return tk_errf(err, TK_ENOMEM, "out of memory");
+    b->seg = x->seg;
+    b->no = no;
+    b->first = x->blocks[no].first;
+    b->count = x->blocks[no].count;
+    int rc = read_frame(s, x->blocks[no].off, x->blocks[no].clen, x->blocks[no].rawlen,
+                        (uint8_t **)&b->raw, err);
+    if (!rc && !(b->ent = malloc(b->count * sizeof *b->ent)))
+        rc = tk_errf(err, TK_ENOMEM, "out of memory");
+    const uint8_t *p = (const uint8_t *)b->raw, *end = p + x->blocks[no].rawlen;
+    for (uint32_t i = 0; i < b->count && !rc; i++) {
+        uint64_t l;
+        size_t k = tk_get_varint(p, (size_t)(end - p), &l);
+        if (!k || l > (uint64_t)(end - p - (ptrdiff_t)k)) {
+            rc = TK_ECORRUPT;
+            break;
+        }
+        b->ent[i].idoff = (uint32_t)(p + k - (const uint8_t *)b->raw);
+        b->ent[i].idlen = (uint32_t)l;
+        p += k + l;
+        k = tk_get_varint(p, (size_t)(end - p), &l);
+        if (!k || l > (uint64_t)(end - p - (ptrdiff_t)k)) {
+            rc = TK_ECORRUPT;
+            break;
+        }
+        b->ent[i].jsonoff = (uint32_t)(p + k - (const uint8_t *)b->raw);
+        b->ent[i].jsonlen = (uint32_t)l;
+        p += k + l;
+    }
+    if (rc == TK_ECORRUPT)
+        tk_errf(err, rc, "segment %s: block %u damaged; run trailkeep verify", s->path, no);
+    if (rc) {
+        blk_free(b);
+        return rc;
+    }
+    b->bytes = sizeof *b + x->blocks[no].rawlen + b->count * sizeof *b->ent;
+    *out = b;
+    return 0;
+}
+
+int segblk_get(segcache_t *c, segidx_t *x, uint32_t ord, segblk_t **out, char *err)
+{
+    seg_t *s = x->seg;
+    uint32_t no = seg_block_of(x, ord);
+    pthread_mutex_lock(&c->mu);
+    if (!s->blk && !(s->blk = calloc(s->nblocks, sizeof *s->blk))) {
+        pthread_mutex_unlock(&c->mu);
+        return tk_errf(err, TK_ENOMEM, "out of memory");
+    }
+    segblk_t *b = s->blk[no];
+    if (b) {
+        b->refs++;
+        LRU_UNLINK(c, bhead, btail, b);
+        LRU_FRONT(c, bhead, btail, b);
+        pthread_mutex_unlock(&c->mu);
+        *out = b;
+        return 0;
+    }
+    pthread_mutex_unlock(&c->mu);
+    int rc = blk_load(x, no, &b, err);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&c->mu);
+    if (s->blk[no]) {
+        blk_free(b);
+        b = s->blk[no];
+        LRU_UNLINK(c, bhead, btail, b);
+    } else {
+        s->blk[no] = b;
+        c->blk_bytes += b->bytes;
+    }
+    b->refs++;
+    LRU_FRONT(c, bhead, btail, b);
+    evict(c);
+    pthread_mutex_unlock(&c->mu);
+    *out = b;
+    return 0;
+}
+
+void segblk_put(segcache_t *c, segblk_t *b)
+{
+    if (!b)
+        return;
+    pthread_mutex_lock(&c->mu);
+    b->refs--;
+    evict(c);
+    pthread_mutex_unlock(&c->mu);
+}
+
+int segidx_find_id(segcache_t *c, segidx_t *x, const char *id, size_t idlen, uint32_t *ordp,
+                   char *err)
+{
+    int rc = lazy_sec(c, x, SEC_IDS, &x->ids, err);
+    if (rc)
+        return rc;
+    uint32_t n = x->seg->nevents;
+    if (!x->ids || x->seg->sec[SEC_IDS].rawlen != (uint64_t)n * SEG_ID_ENTRY_SIZE)
+        return tk_errf(err, TK_ECORRUPT, "segment %s: eventId index damaged", x->seg->path);
+    uint64_t h = tk_hash64(id, idlen);
+    uint32_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (tk_get_u64le(x->ids + (size_t)mid * SEG_ID_ENTRY_SIZE) < h)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < n && tk_get_u64le(x->ids + (size_t)lo * SEG_ID_ENTRY_SIZE) == h; lo++) {
+        uint32_t ord = tk_get_u32le(x->ids + (size_t)lo * SEG_ID_ENTRY_SIZE + 8);
+        if (ord >= n)
+            return tk_errf(err, TK_ECORRUPT, "segment %s: eventId index damaged", x->seg->path);
+        segblk_t *b;
+        if ((rc = segblk_get(c, x, ord, &b, err)))
+            return rc;
+        const segent_t *e = &b->ent[ord - b->first];
+        int same = e->idlen == idlen && !memcmp(b->raw + e->idoff, id, idlen);
+        segblk_put(c, b);
+        if (same) {
+            if (ordp)
+                *ordp = ord;
+            return 1;
+        }
+    }
+    return 0;
+}

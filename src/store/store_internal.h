@@ -1,0 +1,239 @@
+/* trailkeep store internals shared by wal.c, segment.c, store.c and
+ * integrity.c. Nothing outside src/store (and its tests) includes this.
+ * Locking (see store.c): one writer at a time holds the "leader" role (group
+ * commit, seal, purge); readers and the leader's publishing step synchronise
+ * on the state rwlock; the segment caches have their own mutex. */
+#ifndef TK_STORE_INTERNAL_H
+#define TK_STORE_INTERNAL_H
+
+#include "base/buf.h"
+#include "base/tk.h"
+#include "store/format.h"
+#include "store/store.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- unsealed events ---------------------------------------------------- */
+typedef struct mterm {
+    uint8_t attr;
+    uint32_t len;
+    const char *p;
+} mterm_t;
+
+/* One event not yet in a segment: a single allocation holding its strings. */
+typedef struct mev {
+    uint64_t seq;
+    int64_t time_ms;
+    uint64_t idhash;
+    const char *id;
+    const char *json;
+    uint32_t idlen, jsonlen;
+    uint32_t nterms;
+    mterm_t *terms;
+    char data[];
+} mev_t;
+
+/* Returns an owned copy of ev (free()), or NULL on ENOMEM. */
+mev_t *mev_from_event(const tk_event_t *ev, uint64_t seq);
+/* Orders by (time, seq). */
+int mev_cmp(const mev_t *a, const mev_t *b);
+
+/* ---- WAL (wal.c) -------------------------------------------------------- */
+typedef struct wal_file {
+    uint64_t first_seq;
+    uint64_t durable_len;  /* bytes known fsynced (records complete) */
+} wal_file_t;
+
+typedef struct wal {
+    char dir[PATH_MAX];
+    int fd;                 /* current (last) file, -1 until the first write */
+    uint64_t cur_first;     /* first seq of the current file */
+    uint64_t cur_len;
+    int rotate_next;        /* start a new file at the next write */
+    int no_fsync;
+    int failed;             /* an fsync failed: the file state is unknown, refuse writes */
+    int fail_next_errno;    /* test hook */
+    pthread_mutex_t mu;     /* guards files/nfiles for concurrent log readers */
+    wal_file_t *files;
+    size_t nfiles, capfiles;
+} wal_t;
+
+/* Encodes ev of account acct as one record (header + payload) appended to b. */
+int wal_encode_rec(tk_buf_t *b, uint64_t seq, const char *acct, size_t acctlen, const mev_t *ev);
+/* Decodes a payload into an owned mev (and its account, borrowed from p). */
+int wal_decode(const uint8_t *p, size_t n, uint64_t seq, mev_t **out, tk_str_t *account);
+
+typedef int (*wal_apply_fn)(void *ud, uint64_t seq, const uint8_t *payload, size_t n);
+/* Opens DIR/wal, replays every record in order through apply (which may
+ * skip), cutting a bad tail (unless read_only). Reports the highest seq seen
+ * and what was cut. */
+int wal_open(wal_t *w, const char *dir, int read_only, int no_fsync, wal_apply_fn apply, void *ud,
+             uint64_t *last_seq, uint64_t *cut_bytes, char *cutmsg, char *err);
+void wal_close(wal_t *w);
+/* Writes one group [first_seq..] and makes it durable; on failure the file is
+ * truncated back to its length before the call. */
+int wal_write_group(wal_t *w, const void *buf, size_t n, uint64_t first_seq, char *err);
+/* Deletes files whose every record has seq < keep_from. */
+void wal_trim(wal_t *w, uint64_t keep_from, uint64_t last_seq);
+uint64_t wal_bytes(wal_t *w);
+/* Calls cb for records with seq >= from (at most max, 0 = no limit) in order. */
+int wal_read(wal_t *w, uint64_t from, size_t max, tk_event_cb cb, void *ud, size_t *delivered,
+             char *err);
+
+/* ---- segments (segment.c) ----------------------------------------------- */
+typedef struct segidx segidx_t;
+typedef struct segblk segblk_t;
+
+typedef struct seg {
+    uint64_t uid;           /* unique in the process: cache identity */
+    char *path;
+    char account[SEG_ACCOUNT_MAX + 1];
+    uint64_t chain;
+    int64_t day, min_time, max_time;
+    uint64_t min_seq, max_seq, raw_bytes, file_bytes;
+    uint32_t nevents, nblocks;
+    struct { uint64_t off; uint32_t clen, rawlen; } sec[SEC_COUNT];
+    uint8_t prev[32], hash[32];
+    /* cache state, guarded by the cache mutex */
+    segidx_t *idx;
+    segblk_t **blk;
+} seg_t;
+
+struct segidx {
+    uint32_t refs;
+    uint64_t bytes;
+    segidx_t *lru_prev, *lru_next;
+    seg_t *seg;
+    struct { uint64_t off; uint32_t clen, rawlen, first, count; } *blocks;
+    uint32_t *trel;         /* time_ms - day start, per ordinal */
+    uint64_t *seqs;
+    uint8_t *ids;           /* SEC_IDS raw, NULL until needed */
+    uint8_t *attr[TK_ATTR__COUNT]; /* raw attribute sections, NULL until needed */
+    uint32_t attr_len[TK_ATTR__COUNT];
+};
+
+typedef struct segent {
+    uint32_t idoff, idlen, jsonoff, jsonlen;
+} segent_t;
+
+struct segblk {
+    uint32_t refs;
+    uint64_t bytes;
+    segblk_t *lru_prev, *lru_next;
+    seg_t *seg;
+    uint32_t no, first, count;
+    char *raw;
+    segent_t *ent;
+};
+
+typedef struct segcache {
+    pthread_mutex_t mu;
+    uint64_t max_bytes, bytes;
+    /* one LRU list for indexes and blocks would mix types; keep two */
+    segidx_t *ihead, *itail;
+    segblk_t *bhead, *btail;
+    uint64_t max_blk_bytes, blk_bytes;
+} segcache_t;
+
+void segcache_init(segcache_t *c, uint64_t idx_bytes, uint64_t blk_bytes);
+void segcache_destroy(segcache_t *c);
+/* Drops every cached item of seg (which must not be in use). */
+void segcache_forget(segcache_t *c, seg_t *seg);
+
+/* Writes a segment of n events (sorted by (time, seq)) at path, durably.
+ * Returns an owned seg_t (seg_free). */
+int seg_write(const char *path, const char *account, int64_t day, uint64_t chain,
+              const uint8_t prev[32], mev_t *const *ev, size_t n, seg_t **out, char *err);
+/* Reads and checks the footer; returns an owned seg_t. */
+int seg_load(const char *path, seg_t **out, char *err);
+void seg_free(seg_t *s);
+/* SHA-256 of the file's bytes before the hash field (what the footer claims). */
+int seg_compute_hash(const char *path, uint8_t out[32], char *err);
+
+/* Index and blocks through the cache; every get pairs with a put. */
+int segidx_get(segcache_t *c, seg_t *s, segidx_t **out, char *err);
+void segidx_put(segcache_t *c, segidx_t *x);
+/* Bitmap (owned, roaring_bitmap_free) of ordinals holding attr=value; NULL
+ * when absent. Return 0 or TK_E*. */
+int segidx_term(segcache_t *c, segidx_t *x, tk_attr_t attr, const char *v, size_t vlen, void **bm,
+                char *err);
+/* 1 when eventId id is in the segment (confirmed against the stored entry)
+ * and *ord (may be NULL) set, 0 when not, negative TK_E* on error. */
+int segidx_find_id(segcache_t *c, segidx_t *x, const char *id, size_t idlen, uint32_t *ord,
+                   char *err);
+/* Block holding ordinal ord. */
+int segblk_get(segcache_t *c, segidx_t *x, uint32_t ord, segblk_t **out, char *err);
+void segblk_put(segcache_t *c, segblk_t *b);
+uint32_t seg_block_of(const segidx_t *x, uint32_t ord);
+
+/* ---- partitions and accounts (store.c) ----------------------------------- */
+typedef struct part {
+    int64_t day;
+    seg_t **segs;            /* sorted by chain index */
+    size_t nsegs, capsegs;
+    mev_t **ev;              /* unsealed, sorted by (time, seq) */
+    size_t nev, capev;
+    mev_t **set;             /* open-addressing hash set of ev by idhash */
+    size_t setcap;
+    uint64_t unsealed_bytes;
+    uint64_t sealed_events;
+} part_t;
+
+typedef struct acct {
+    char *name;
+    part_t **parts;          /* sorted by day */
+    size_t nparts, capparts;
+    uint64_t head_index;
+    uint8_t head_hash[32];
+} acct_t;
+
+struct tk_store {
+    char dir[PATH_MAX];
+    tk_store_opts_t opts;
+    int lockfd;
+    uint64_t seal_bytes;
+
+    /* committed state: read under state rdlock, changed under wrlock by the leader */
+    pthread_rwlock_t state;
+    acct_t **accts;
+    size_t naccts, capaccts;
+    uint64_t unsealed_bytes, unsealed_events, sealed_events, seg_count, seg_bytes;
+
+    /* group commit */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int leader;              /* someone holds the writer role */
+    int closing;
+    struct areq *qhead, *qtail;
+    uint64_t next_seq;       /* next seq to assign (leader only) */
+    uint64_t last_seq;       /* highest durable seq */
+    uint64_t sealed_seq;
+    struct consumer { char *name; uint64_t seq; } *cons;
+    size_t ncons;
+
+    wal_t wal;
+    segcache_t cache;
+    uint64_t seg_uid;
+
+    /* what open had to cut from the WAL */
+    uint64_t cut_bytes;
+    char cutmsg[TK_ERRLEN];
+};
+
+acct_t *store_acct_find(tk_store_t *s, const char *name, size_t len);
+part_t *acct_part_find(acct_t *a, int64_t day);
+/* Leader role for seal/purge: blocks other writers. */
+void store_lead_begin(tk_store_t *s);
+void store_lead_end(tk_store_t *s);
+int store_seal_locked(tk_store_t *s, char *err);
+/* 1 when account is a valid account name (safe as a directory name). */
+int store_account_ok(const char *p, size_t n);
+int store_write_head(tk_store_t *s, const acct_t *a, char *err);
+
+/* Test hook: the next WAL write fails with errno e after writing half of its bytes. */
+void tk_store_test_fail_next_write(tk_store_t *s, int e);
+
+#endif

@@ -1,0 +1,582 @@
+/* trailkeep store: the write-ahead log (format.h, "WAL RECORD").
+ * Invariants: records are contiguous in seq (each is the previous + 1, also
+ * across files); a group is written with one write() and made durable with
+ * one fdatasync before anyone is told it is stored; a failed group is cut
+ * off again (ftruncate) so the file only ever holds whole acknowledged groups
+ * plus, after a crash, one torn tail that replay removes. */
+#define _GNU_SOURCE
+#include "store/store_internal.h"
+
+#include "base/buf.h"
+#include "base/fs.h"
+#include "base/hash.h"
+#include "base/tk.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int mev_cmp(const mev_t *a, const mev_t *b)
+{
+    if (a->time_ms != b->time_ms)
+        return a->time_ms < b->time_ms ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static mev_t *mev_alloc(uint64_t seq, int64_t t, const char *id, size_t idlen, const char *json,
+                        size_t jsonlen, uint32_t nterms, const mterm_t *terms)
+{
+    size_t tl = 0;
+    for (uint32_t i = 0; i < nterms; i++)
+        tl += terms[i].len;
+    size_t sz = sizeof(mev_t) + nterms * sizeof(mterm_t) + idlen + jsonlen + tl + 2;
+    mev_t *m = malloc(sz);
+    if (!m)
+        return NULL;
+    m->seq = seq;
+    m->time_ms = t;
+    m->nterms = nterms;
+    m->terms = (mterm_t *)(void *)m->data;
+    char *p = m->data + nterms * sizeof(mterm_t);
+    memcpy(p, id, idlen);
+    p[idlen] = 0;
+    m->id = p;
+    m->idlen = (uint32_t)idlen;
+    p += idlen + 1;
+    memcpy(p, json, jsonlen);
+    p[jsonlen] = 0;
+    m->json = p;
+    m->jsonlen = (uint32_t)jsonlen;
+    p += jsonlen + 1;
+    for (uint32_t i = 0; i < nterms; i++) {
+        m->terms[i].attr = terms[i].attr;
+        m->terms[i].len = terms[i].len;
+        memcpy(p, terms[i].p, terms[i].len);
+        m->terms[i].p = p;
+        p += terms[i].len;
+    }
+    m->idhash = tk_hash64(id, idlen);
+    return m;
+}
+
+mev_t *mev_from_event(const tk_event_t *ev, uint64_t seq)
+{
+    mterm_t stack[64], *t = stack;
+    if (ev->nterms > 64 && !(t = malloc(ev->nterms * sizeof *t)))
+        return NULL;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < ev->nterms; i++) {
+        if ((unsigned)ev->terms[i].attr >= TK_ATTR__COUNT || ev->terms[i].attr == TK_ATTR_EVENTID)
+            continue; /* EventId has its own index */
+        t[n].attr = (uint8_t)ev->terms[i].attr;
+        t[n].len = ev->terms[i].val.len;
+        t[n].p = ev->terms[i].val.p;
+        n++;
+    }
+    mev_t *m = mev_alloc(seq, ev->time_ms, ev->event_id.p, ev->event_id.len, ev->json.p,
+                         ev->json.len, n, t);
+    if (t != stack)
+        free(t);
+    return m;
+}
+
+/* The account is not part of mev_t (the partition knows it), so the encoder
+ * takes it separately. */
+int wal_encode_rec(tk_buf_t *b, uint64_t seq, const char *acct, size_t acctlen, const mev_t *ev)
+{
+    size_t start = b->len;
+    int rc = tk_buf_reserve(b, WAL_HDR_SIZE + acctlen + ev->idlen + ev->jsonlen + 64);
+    if (rc)
+        return rc;
+    uint8_t zero[8] = {0};
+    rc |= tk_buf_append(b, zero, 8);
+    rc |= tk_buf_put_u64le(b, seq);
+    rc |= tk_buf_putc(b, (char)WAL_KIND_EVENT);
+    rc |= tk_buf_put_varint(b, acctlen);
+    rc |= tk_buf_append(b, acct, acctlen);
+    rc |= tk_buf_put_u64le(b, (uint64_t)ev->time_ms);
+    rc |= tk_buf_put_varint(b, ev->idlen);
+    rc |= tk_buf_append(b, ev->id, ev->idlen);
+    rc |= tk_buf_put_varint(b, ev->nterms);
+    for (uint32_t i = 0; i < ev->nterms; i++) {
+        rc |= tk_buf_putc(b, (char)ev->terms[i].attr);
+        rc |= tk_buf_put_varint(b, ev->terms[i].len);
+        rc |= tk_buf_append(b, ev->terms[i].p, ev->terms[i].len);
+    }
+    rc |= tk_buf_put_varint(b, ev->jsonlen);
+    rc |= tk_buf_append(b, ev->json, ev->jsonlen);
+    if (rc)
+        return TK_ENOMEM;
+    uint8_t *p = (uint8_t *)b->p + start;
+    uint32_t len = (uint32_t)(b->len - start - 8);
+    uint32_t ck = tk_checksum32(p + 8, len);
+    for (int i = 0; i < 4; i++) {
+        p[i] = (uint8_t)(len >> (8 * i));
+        p[4 + i] = (uint8_t)(ck >> (8 * i));
+    }
+    return 0;
+}
+
+static int get_bytes(const uint8_t **p, const uint8_t *end, const char **s, uint64_t *len)
+{
+    size_t k = tk_get_varint(*p, (size_t)(end - *p), len);
+    if (!k || *len > (uint64_t)(end - *p - (ptrdiff_t)k))
+        return TK_ECORRUPT;
+    *s = (const char *)*p + k;
+    *p += k + *len;
+    return 0;
+}
+
+int wal_decode(const uint8_t *p, size_t n, uint64_t seq, mev_t **out, tk_str_t *account)
+{
+    const uint8_t *end = p + n;
+    const char *acct, *id, *json;
+    uint64_t alen, idlen, jlen, nterms;
+    if (n < 1 || *p++ != WAL_KIND_EVENT)
+        return TK_ECORRUPT;
+    if (get_bytes(&p, end, &acct, &alen) || end - p < 8)
+        return TK_ECORRUPT;
+    int64_t t = (int64_t)tk_get_u64le(p);
+    p += 8;
+    if (get_bytes(&p, end, &id, &idlen))
+        return TK_ECORRUPT;
+    size_t k = tk_get_varint(p, (size_t)(end - p), &nterms);
+    if (!k || nterms > 65536)
+        return TK_ECORRUPT;
+    p += k;
+    mterm_t stack[64], *terms = stack;
+    if (nterms > 64 && !(terms = malloc(nterms * sizeof *terms)))
+        return TK_ENOMEM;
+    int rc = 0;
+    for (uint64_t i = 0; i < nterms && !rc; i++) {
+        uint64_t tl;
+        if (p >= end || *p >= TK_ATTR__COUNT) {
+            rc = TK_ECORRUPT;
+            break;
+        }
+        terms[i].attr = *p++;
+        rc = get_bytes(&p, end, &terms[i].p, &tl);
+        terms[i].len = (uint32_t)tl;
+    }
+    if (!rc && (get_bytes(&p, end, &json, &jlen) || p != end))
+        rc = TK_ECORRUPT;
+    if (!rc) {
+        *out = mev_alloc(seq, t, id, idlen, json, jlen, (uint32_t)nterms, terms);
+        if (!*out)
+            rc = TK_ENOMEM;
+        account->p = acct;
+        account->len = (uint32_t)alen;
+    }
+    if (terms != stack)
+        free(terms);
+    return rc;
+}
+
+static void wal_path(const wal_t *w, uint64_t first, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%020" PRIu64 ".wal", w->dir, first);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int files_push(wal_t *w, uint64_t first, uint64_t len)
+{
+    if (w->nfiles == w->capfiles) {
+        size_t nc = w->capfiles ? w->capfiles * 2 : 16;
+        wal_file_t *f = realloc(w->files, nc * sizeof *f);
+        if (!f)
+            return TK_ENOMEM;
+        w->files = f;
+        w->capfiles = nc;
+    }
+    w->files[w->nfiles].first_seq = first;
+    w->files[w->nfiles].durable_len = len;
+    w->nfiles++;
+    return 0;
+}
+
+/* Scans one file's records; returns the length of the good prefix. *prev is
+ * the seq of the record before this file (0 if none). */
+static size_t scan_records(const uint8_t *p, size_t n, uint64_t first, uint64_t *prev,
+                           wal_apply_fn apply, void *ud, int *apply_rc, char *why, size_t whylen)
+{
+    size_t off = 0;
+    while (off < n) {
+        if (n - off < WAL_HDR_SIZE) {
+            snprintf(why, whylen, "torn record header at offset %zu", off);
+            break;
+        }
+        uint32_t len = tk_get_u32le(p + off), ck = tk_get_u32le(p + off + 4);
+        if (len < 9 || len > WAL_MAX_REC || len > n - off - 8) {
+            snprintf(why, whylen, "bad or torn record length %u at offset %zu", len, off);
+            break;
+        }
+        if (tk_checksum32(p + off + 8, len) != ck) {
+            snprintf(why, whylen, "checksum mismatch at offset %zu", off);
+            break;
+        }
+        uint64_t seq = tk_get_u64le(p + off + 8);
+        if (off == 0 && seq != first) {
+            snprintf(why, whylen, "first record has seq %" PRIu64 ", the file name says %" PRIu64,
+                     seq, first);
+            break;
+        }
+        if (*prev && seq != *prev + 1) {
+            snprintf(why, whylen, "sequence %" PRIu64 " after %" PRIu64 " at offset %zu", seq,
+                     *prev, off);
+            break;
+        }
+        int rc = apply ? apply(ud, seq, p + off + WAL_HDR_SIZE, len - 8) : 0;
+        if (rc == TK_ECORRUPT) {
+            snprintf(why, whylen, "undecodable payload at offset %zu", off);
+            break;
+        }
+        if (rc) {
+            *apply_rc = rc;
+            return off;
+        }
+        *prev = seq;
+        off += 8 + (size_t)len;
+    }
+    return off;
+}
+
+int wal_open(wal_t *w, const char *dir, int read_only, int no_fsync, wal_apply_fn apply, void *ud,
+             uint64_t *last_seq, uint64_t *cut_bytes, char *cutmsg, char *err)
+{
+    memset(w, 0, sizeof *w);
+    w->fd = -1;
+    w->no_fsync = no_fsync;
+    pthread_mutex_init(&w->mu, NULL);
+    snprintf(w->dir, sizeof w->dir, "%s/wal", dir);
+    *cut_bytes = 0;
+    if (cutmsg)
+        cutmsg[0] = 0;
+    if (!read_only) {
+        int rc = tk_fs_mkdirs(w->dir, err);
+        if (rc)
+            return rc;
+    }
+    DIR *d = opendir(w->dir);
+    uint64_t *firsts = NULL;
+    size_t nf = 0, capf = 0;
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            size_t l = strlen(de->d_name);
+            if (l != 24 || strcmp(de->d_name + 20, ".wal"))
+                continue;
+            char *e;
+            uint64_t v = strtoull(de->d_name, &e, 10);
+            if (e != de->d_name + 20)
+                continue;
+            if (nf == capf) {
+                capf = capf ? capf * 2 : 16;
+                uint64_t *nfp = realloc(firsts, capf * sizeof *nfp);
+                if (!nfp) {
+                    free(firsts);
+                    closedir(d);
+                    return tk_errf(err, TK_ENOMEM, "out of memory listing the WAL");
+                }
+                firsts = nfp;
+            }
+            firsts[nf++] = v;
+        }
+        closedir(d);
+    }
+    if (nf)
+        qsort(firsts, nf, sizeof *firsts, cmp_u64);
+    uint64_t prev = 0;
+    int rc = 0, stop = 0;
+    for (size_t i = 0; i < nf && !rc; i++) {
+        char path[PATH_MAX + 32];
+        wal_path(w, firsts[i], path, sizeof path);
+        if (stop) {
+            /* after a cut, later files cannot be trusted to follow on: keep them aside */
+            char aside[PATH_MAX + 48];
+            snprintf(aside, sizeof aside, "%s.orphan", path);
+            struct stat st;
+            if (stat(path, &st) == 0)
+                *cut_bytes += (uint64_t)st.st_size;
+            if (!read_only)
+                rename(path, aside);
+            continue;
+        }
+        char *data = NULL;
+        size_t n = 0;
+        rc = tk_fs_read_all(path, &data, &n, err);
+        if (rc)
+            break;
+        if (prev && firsts[i] != prev + 1) {
+            stop = 1;
+            *cut_bytes += n;
+            if (cutmsg)
+                snprintf(cutmsg, TK_ERRLEN, "WAL file %.160s does not follow seq %" PRIu64, path, prev);
+            free(data);
+            if (!read_only) {
+                char aside[PATH_MAX + 48];
+                snprintf(aside, sizeof aside, "%s.orphan", path);
+                rename(path, aside);
+            }
+            continue;
+        }
+        char why[160] = "";
+        int arc = 0;
+        size_t good = scan_records((const uint8_t *)data, n, firsts[i], &prev, apply, ud, &arc, why, sizeof why);
+        free(data);
+        if (arc) {
+            rc = tk_errf(err, arc, "cannot replay WAL file %s: %s", path, tk_strerror(arc));
+            break;
+        }
+        if (good < n) {
+            *cut_bytes += n - good;
+            if (cutmsg)
+                snprintf(cutmsg, TK_ERRLEN, "cut %zu bytes from WAL file %.120s: %.100s", n - good, path,
+                         why);
+            if (!read_only) {
+                int fd = open(path, O_WRONLY | O_CLOEXEC);
+                if (fd < 0 || ftruncate(fd, (off_t)good) != 0 || (!no_fsync && fsync(fd) != 0)) {
+                    int e = errno;
+                    if (fd >= 0)
+                        close(fd);
+                    rc = tk_errf(err, tk_from_errno(e), "cannot cut the torn tail of %s: %s",
+                                 path, strerror(e));
+                    break;
+                }
+                close(fd);
+            }
+            stop = 1;
+        }
+        if (good == 0 && !read_only) {
+            unlink(path);
+            continue;
+        }
+        if (good == 0)
+            continue;
+        rc = files_push(w, firsts[i], good);
+    }
+    free(firsts);
+    if (rc)
+        return rc;
+    *last_seq = prev;
+    if (w->nfiles) {
+        w->cur_first = w->files[w->nfiles - 1].first_seq;
+        w->cur_len = w->files[w->nfiles - 1].durable_len;
+        w->rotate_next = w->cur_len >= WAL_ROTATE_BYTES;
+    } else {
+        w->rotate_next = 1;
+    }
+    return 0;
+}
+
+void wal_close(wal_t *w)
+{
+    if (w->fd >= 0)
+        close(w->fd);
+    w->fd = -1;
+    free(w->files);
+    w->files = NULL;
+    pthread_mutex_destroy(&w->mu);
+}
+
+static int wal_sync(wal_t *w, int fd)
+{
+    if (w->no_fsync)
+        return 0;
+    return fdatasync(fd) == 0 ? 0 : tk_from_errno(errno);
+}
+
+int wal_write_group(wal_t *w, const void *buf, size_t n, uint64_t first_seq, char *err)
+{
+    if (w->failed)
+        return tk_errf(err, TK_EIO, "the WAL had an fsync failure earlier; restart to recover");
+    char path[PATH_MAX + 32];
+    if (w->fd < 0 || w->rotate_next) {
+        wal_path(w, first_seq, path, sizeof path);
+        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return tk_errf(err, tk_from_errno(errno), "cannot create WAL file %s: %s", path,
+                           strerror(errno));
+        struct stat st;
+        if (fstat(fd, &st) != 0 || st.st_size != 0) {
+            close(fd);
+            return tk_errf(err, TK_EIO, "WAL file %s already exists with data", path);
+        }
+        if (!w->no_fsync)
+            tk_fs_sync_dir(w->dir);
+        pthread_mutex_lock(&w->mu);
+        int rc = files_push(w, first_seq, 0);
+        pthread_mutex_unlock(&w->mu);
+        if (rc) {
+            close(fd);
+            unlink(path);
+            return tk_errf(err, rc, "out of memory");
+        }
+        if (w->fd >= 0)
+            close(w->fd);
+        w->fd = fd;
+        w->cur_first = first_seq;
+        w->cur_len = 0;
+        w->rotate_next = 0;
+    } else if (w->fd < 0) {
+        wal_path(w, w->cur_first, path, sizeof path);
+        w->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+        if (w->fd < 0)
+            return tk_errf(err, tk_from_errno(errno), "cannot open WAL file %s: %s", path,
+                           strerror(errno));
+    }
+    int rc = 0, e = 0;
+    if (w->fail_next_errno) {
+        e = w->fail_next_errno;
+        w->fail_next_errno = 0;
+        tk_fs_write_full(w->fd, buf, n / 2); /* a partial write, as a full disk leaves it */
+        rc = tk_from_errno(e);
+    } else {
+        rc = tk_fs_write_full(w->fd, buf, n);
+        e = errno;
+    }
+    if (rc == 0) {
+        rc = wal_sync(w, w->fd);
+        if (rc) {
+            /* after a failed fsync the kernel may have dropped dirty pages: trust nothing */
+            e = errno;
+            w->failed = 1;
+            return tk_errf(err, rc, "WAL fsync failed: %s; no event of this batch was stored",
+                           strerror(e));
+        }
+        w->cur_len += n;
+        pthread_mutex_lock(&w->mu);
+        w->files[w->nfiles - 1].durable_len = w->cur_len;
+        pthread_mutex_unlock(&w->mu);
+        if (w->cur_len >= WAL_ROTATE_BYTES)
+            w->rotate_next = 1;
+        return 0;
+    }
+    if (ftruncate(w->fd, (off_t)w->cur_len) != 0 || wal_sync(w, w->fd) != 0) {
+        w->failed = 1;
+        return tk_errf(err, TK_EIO, "WAL write failed (%s) and could not be undone: %s",
+                       strerror(e), strerror(errno));
+    }
+    return tk_errf(err, rc, "cannot write the WAL: %s; no event of this batch was stored%s",
+                   strerror(e), rc == TK_ENOSPC ? " (free disk space and retry)" : "");
+}
+
+void wal_trim(wal_t *w, uint64_t keep_from, uint64_t last_seq)
+{
+    pthread_mutex_lock(&w->mu);
+    size_t drop = 0;
+    for (size_t i = 0; i < w->nfiles; i++) {
+        uint64_t last_in = i + 1 < w->nfiles ? w->files[i + 1].first_seq - 1 : last_seq;
+        if (last_in >= keep_from || i + 1 == w->nfiles)
+            break; /* never delete the current file */
+        drop = i + 1;
+    }
+    for (size_t i = 0; i < drop; i++) {
+        char path[PATH_MAX + 32];
+        wal_path(w, w->files[i].first_seq, path, sizeof path);
+        unlink(path);
+    }
+    memmove(w->files, w->files + drop, (w->nfiles - drop) * sizeof *w->files);
+    w->nfiles -= drop;
+    pthread_mutex_unlock(&w->mu);
+}
+
+uint64_t wal_bytes(wal_t *w)
+{
+    uint64_t b = 0;
+    pthread_mutex_lock(&w->mu);
+    for (size_t i = 0; i < w->nfiles; i++)
+        b += w->files[i].durable_len;
+    pthread_mutex_unlock(&w->mu);
+    return b;
+}
+
+int wal_read(wal_t *w, uint64_t from, size_t max, tk_event_cb cb, void *ud, size_t *delivered,
+             char *err)
+{
+    pthread_mutex_lock(&w->mu);
+    size_t n = w->nfiles;
+    wal_file_t *snap = n ? malloc(n * sizeof *snap) : NULL;
+    if (n && !snap) {
+        pthread_mutex_unlock(&w->mu);
+        return tk_errf(err, TK_ENOMEM, "out of memory");
+    }
+    if (n)
+        memcpy(snap, w->files, n * sizeof *snap);
+    pthread_mutex_unlock(&w->mu);
+    *delivered = 0;
+    int rc = 0;
+    if (n && from < snap[0].first_seq) {
+        uint64_t oldest = snap[0].first_seq;
+        free(snap);
+        return tk_errf(err, TK_ENOTFOUND,
+                       "log position %" PRIu64 " was already trimmed (oldest kept: %" PRIu64
+                       "); call tk_store_log_retain before the store seals to keep it",
+                       from, oldest);
+    }
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (i + 1 < n && snap[i + 1].first_seq <= from)
+            continue;
+        char path[PATH_MAX + 32];
+        wal_path(w, snap[i].first_seq, path, sizeof path);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            rc = tk_errf(err, TK_ENOTFOUND, "WAL file %s was trimmed while reading", path);
+            break;
+        }
+        size_t len = (size_t)snap[i].durable_len;
+        uint8_t *data = len ? malloc(len) : NULL;
+        ssize_t got = len ? pread(fd, data, len, 0) : 0;
+        close(fd);
+        if (len && (!data || got != (ssize_t)len)) {
+            free(data);
+            rc = tk_errf(err, TK_EIO, "cannot read WAL file %s", path);
+            break;
+        }
+        size_t off = 0;
+        while (off + WAL_HDR_SIZE <= len && !rc) {
+            uint32_t rl = tk_get_u32le(data + off);
+            uint64_t seq = tk_get_u64le(data + off + 8);
+            if (rl < 9 || off + 8 + rl > len) {
+                rc = tk_errf(err, TK_ECORRUPT, "WAL file %s is damaged at offset %zu", path, off);
+                break;
+            }
+            if (seq >= from) {
+                mev_t *m = NULL;
+                tk_str_t acct;
+                rc = wal_decode(data + off + WAL_HDR_SIZE, rl - 8, seq, &m, &acct);
+                if (rc) {
+                    rc = tk_errf(err, rc, "WAL file %s: undecodable record at offset %zu", path,
+                                 off);
+                    break;
+                }
+                tk_stored_event_t se = {seq, m->time_ms, acct, {m->json, m->jsonlen}};
+                int r = cb(ud, &se);
+                free(m);
+                (*delivered)++;
+                if (r) {
+                    rc = r;
+                    break;
+                }
+                if (max && *delivered >= max)
+                    break;
+            }
+            off += 8 + rl;
+        }
+        free(data);
+        if (max && *delivered >= max)
+            break;
+    }
+    free(snap);
+    return rc;
+}
