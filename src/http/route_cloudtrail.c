@@ -8,6 +8,7 @@
 
 #include "base/tk.h"
 #include "base/tktime.h"
+#include "event/format.h"
 #include "query/lookup.h"
 
 #include <cjson/cJSON.h>
@@ -140,17 +141,16 @@ static int put_event(tk_buf_t *o, const tk_stored_event_t *se, int first)
         rc |= put_opt_str(o, "EventSource", jstr(ev, "eventSource"));
         rc |= put_resources(o, ev);
     }
-    /* The stored record (which keeps a CloudTrail original verbatim under
-     * "cloudTrailRecord"), as a JSON string like CloudTrail's. */
-    cJSON *orig = ev ? cJSON_GetObjectItemCaseSensitive(ev, "cloudTrailRecord") : NULL;
+    /* CloudTrail's own record shape as a JSON string: the original record
+     * byte for byte when the event came from CloudTrail, else the mapping. */
+    tk_buf_t ct = TK_BUF_INIT;
+    char err[TK_ERRLEN];
     rc |= tk_buf_puts(o, ",\"CloudTrailEvent\":");
-    if (cJSON_IsObject(orig)) {
-        char *s = cJSON_PrintUnformatted(orig);
-        rc |= s ? tk_buf_put_json_str(o, s, strlen(s)) : TK_ENOMEM;
-        cJSON_free(s);
-    } else {
+    if (tk_event_to_cloudtrail(se->json.p, se->json.len, &ct, err) == 0 && ct.p)
+        rc |= tk_buf_put_json_str(o, ct.p, ct.len);
+    else
         rc |= tk_buf_put_json_str(o, se->json.p, se->json.len);
-    }
+    tk_buf_free(&ct);
     rc |= tk_buf_putc(o, '}');
     cJSON_Delete(ev);
     return rc;

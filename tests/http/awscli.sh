@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# End-to-end: the CloudTrail-compatible endpoint with the real aws CLI
+# (Debian awscli, SigV4): lookup-events by attribute, automatic pagination
+# (--page-size) returning every event exactly once, the CloudTrail Event
+# shape, and AWS-shaped errors for a bad secret, an unknown key and a bad
+# attribute.
+source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/http_lib.bash"
+
+[ -x "$AWS" ] || { nok "Debian awscli is installed ($AWS)"; tk_done; }
+D=$TMP/data
+start_server "$D" || { nok "server starts"; tk_done; }
+bootstrap_key "$D"
+A="$KEY_ID:$KEY_SECRET"
+ACCT=100000000000000
+NOW=$(date +%s)
+T0=$((NOW - 3600))
+
+gen_events 37 $ACCT $T0 10 ct >"$TMP/ev.jsonl"
+# Sign-ins with a resource list, for the Resources mapping.
+gen_events 3 $ACCT $((T0 + 5)) 10 signin '{"eventName":"ConsoleSignin","eventType":"ConsoleSignin","eventRW":"Write","resourceType":"","resourceName":"","referencedResources":{"ACS::RAM::User":["alice","bob"]}}' >>"$TMP/ev.jsonl"
+req POST /v1/events "$A" --data-binary @"$TMP/ev.jsonl" >/dev/null
+eq "40 events ingested" "200 40" "$CODE $(jget "$TMP/body" 'j["accepted"]')"
+
+export AWS_ACCESS_KEY_ID=$KEY_ID AWS_SECRET_ACCESS_KEY=$KEY_SECRET AWS_DEFAULT_REGION=cn-hangzhou
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_PAGER="" AWS_EC2_METADATA_DISABLED=true
+aws_ct() { "$AWS" cloudtrail lookup-events --endpoint-url "$URL" --region cn-hangzhou --output json "$@"; }
+
+aws_ct --lookup-attributes AttributeKey=EventName,AttributeValue=ConsoleSignin >"$TMP/signin.json" 2>"$TMP/aws.err"
+eq "aws lookup-events EventName=ConsoleSignin: 3 events" 3 "$(jget "$TMP/signin.json" 'len(j["Events"])')"
+eq "newest first, CloudTrail shape" "signin-000002 ConsoleSignin false bob" \
+  "$(jget "$TMP/signin.json" '" ".join([j["Events"][0]["EventId"], j["Events"][0]["EventName"], j["Events"][0]["ReadOnly"], j["Events"][0]["Username"]])')"
+eq "Resources from referencedResources" "ACS::RAM::User:alice ACS::RAM::User:bob" \
+  "$(jget "$TMP/signin.json" '" ".join(r["ResourceType"]+":"+r["ResourceName"] for r in j["Events"][0]["Resources"])')"
+check "CloudTrailEvent is the CloudTrail record as a JSON string" \
+  $PY -c "import json; j=json.load(open('$TMP/signin.json')); e=json.loads(j['Events'][0]['CloudTrailEvent']); assert e['eventID']=='signin-000002' and e['awsRegion']=='cn-hangzhou', e"
+check "EventTime is the event's time" \
+  $PY -c "import json,datetime; j=json.load(open('$TMP/signin.json')); t=j['Events'][0]['EventTime']; assert abs(datetime.datetime.fromisoformat(t).timestamp()-($T0+25))<1, t"
+
+# Automatic pagination: pages of 4 over 40 events = 10 requests.
+aws_ct --page-size 4 >"$TMP/all.json" 2>"$TMP/aws.err"
+eq "automatic pagination returns all 40 events" 40 "$(jget "$TMP/all.json" 'len(j["Events"])')"
+eq "no event twice" 40 "$(jget "$TMP/all.json" 'len(set(e["EventId"] for e in j["Events"]))')"
+check "in time order, newest first" \
+  $PY -c "import json; j=json.load(open('$TMP/all.json')); ids=[e['EventId'] for e in j['Events']]; ev=[json.loads(l) for l in open('$TMP/ev.jsonl')]; ev.sort(key=lambda e:e['eventTime'], reverse=True); assert ids==[e['eventId'] for e in ev], ids[:5]"
+
+aws_ct --lookup-attributes AttributeKey=ReadOnly,AttributeValue=false --page-size 5 >"$TMP/rw.json" 2>>"$TMP/aws.err"
+eq "ReadOnly=false maps to EventRW=Write" "$(grep -c '"eventRW":"Write"' "$TMP/ev.jsonl")" "$(jget "$TMP/rw.json" 'len(j["Events"])')"
+aws_ct --lookup-attributes AttributeKey=Username,AttributeValue=alice >"$TMP/u.json" 2>>"$TMP/aws.err"
+eq "Username maps to User" "$(grep -c '"userName":"alice"' "$TMP/ev.jsonl")" "$(jget "$TMP/u.json" 'len(j["Events"])')"
+aws_ct --lookup-attributes AttributeKey=AccessKeyId,AttributeValue=LTAItest0003 >"$TMP/ak.json" 2>>"$TMP/aws.err"
+eq "AccessKeyId maps to EventAccessKeyId" "$(grep -c '"accessKeyId":"LTAItest0003"' "$TMP/ev.jsonl")" "$(jget "$TMP/ak.json" 'len(j["Events"])')"
+aws_ct --start-time $((T0 + 100)) --end-time $((T0 + 200)) >"$TMP/tr.json" 2>>"$TMP/aws.err"
+eq "StartTime/EndTime as epoch seconds" 11 "$(jget "$TMP/tr.json" 'len(j["Events"])')"
+
+AWS_SECRET_ACCESS_KEY=${KEY_SECRET%?}X aws_ct >/dev/null 2>"$TMP/e1"
+check "wrong secret: InvalidSignatureException" grep -q InvalidSignatureException "$TMP/e1"
+AWS_ACCESS_KEY_ID=TKAAAAAAAAAAAAAAAAAA aws_ct >/dev/null 2>"$TMP/e2"
+check "unknown key: UnrecognizedClientException" grep -q UnrecognizedClientException "$TMP/e2"
+aws_ct --lookup-attributes AttributeKey=Bogus,AttributeValue=x >/dev/null 2>"$TMP/e3"
+check "bad attribute key: InvalidLookupAttributesException (CLI or server)" grep -q -e InvalidLookupAttributesException -e "Invalid choice\|valid choices\|Bogus" "$TMP/e3"
+
+# The same endpoint by curl: errors in the AWS JSON shape.
+curl -s -o "$TMP/b" -w '%{http_code}' -X POST "$URL/" -H 'X-Amz-Target: com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents' \
+  -H 'Content-Type: application/x-amz-json-1.1' -H "Authorization: Bearer $A" \
+  --data '{"LookupAttributes":[{"AttributeKey":"Nope","AttributeValue":"x"}]}' >"$TMP/code"
+eq "unknown AttributeKey: 400 InvalidLookupAttributesException" "400 InvalidLookupAttributesException" "$(cat "$TMP/code") $(jget "$TMP/b" 'j["__type"]')"
+curl -s -o "$TMP/b" -w '%{http_code}' -X POST "$URL/" -H 'X-Amz-Target: com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.CreateTrail' \
+  -H "Authorization: Bearer $A" --data '{}' >"$TMP/code"
+eq "other operations: 400 UnknownOperationException" "400 UnknownOperationException" "$(cat "$TMP/code") $(jget "$TMP/b" 'j["__type"]')"
+curl -s -o "$TMP/b" -w '%{http_code}' -X POST "$URL/" -H 'X-Amz-Target: com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents' \
+  --data '{}' >"$TMP/code"
+eq "no credentials: 403 in AWS shape" "403 MissingAuthenticationTokenException" "$(cat "$TMP/code") $(jget "$TMP/b" 'j["__type"]')"
+curl -s -o "$TMP/b" -w '%{http_code}' -X POST "$URL/" -H 'X-Amz-Target: com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents' \
+  -H "Authorization: Bearer $A" --data '{"NextToken":"forged"}' >"$TMP/code"
+eq "forged NextToken: 400 InvalidNextTokenException" "400 InvalidNextTokenException" "$(cat "$TMP/code") $(jget "$TMP/b" 'j["__type"]')"
+check "access log: never the secret" bash -c "! grep -q '$KEY_SECRET' '$D.access' '$D.err'"
+stop_server >/dev/null
+tk_done
