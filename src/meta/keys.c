@@ -237,8 +237,13 @@ static void touch_locked(tk_meta_t *m, const tk_key_t *k, int64_t now_ms)
         return;
     sqlite3_bind_text(s, 1, k->key_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, now_ms);
-    sqlite3_step(s); /* best effort: a busy database must not fail authentication */
+    /* Best effort and never waiting: while another process (the CLI) holds
+     * the write lock, authentication must not stall for the busy timeout;
+     * the next request a minute later records the use instead. */
+    sqlite3_busy_timeout(m->db, 0);
+    sqlite3_step(s);
     sqlite3_reset(s);
+    sqlite3_busy_timeout(m->db, TK_META_BUSY_TIMEOUT_MS);
 }
 
 int tk_meta_key_verify(tk_meta_t *m, const char *key_id, const char *secret, tk_key_t *out,

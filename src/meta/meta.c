@@ -18,7 +18,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define BUSY_TIMEOUT_MS 5000
 #define MAX_RETENTION_DAYS 36500
 
 /* Schema of the "meta" module. Adding a migration = appending one row. */
@@ -504,7 +503,7 @@ int tk_meta_open(const char *dir, tk_meta_t **out, char *err)
     }
     if (!existed)
         chmod(path, 0600); /* hashes and ciphertexts only, but nobody else's business */
-    sqlite3_busy_timeout(m->db, BUSY_TIMEOUT_MS);
+    sqlite3_busy_timeout(m->db, TK_META_BUSY_TIMEOUT_MS);
     char *msg = NULL;
     /* synchronous=FULL: control-plane writes are rare and a created key must survive power loss. */
     rc = sqlite3_exec(m->db,

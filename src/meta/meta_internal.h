@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
+#define TK_META_BUSY_TIMEOUT_MS 5000
 #define TK_MASTER_KEY_LEN 32
 #define TK_GCM_NONCE_LEN 12
 #define TK_GCM_TAG_LEN 16

@@ -558,6 +558,33 @@ static void test_last_used_written_at_most_once_a_minute(void **state)
     assert_true(lu >= before && lu <= tk_now_ms());
 }
 
+static void test_verify_does_not_wait_for_another_writer(void **state)
+{
+    fx_t *f = *state;
+    tk_key_t k;
+    char s[TK_SECRET_LEN + 1], path[512];
+    assert_int_equal(tk_meta_account_create(f->m, "111", "x", f->err), 0);
+    assert_int_equal(tk_meta_key_create(f->m, "111", TK_ROLE_ADMIN, "", &k, s, f->err), 0);
+    /* Another process (say the CLI) holds the write lock. */
+    sqlite3 *other;
+    snprintf(path, sizeof path, "%s/meta.db", f->dir);
+    assert_int_equal(sqlite3_open(path, &other), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    uint64_t t0 = tk_mono_ns();
+    assert_int_equal(tk_meta_key_verify(f->m, k.key_id, s, NULL, f->err), 0);
+    /* the busy timeout is 5 s: verification must not have waited for it */
+    assert_true(tk_mono_ns() - t0 < 1000000000ULL);
+    assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+    /* the use was not recorded (best effort), and is on the next request */
+    tk_key_t got;
+    assert_int_equal(tk_meta_key_secret(f->m, k.key_id, &got, s, f->err), 0);
+    assert_int_equal(got.last_used_ms, 0);
+    tk_meta_key_touch(f->m, k.key_id, tk_now_ms());
+    assert_int_equal(tk_meta_key_secret(f->m, k.key_id, &got, s, f->err), 0);
+    assert_true(got.last_used_ms > 0);
+}
+
 /* ------------------------------------------------------------ bootstrap */
 
 static void test_bootstrap_creates_default_admin_once(void **state)
@@ -669,6 +696,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_key_list_and_revoke, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revocation_by_another_process_takes_effect_immediately, setup, teardown),
         cmocka_unit_test_setup_teardown(test_last_used_written_at_most_once_a_minute, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_does_not_wait_for_another_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bootstrap_creates_default_admin_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bootstrap_leaves_existing_accounts_alone, setup, teardown),
         cmocka_unit_test(test_role_names_roundtrip),
