@@ -15,14 +15,14 @@
 #include "event/event.h"
 #include "store/store.h"
 
-static uint64_t rng_next(uint64_t *s)
+static inline uint64_t rng_next(uint64_t *s)
 {
     uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
 }
-static uint32_t rng_below(uint64_t *s, uint32_t n) { return (uint32_t)(rng_next(s) % n); }
+static inline uint32_t rng_below(uint64_t *s, uint32_t n) { return (uint32_t)(rng_next(s) % n); }
 
 #define TEV_MAX_TERMS 20
 
@@ -44,7 +44,7 @@ static const char *const TEV_VOCAB[] = {"alpha", "beta", "gamma"};
 /* Fills e with an event of account `acct`, time t, id `id`, one value per
  * attribute key drawn from a 3-word vocabulary (ResourceName gets two), and a
  * JSON body padded to about pad bytes. */
-static void tev_make(tev_t *e, const char *acct, const char *id, int64_t t, uint64_t *rng, size_t pad)
+static inline void tev_make(tev_t *e, const char *acct, const char *id, int64_t t, uint64_t *rng, size_t pad)
 {
     memset(e, 0, sizeof *e);
     snprintf(e->account, sizeof e->account, "%s", acct);
@@ -78,13 +78,13 @@ static void tev_make(tev_t *e, const char *acct, const char *id, int64_t t, uint
     e->jsonlen = (uint32_t)n;
 }
 
-static void tev_free(tev_t *e)
+static inline void tev_free(tev_t *e)
 {
     free(e->json);
     e->json = NULL;
 }
 
-static tk_event_t tev_event(const tev_t *e)
+static inline tk_event_t tev_event(const tev_t *e)
 {
     tk_event_t ev;
     memset(&ev, 0, sizeof ev);
@@ -101,7 +101,7 @@ static tk_event_t tev_event(const tev_t *e)
 }
 
 /* 1 when e matches the lookup attribute (key, value). */
-static int tev_has(const tev_t *e, tk_attr_t key, const char *v)
+static inline int tev_has(const tev_t *e, tk_attr_t key, const char *v)
 {
     if (key == TK_ATTR_EVENTID)
         return !strcmp(e->id, v);
@@ -111,14 +111,14 @@ static int tev_has(const tev_t *e, tk_attr_t key, const char *v)
     return 0;
 }
 
-static char *tmpdir_make(void)
+static inline char *tmpdir_make(void)
 {
     char tmpl[] = "/tmp/tk-store-test.XXXXXX";
     char *d = mkdtemp(tmpl);
     return d ? strdup(d) : NULL;
 }
 
-static void tmpdir_remove(char *d)
+static inline void tmpdir_remove(char *d)
 {
     if (d)
         tk_fs_remove_tree(d);
@@ -133,7 +133,7 @@ typedef struct got {
     char **json;
 } got_t;
 
-static int got_cb(void *ud, const tk_stored_event_t *ev)
+static inline int got_cb(void *ud, const tk_stored_event_t *ev)
 {
     got_t *g = ud;
     if (g->n == g->cap) {
@@ -149,7 +149,7 @@ static int got_cb(void *ud, const tk_stored_event_t *ev)
     return g->stop_after && g->n >= g->stop_after ? 1 : 0;
 }
 
-static void got_free(got_t *g)
+static inline void got_free(got_t *g)
 {
     for (size_t i = 0; i < g->n; i++)
         free(g->json[i]);
