@@ -378,9 +378,13 @@ static int create_master(const char *dir, const char *path, char *err)
     uint8_t key[TK_MASTER_KEY_LEN];
     if (tk_random(key, sizeof key))
         return tk_errf(err, TK_EIO, "cannot get random bytes for the master key");
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s/.master.key.%ld", dir, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    char tmp[4096], tag[17];
+    uint8_t rnd[8];
+    if (tk_random(rnd, sizeof rnd))
+        return tk_errf(err, TK_EIO, "cannot get random bytes for the master key");
+    tk_hex(rnd, sizeof rnd, tag); /* unique even for threads of one process */
+    snprintf(tmp, sizeof tmp, "%s/.master.key.%s", dir, tag);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return tk_errf(err, tk_from_errno(errno), "cannot create %s: %s", tmp, strerror(errno));
     int rc = tk_fs_write_full(fd, key, sizeof key);

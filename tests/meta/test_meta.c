@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 typedef struct {
@@ -157,6 +158,64 @@ static void test_missing_or_swapped_master_key_is_refused(void **state)
     char back[TK_SECRET_LEN + 1];
     assert_int_equal(tk_meta_key_secret(f->m, k.key_id, NULL, back, f->err), 0);
     assert_string_equal(back, secret);
+}
+
+static char collected[8][32];
+static int collected_n;
+static void collect_key_id(void *ud, const tk_key_t *k)
+{
+    (void)ud;
+    if (collected_n < 8)
+        strcpy(collected[collected_n++], k->key_id);
+}
+
+/* Several processes starting on an empty directory at once (a server and
+ * the CLI, or two servers) agree on one schema and one master key. */
+static void test_concurrent_first_open_agrees_on_one_master_key(void **state)
+{
+    fx_t *f = *state;
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/fresh", f->dir);
+    enum { NPROC = 4 };
+    pid_t pids[NPROC];
+    for (int i = 0; i < NPROC; i++) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            tk_meta_t *m;
+            char err[TK_ERRLEN], acc[16], s[TK_SECRET_LEN + 1];
+            tk_key_t k;
+            snprintf(acc, sizeof acc, "acc%d", i);
+            int rc = tk_meta_open(dir, &m, err);
+            if (!rc)
+                rc = tk_meta_account_create(m, acc, "", err);
+            if (!rc)
+                rc = tk_meta_key_create(m, acc, TK_ROLE_ADMIN, "", &k, s, err);
+            if (rc)
+                fprintf(stderr, "child %d: %s\n", i, err);
+            tk_meta_close(m);
+            _exit(rc ? 1 : 0);
+        }
+    }
+    for (int i = 0; i < NPROC; i++) {
+        int st;
+        assert_int_equal(waitpid(pids[i], &st, 0), pids[i]);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+    }
+    tk_meta_t *m;
+    assert_int_equal(tk_meta_open(dir, &m, f->err), 0);
+    assert_int_equal(tk_meta_key_count(m), NPROC);
+    assert_int_equal(tk_meta_schema_version(m, "meta"), 1);
+    /* every child's secret decrypts under the one master key on disk */
+    collected_n = 0;
+    assert_int_equal(tk_meta_key_list(m, NULL, collect_key_id, NULL, f->err), 0);
+    assert_int_equal(collected_n, NPROC);
+    for (int i = 0; i < NPROC; i++) {
+        char s[TK_SECRET_LEN + 1];
+        assert_int_equal(tk_meta_key_secret(m, collected[i], NULL, s, f->err), 0);
+    }
+    tk_meta_close(m);
 }
 
 /* ------------------------------------------------------------- accounts */
@@ -683,6 +742,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_migrations_run_once_in_order_and_survive_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_failure_rolls_back_and_reports, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_or_swapped_master_key_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_first_open_agrees_on_one_master_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_account_create_get_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_account_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_validation, setup, teardown),
