@@ -401,6 +401,7 @@ static int add_sev(tk_gen_t *g, size_t *cap, const gen_sev_t *s)
         *cap = nc;
     }
     g->sev[g->nsev] = *s;
+    g->sev[g->nsev].ms -= s->ms % 1000; /* whole seconds, as written */
     g->sev[g->nsev].seq = (uint32_t)g->nsev;
     g->nsev++;
     return 0;
