@@ -509,10 +509,21 @@ int tk_meta_open(const char *dir, tk_meta_t **out, char *err)
         chmod(path, 0600); /* hashes and ciphertexts only, but nobody else's business */
     sqlite3_busy_timeout(m->db, TK_META_BUSY_TIMEOUT_MS);
     char *msg = NULL;
+    /* Switching a new database to WAL needs an exclusive lock, and SQLite
+     * does not call the busy handler for it: processes opening a fresh
+     * directory together retry here instead of failing. */
+    for (int attempt = 0;; attempt++) {
+        rc = sqlite3_exec(m->db, "PRAGMA journal_mode=WAL;", NULL, NULL, &msg);
+        if ((rc & 0xff) != SQLITE_BUSY || attempt >= 500)
+            break;
+        sqlite3_free(msg);
+        msg = NULL;
+        usleep(10000);
+    }
     /* synchronous=FULL: control-plane writes are rare and a created key must survive power loss. */
-    rc = sqlite3_exec(m->db,
-                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
-                      NULL, NULL, &msg);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(m->db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", NULL, NULL,
+                          &msg);
     if (rc != SQLITE_OK) {
         rc = tk_errf(err, rc == SQLITE_NOTADB ? TK_ECORRUPT : TK_EIO, "%s: %s", path,
                      msg ? msg : sqlite3_errstr(rc));
