@@ -372,7 +372,8 @@ static int verify_account(const char *dir, const char *account, vctx_t *v, char 
         closedir(dd);
     }
     closedir(ad);
-    qsort(f, nf, sizeof *f, vfile_cmp);
+    if (nf)
+        qsort(f, nf, sizeof *f, vfile_cmp);
     /* content */
     for (size_t i = 0; i < nf && !rc; i++) {
         vfile_t *x = &f[i];
