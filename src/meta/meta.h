@@ -39,17 +39,26 @@ typedef struct tk_account {
 
 int tk_meta_account_create(tk_meta_t *m, const char *id, const char *name, char *err); /* TK_EEXIST */
 int tk_meta_account_get(tk_meta_t *m, const char *id, tk_account_t *out, char *err);   /* TK_ENOTFOUND */
+/* Calls cb for every account in id order. The rows are read first and cb runs
+ * after the internal lock is released, so cb may call tk_meta_* itself. */
 int tk_meta_account_list(tk_meta_t *m, void (*cb)(void *ud, const tk_account_t *a), void *ud,
                          char *err);
+/* days: 1-36500, or 0 = the service default. TK_EINVAL, TK_ENOTFOUND. */
 int tk_meta_account_set_retention(tk_meta_t *m, const char *id, int days, char *err);
-int tk_meta_account_delete(tk_meta_t *m, const char *id, char *err); /* also revokes its keys */
+/* Also revokes its keys (kept, revoked, for audit) and drops its membership.
+ * TK_EINVAL for the organization's management account (delete the org first). */
+int tk_meta_account_delete(tk_meta_t *m, const char *id, char *err);
 
 /* ---- organization (at most one) ---- */
+/* TK_EEXIST when one exists, TK_ENOTFOUND for an unknown management account.
+ * The management account becomes a member too (an org trail covers it). */
 int tk_meta_org_create(tk_meta_t *m, const char *org_id, const char *management_account,
                        char *err);
 /* org_id/management (>= 64 bytes each) set; TK_ENOTFOUND when there is no organization. */
 int tk_meta_org_get(tk_meta_t *m, char *org_id, char *management, char *err);
+/* TK_ENOTFOUND (no organization, unknown account), TK_EEXIST (already a member). */
 int tk_meta_org_add_member(tk_meta_t *m, const char *account, char *err);
+/* TK_ENOTFOUND (not a member), TK_EINVAL (the management account cannot leave). */
 int tk_meta_org_remove_member(tk_meta_t *m, const char *account, char *err);
 
 /* ---- API keys ---- */
@@ -76,8 +85,11 @@ int tk_meta_key_verify(tk_meta_t *m, const char *key_id, const char *secret, tk_
  * TK_EAUTH when unknown or revoked. */
 int tk_meta_key_secret(tk_meta_t *m, const char *key_id, tk_key_t *out, char *secret_out,
                        char *err);
+/* Revoked keys included (k->revoked); cb runs unlocked, as for accounts. */
 int tk_meta_key_list(tk_meta_t *m, const char *account /* NULL = all */,
                      void (*cb)(void *ud, const tk_key_t *k), void *ud, char *err);
+/* Immediate, also for other processes. Revoking a revoked key returns 0;
+ * TK_ENOTFOUND for an unknown key, TK_EINVAL for a malformed id. */
 int tk_meta_key_revoke(tk_meta_t *m, const char *key_id, char *err);
 
 /* Active (not revoked) keys. 0 on error. */
