@@ -2,8 +2,8 @@
  * and folders (.gz too) into the store, in batches of a few thousand events
  * (one WAL fsync each). Resumable: a file is written to DIR/import-state only
  * after all of its events are durable, so a re-run skips finished files and
- * re-reads an interrupted one, whose already-stored events the store's dedup
- * on (account, eventId) turns into duplicates. */
+ * re-reads an interrupted one (and one with rejects), whose already-stored
+ * events the store's dedup on (account, eventId) turns into duplicates. */
 #define _GNU_SOURCE
 #include "cli/cli.h"
 #include "cli/util.h"
@@ -57,8 +57,9 @@ static void usage(FILE *f)
 "\n"
 "Progress (files, events, events/s, MB/s, ETA) is shown on stderr when it is a\n"
 "terminal. Importing is idempotent and resumable: after an interruption, run the\n"
-"same command again; finished files are skipped and events already stored are\n"
-"counted as duplicates, never stored twice. Rejected events are listed as\n"
+"same command again; finished files are skipped (files that had rejects are read\n"
+"again) and events already stored are counted as duplicates, never stored twice.\n"
+"Rejected events are listed as\n"
 "file:line code field message (the first %d, all with --rejects).\n"
 "\n"
 "exit status: 0 every event was stored or was a duplicate; 1 some events were\n"
@@ -346,7 +347,7 @@ static int import_file(importer_t *im, tk_batch_t *b, const in_file_t *f, size_t
     int chunked = len > CHUNK_BYTES && (po.format == TK_FMT_AUTO || po.format == TK_FMT_JSONL ||
                                         po.format == TK_FMT_ACTIONTRAIL) &&
                   looks_like_json_lines(data, len);
-    uint64_t base_line = 0, base_index = 0;
+    uint64_t base_line = 0, base_index = 0, rejected_before = im->rejected;
     int rc = 0, file_failed = 0;
     for (size_t pos = 0; pos < len && rc == 0;) {
         size_t end = len;
@@ -392,7 +393,11 @@ static int import_file(importer_t *im, tk_batch_t *b, const in_file_t *f, size_t
         im->files_failed++;
     } else {
         im->files_read++;
-        record_done(im, f);
+        /* A file with rejects is not recorded: the next run reads it again
+         * (its stored events become duplicates) and reports what is still
+         * wrong, e.g. after the file was fixed or --account was added. */
+        if (im->rejected == rejected_before)
+            record_done(im, f);
     }
     return 0;
 }
@@ -553,7 +558,11 @@ int tk_cmd_import(int argc, char **argv)
                            im.bytes_total);
     }
     tk_batch_destroy(b);
-    if (rc == 0 && (rc = tk_store_seal(im.store, err)) != 0)
+    /* Seal only when something is unsealed (this run's events, or an
+     * interrupted run's that the open replayed from the WAL). */
+    tk_store_stats_t sst;
+    tk_store_stats(im.store, &sst);
+    if (rc == 0 && sst.unsealed_events && (rc = tk_store_seal(im.store, err)) != 0)
         fprintf(stderr, "trailkeep import: sealing the store failed: %s (the events are safe in "
                         "the write-ahead log and are sealed on the next open)\n", err);
     tk_store_close(im.store);

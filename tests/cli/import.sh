@@ -76,7 +76,7 @@ eq "--rejects lines carry file, line and code" "2 InvalidJson|4 MissingField" \
    "$($PY -c 'import json,sys; print("|".join("%d %s" % (r["line"], r["code"]) for r in map(json.loads, open(sys.argv[1]))))' $TMP/rej.jsonl)"
 
 # More than 20 rejects: the first 20 are listed, then a count.
-for i in $(seq 1 25); do echo "[broken $i"; done > $TMP/many.jsonl
+for i in $(seq 1 25); do echo "{\"broken\": $i"; done > $TMP/many.jsonl
 $BIN import --data $D --quiet $TMP/many.jsonl 2>$TMP/err; rc=$?
 eq "25 rejects: exit 1" 1 "$rc"
 eq "25 rejects: 20 listed" 20 "$(grep -c '^.*many.jsonl:[0-9]* ' $TMP/err)"
