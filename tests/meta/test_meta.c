@@ -71,6 +71,33 @@ static void test_open_creates_db_and_private_master_key(void **state)
     assert_int_equal(tk_meta_schema_version(f->m, "nosuchmodule"), 0);
 }
 
+static void test_open_errors_say_what_is_wrong(void **state)
+{
+    fx_t *f = *state;
+    tk_meta_t *m = (tk_meta_t *)1;
+    assert_int_equal(tk_meta_open("", &m, f->err), TK_EINVAL);
+    assert_null(m);
+    assert_int_equal(tk_meta_open(NULL, &m, f->err), TK_EINVAL);
+    char p[512];
+    /* a data "directory" that is a file */
+    snprintf(p, sizeof p, "%s/afile", f->dir);
+    assert_int_equal(tk_fs_write_atomic(p, "x", 1, f->err), 0);
+    assert_true(tk_meta_open(p, &m, f->err) < 0);
+    assert_null(m);
+    /* a meta.db that is not a database */
+    snprintf(p, sizeof p, "%s/junk", f->dir);
+    assert_int_equal(tk_fs_mkdirs(p, f->err), 0);
+    snprintf(p, sizeof p, "%s/junk/meta.db", f->dir);
+    char garbage[4096];
+    memset(garbage, 'J', sizeof garbage);
+    assert_int_equal(tk_fs_write_atomic(p, garbage, sizeof garbage, f->err), 0);
+    snprintf(p, sizeof p, "%s/junk", f->dir);
+    assert_int_equal(tk_meta_open(p, &m, f->err), TK_ECORRUPT);
+    assert_non_null(strstr(f->err, "meta.db"));
+    assert_null(m);
+    tk_meta_close(NULL); /* no-op */
+}
+
 static void test_migrations_run_once_in_order_and_survive_reopen(void **state)
 {
     fx_t *f = *state;
@@ -739,6 +766,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_creates_db_and_private_master_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_errors_say_what_is_wrong, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrations_run_once_in_order_and_survive_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_failure_rolls_back_and_reports, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_or_swapped_master_key_is_refused, setup, teardown),
