@@ -282,7 +282,7 @@ static int walk_part(walk_t *w, part_t *p, int64_t start, int64_t endp1)
             const mev_t *m = best->p->ev[best->cur];
             rc = emit(w, m->seq, m->time_ms, m->json, m->jsonlen);
         } else {
-            segblk_t *b;
+            segblk_t *b = NULL;
             rc = segblk_get(&s->cache, best->x, (uint32_t)best->cur, &b, w->err);
             if (!rc) {
                 const segent_t *e = &b->ent[best->cur - b->first];

@@ -657,7 +657,7 @@ int segidx_get(segcache_t *c, seg_t *s, segidx_t **out, char *err)
         return 0;
     }
     pthread_mutex_unlock(&c->mu);
-    segidx_t *x;
+    segidx_t *x = NULL;
     int rc = idx_load(s, &x, err);
     if (rc)
         return rc;
@@ -886,7 +886,7 @@ int segidx_find_id(segcache_t *c, segidx_t *x, const char *id, size_t idlen, uin
         uint32_t ord = tk_get_u32le(x->ids + (size_t)lo * SEG_ID_ENTRY_SIZE + 8);
         if (ord >= n)
             return tk_errf(err, TK_ECORRUPT, "segment %s: eventId index damaged", x->seg->path);
-        segblk_t *b;
+        segblk_t *b = NULL;
         if ((rc = segblk_get(c, x, ord, &b, err)))
             return rc;
         const segent_t *e = &b->ent[ord - b->first];

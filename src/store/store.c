@@ -286,7 +286,7 @@ static int part_sealed_has(tk_store_t *s, part_t *p, const char *id, size_t len,
         seg_t *g = p->segs[i];
         if (seq && (seq < g->min_seq || seq > g->max_seq))
             continue;
-        segidx_t *x;
+        segidx_t *x = NULL;
         int rc = segidx_get(&s->cache, g, &x, err);
         if (rc)
             return rc;
@@ -447,7 +447,7 @@ static int load_segments(tk_store_t *s, char *err)
                 }
                 if (l != 14 || strcmp(fe->d_name + 10, ".seg") || !is_digits(fe->d_name, 10))
                     continue;
-                seg_t *g;
+                seg_t *g = NULL;
                 char e2[TK_ERRLEN];
                 if (seg_load(fpath, &g, e2))
                     continue; /* unreadable: verify reports it */
@@ -911,7 +911,7 @@ int store_seal_locked(tk_store_t *s, char *err)
                 break;
             uint64_t chain = a->head_index + 1;
             snprintf(path, sizeof path, "%s/%010" PRIu64 ".seg", dir, chain);
-            seg_t *g;
+            seg_t *g = NULL;
             if ((rc = seg_write(path, a->name, p->day, chain, a->head_hash, p->ev, p->nev, &g, err)))
                 break;
             g->uid = ++s->seg_uid;

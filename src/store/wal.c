@@ -80,7 +80,7 @@ mev_t *mev_from_event(const tk_event_t *ev, uint64_t seq)
         n++;
     }
     mev_t *m = mev_alloc(seq, ev->time_ms, ev->event_id.p, ev->event_id.len, ev->json.p,
-                         ev->json.len, n, t);
+                         ev->json.len, n, n ? t : NULL);
     if (t != stack)
         free(t);
     return m;
@@ -341,7 +341,7 @@ int wal_open(wal_t *w, const char *dir, int read_only, int no_fsync, wal_apply_f
         if (good < n) {
             *cut_bytes += n - good;
             if (cutmsg)
-                snprintf(cutmsg, TK_ERRLEN, "cut %zu bytes from WAL file %.120s: %.100s", n - good, path,
+                snprintf(cutmsg, TK_ERRLEN, "cut %zu bytes from WAL file %.100s: %.80s", n - good, path,
                          why);
             if (!read_only) {
                 int fd = open(path, O_WRONLY | O_CLOEXEC);
