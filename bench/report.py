@@ -109,29 +109,53 @@ def section_data():
         w("`trailkeep gen` failed: no data, no figures.")
         w("")
         return
-    rate = N / gen_t["seconds"] if gen_t.get("seconds") else None
-    w(f"`trailkeep gen --events {N} --days {params.get('days')} --seed {params.get('seed')}`: "
+    # gen --stats prints its own, more precise timing on stderr:
+    # "trailkeep gen: N events, X MB (...), 1 file, S s, R events/s"
+    rate, secs = None, gen_t.get("seconds")
+    try:
+        with open(os.path.join(WORK, "logs", "gen.log")) as f:
+            for ln in f:
+                parts = [x.strip() for x in ln.split(",")]
+                if ln.startswith("trailkeep gen:") and len(parts) >= 5:
+                    secs = float(parts[-2].split()[0])
+                    rate = float(parts[-1].split()[0])
+    except (OSError, ValueError):
+        pass
+    if rate is None and secs:
+        rate = N / secs
+    w(f"`trailkeep gen --events {N} --days {params.get('days')} --start {params.get('start')} "
+      f"--seed {params.get('seed')} {params.get('gen_args', '')}`: "
       f"{fmt_int(N)} ActionTrail events, {mib(RAW)} of JSON Lines "
-      f"({fmt_f(RAW / N, 0)} bytes/event), generated in {fmt_f(gen_t.get('seconds'), 2)} s "
+      f"({fmt_f(RAW / N, 0)} bytes/event), generated in {fmt_f(secs, 2)} s "
       f"({fmt_int(rate)} events/s). Every system below reads this same file.")
-    parse = load("parse")
-    if parse:
-        w("")
-        w(f"Parser alone (`bench_parse`: `tk_event_parse`, one core, file in memory): "
-          f"{fmt_int(parse['events_per_s'])} events/s, {fmt_f(parse['mb_per_s'])} MB/s, "
-          f"{fmt_f(parse['terms_per_event'], 1)} index terms/event, {parse['rejected']} rejected.")
     w("")
+    try:
+        with open(os.path.join(WORK, "parse.txt")) as f:
+            parse = f.read().strip()
+    except OSError:
+        parse = None
+    if parse:
+        w("Parser alone: `bench_parse 200000 3` (src/event's benchmark: `tk_event_parse` on one "
+          "core over events it generates in memory, best of 3 rounds), as it printed:")
+        w("")
+        w("```")
+        w(parse)
+        w("```")
+        w("")
 
 
 def import_rows():
     """[(system, events, seconds, cpu_s, rss_kib, how)] for the import table."""
     rows = []
     tk_t = load("import_tk.time")
+    tk_j = load("import_tk") or {}
     if tk_t and load("disk_tk"):
-        rows.append(("trailkeep", N, tk_t["seconds"], tk_t["user"] + tk_t["sys"], tk_t["max_rss_kib"],
+        rows.append(("trailkeep", tk_j.get("accepted", N), tk_t["seconds"], tk_t["user"] + tk_t["sys"], tk_t["max_rss_kib"],
                      "`trailkeep import --data DIR FILE` (release build, fsync on): process start to "
                      "exit, i.e. read + parse + validate + WAL (fsync per batch) + seal into "
-                     "segments with all indexes"))
+                     "segments with all indexes. Its own summary: "
+                     f"{fmt_int(tk_j.get('accepted'))} accepted, {fmt_int(tk_j.get('duplicates'))} "
+                     f"duplicates, {fmt_int(tk_j.get('rejected'))} rejected"))
     sq = load("import_sqlite")
     sq_t = load("import_sqlite.time")
     if sq:
@@ -159,12 +183,12 @@ def section_import(rows):
         w("")
         return
     tk = rows[0] if rows[0][0] == "trailkeep" else None
-    w("| system | events | seconds | events/s | CPU-seconds | events per CPU-second | max RSS | trailkeep is (events/s) |")
+    w("| system | events | seconds | events/s | CPU-seconds | events per CPU-second | max RSS | trailkeep events/s ÷ system's |")
     w("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, ev, sec, cpu, rss, _ in rows:
         rate = ev / sec if sec else None
         per_cpu = ev / cpu if cpu else None
-        r = "-" if name == "trailkeep" else (ratio(tk[1] / tk[2], rate) + " faster" if tk else "n/a")
+        r = "-" if name == "trailkeep" else (ratio(tk[1] / tk[2], rate) if tk else "n/a")
         w(f"| {name} | {fmt_int(ev)} | {fmt_f(sec, 2)} | {fmt_int(rate)} | {fmt_f(cpu, 1)} | "
           f"{fmt_int(per_cpu)} | {mib(rss * 1024) if rss else 'n/a'} | {r} |")
     w("")
@@ -184,7 +208,9 @@ def disk_rows():
         rows.append(("gzip -6 of the JSON Lines", gz["bytes"]))
     tk = load("disk_tk")
     if tk:
-        rows.insert(0, ("trailkeep data dir (segments + indexes + WAL + state)", tk["disk_bytes"]))
+        rows.insert(0, (f"trailkeep data dir, all of it ({tk.get('files')} files)", tk["disk_bytes"]))
+        rows.insert(1, ("- of which seg/ (sealed segments: blocks + indexes + chain)", tk.get("seg_bytes")))
+        rows.insert(2, ("- of which wal/ (log still kept after sealing)", tk.get("wal_bytes")))
     sq = load("import_sqlite")
     if sq:
         rows.append(("SQLite db (WAL checkpointed)", sq["disk_bytes"]))
@@ -203,8 +229,10 @@ def section_disk(rows):
     w("| what | bytes | bytes/event | % of raw JSONL | size ÷ trailkeep |")
     w("|---|---:|---:|---:|---:|")
     for name, b in rows:
+        if b is None:
+            continue
         w(f"| {name} | {fmt_int(b)} | {fmt_f(b / N, 1)} | {fmt_f(100 * b / RAW, 1)}% | "
-          f"{'-' if b is tk else ratio(b, tk)} |")
+          f"{'-' if name.startswith('trailkeep') or name.startswith('- ') else ratio(b, tk)} |")
     w("")
 
 

@@ -11,6 +11,8 @@
 #   BENCH_EVENTS=1000000  events to generate       BENCH_DAYS=30   days they span
 #   BENCH_QUERIES=1000    queries per (attribute, window) in the lookup test
 #   BENCH_SEED=42         generator + query seed   BENCH_BIG=1     also the 10M lookup run
+#   BENCH_START=2026-10-01  first day of the data (fixed, so runs are byte-identical)
+#   BENCH_GEN_ARGS="--accounts 8 --users 16"  more `trailkeep gen` options
 #   BENCH_SKIP=pg,sqlite  systems to leave out (pg, sqlite, gzip, parse)
 #   BENCH_BUILD=build/release  where trailkeep and bench_* binaries are
 #   BENCH_WORK=bench/work      scratch + raw results   BENCH_RESULTS=bench/RESULTS.md
@@ -24,6 +26,8 @@ EVENTS=${BENCH_EVENTS:-1000000}
 DAYS=${BENCH_DAYS:-30}
 NQ=${BENCH_QUERIES:-1000}
 SEED=${BENCH_SEED:-42}
+START=${BENCH_START:-2026-10-01}
+GEN_ARGS=${BENCH_GEN_ARGS:---accounts 8 --users 16}
 BIG=${BENCH_BIG:-0}
 BIG_EVENTS=${BENCH_BIG_EVENTS:-10000000}
 SKIP=",${BENCH_SKIP:-},"
@@ -59,9 +63,9 @@ fi
 "$TK" import --help >/dev/null 2>&1 || die "'trailkeep import' is not available in $TK"
 case "$EVENTS" in ''|*[!0-9]*) die "BENCH_EVENTS must be a number, got '$EVENTS'";; esac
 
-rm -rf "$LOGS" "$WORK"/*.json "$WORK"/queries*.tsv "$WORK"/counts*.txt
+rm -rf "$LOGS" "$WORK"/*.json "$WORK"/*.txt "$WORK"/*queries.tsv
 mkdir -p "$LOGS"
-echo "{\"events\":$EVENTS,\"days\":$DAYS,\"queries\":$NQ,\"seed\":$SEED,\"big\":$BIG,\"skip\":\"${BENCH_SKIP:-}\",\"started\":\"$(date -u +%FT%TZ)\"}" >"$WORK/params.json"
+echo "{\"events\":$EVENTS,\"days\":$DAYS,\"start\":\"$START\",\"gen_args\":\"$GEN_ARGS\",\"queries\":$NQ,\"seed\":$SEED,\"big\":$BIG,\"skip\":\"${BENCH_SKIP:-}\",\"started\":\"$(date -u +%FT%TZ)\"}" >"$WORK/params.json"
 
 # ---- cleanup: PostgreSQL is stopped whatever happens -----------------------
 PG_STARTED=0
@@ -128,7 +132,8 @@ run_dataset() {
   local data="$WORK/${tag}events.jsonl" tkdata="$WORK/${tag}tk-data" db="$WORK/${tag}sqlite.db"
 
   say "${tag}gen: $n events over $DAYS days -> $data"
-  if ! timed "${tag}gen" "$TK" gen --events "$n" --days "$DAYS" --seed "$SEED" --output "$data"; then
+  # shellcheck disable=SC2086 # GEN_ARGS is a list of options
+  if ! timed "${tag}gen" "$TK" gen --events "$n" --days "$DAYS" --start "$START" --seed "$SEED" $GEN_ARGS --out "$data" --stats; then
     fail_step "${tag}gen" "$LOGS/${tag}gen.log"; return 1
   fi
   local lines bytes
@@ -136,15 +141,16 @@ run_dataset() {
   echo "{\"events\":$lines,\"bytes\":$bytes}" >"$WORK/${tag}gen.json"
 
   if [ -z "$tag" ] && [ -x "$REL/bench_parse" ] && ! skipped parse; then
-    say "parse: bench_parse (tk_event_parse, one core)"
-    "$REL/bench_parse" "$data" >"$WORK/parse.json" 2>"$LOGS/parse.log" || { rm -f "$WORK/parse.json"; fail_step parse "$LOGS/parse.log"; }
+    # bench_parse (src/event's own benchmark) generates its events in memory.
+    say "parse: bench_parse 200000 3 (tk_event_parse, one core)"
+    "$REL/bench_parse" 200000 3 >"$WORK/parse.txt" 2>&1 || { mv "$WORK/parse.txt" "$LOGS/parse.log"; fail_step parse "$LOGS/parse.log"; }
   fi
 
   say "${tag}import: trailkeep import (fsync on) -> $tkdata"
   rm -rf "$tkdata"; warm "$data"
   if timed "${tag}import_tk" "$TK" import --data "$tkdata" --quiet --output json "$data"; then
-    cp "$LOGS/${tag}import_tk.out" "$WORK/${tag}import_tk.out.json" 2>/dev/null
-    echo "{\"disk_bytes\":$(bytes_of "$tkdata")}" >"$WORK/${tag}disk_tk.json"
+    tail -1 "$LOGS/${tag}import_tk.out" >"$WORK/${tag}import_tk.json"
+    echo "{\"disk_bytes\":$(bytes_of "$tkdata"),\"seg_bytes\":$(bytes_of "$tkdata/seg" 2>/dev/null || echo 0),\"wal_bytes\":$(bytes_of "$tkdata/wal" 2>/dev/null || echo 0),\"files\":$(find "$tkdata" -type f | wc -l)}" >"$WORK/${tag}disk_tk.json"
   else
     fail_step "${tag}import_tk" "$LOGS/${tag}import_tk.log"
   fi
