@@ -66,29 +66,29 @@ ths = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
 [t.join() for t in ths]
 EOF
 
-start_server "$D" --max-page 1000 --lookup-rate 0 || { nok "server starts"; tk_done; }
+start_server "$D" --max-page 1000 --lookup-rate 0 --seal-interval 1 || { nok "server starts"; tk_done; }
 bootstrap_key "$D"
 AUTH="$KEY_ID:$KEY_SECRET"
 ACCT=100000000000000
 for r in $(seq 1 "$ROUNDS"); do
-  [ "$r" -gt 1 ] && { start_server "$D" --max-page 1000 --lookup-rate 0 || { nok "restart $r"; break; }; }
+  [ "$r" -gt 1 ] && { start_server "$D" --max-page 1000 --lookup-rate 0 --seal-interval 1 || { nok "restart $r"; break; }; }
   $PY "$TMP/client.py" "$URL" "$AUTH" "$ACCT" "$r" "$TMP/acked" &
   CPID=$!
-  sleep "$($PY -c 'import random; print(round(random.uniform(0.6, 2.0), 2))')"
+  sleep "$($PY -c 'import random; print(round(random.uniform(0.3, 1.0), 2))')"
   kill -9 "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
   wait "$CPID"
 done
-start_server "$D" --max-page 1000 --lookup-rate 0 || { nok "final restart"; tk_done; }
+start_server "$D" --max-page 1000 --lookup-rate 0 --seal-interval 1 || { nok "final restart"; tk_done; }
 # One more client round so pending batches of the last kill are resent.
 $PY "$TMP/client.py" "$URL" "$AUTH" "$ACCT" 999 "$TMP/acked" &
 CPID=$!; sleep 0.5; kill -TERM "$SERVER_PID"; wait "$SERVER_PID"; wait "$CPID"
-start_server "$D" --max-page 1000 --lookup-rate 0 || { nok "verify restart"; tk_done; }
+start_server "$D" --max-page 1000 --lookup-rate 0 --seal-interval 1 || { nok "verify restart"; tk_done; }
 
 ST=$(date -u -d '-1 day' +%Y-%m-%dT%H:%M:%SZ); ET=$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)
 : >"$TMP/stored"; tok=""; pages=0
 while :; do
   req GET "/v1/lookup?StartTime=$ST&EndTime=$ET&MaxResults=1000${tok:+&NextToken=$(printf %s "$tok" | $PY -c 'import sys,urllib.parse;print(urllib.parse.quote(sys.stdin.read(),safe=""))')}" "$AUTH" >/dev/null
-  [ "$CODE" = 200 ] || { nok "lookup page $pages: $CODE"; break; }
+  [ "$CODE" = 200 ] || { nok "lookup page $pages: $CODE"; grep -A12 -e 'ERROR: AddressSanitizer' -e 'runtime error' "$D.err" | head -30 | sed 's/^/# /'; break; }
   jget "$TMP/body" '"\n".join(e["eventId"] for e in j["Events"])' | sed '/^$/d' >>"$TMP/stored"
   tok=$(jget "$TMP/body" 'j["NextToken"]'); pages=$((pages + 1))
   [ -z "$tok" ] && break

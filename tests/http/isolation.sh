@@ -56,15 +56,17 @@ req POST /v1/lookup "$BR" -H 'Content-Type: application/json' --data "{\"Account
 eq "JSON POST with another AccountId: 403" 403 "$CODE"
 
 # Tokens: from A's page, replayed by B (same query), forged, and altered.
-req GET "/v1/lookup?$Q&MaxResults=5" "$AR" >/dev/null
+Q5="StartTime=$ST&MaxResults=5"
+req GET "/v1/lookup?$Q5" "$AR" >/dev/null
 TOK=$(jget "$TMP/body" 'j["NextToken"]')
 ENC=$(printf %s "$TOK" | $PY -c 'import sys,urllib.parse;print(urllib.parse.quote(sys.stdin.read(),safe=""))')
-req GET "/v1/lookup?$Q&MaxResults=5&NextToken=$ENC" "$AR" >/dev/null
+check "A's first page has a NextToken" test -n "$TOK"
+req GET "/v1/lookup?$Q5&NextToken=$ENC" "$AR" >/dev/null
 eq "A's token works for A" "200 aaa" "$CODE $(ids)"
-req GET "/v1/lookup?$Q&MaxResults=5&NextToken=$ENC" "$BR" >/dev/null
+req GET "/v1/lookup?$Q5&NextToken=$ENC" "$BR" >/dev/null
 eq "A's token replayed by B: 400 InvalidNextToken, no data" "400 InvalidNextToken " "$CODE $(jget "$TMP/body" 'j.get("Code","")') $(ids)"
 ALT=$(printf %s "$TOK" | $PY -c 'import sys; t=sys.stdin.read(); i=len(t)//2; print(t[:i]+("A" if t[i]!="A" else "B")+t[i+1:])')
-req GET "/v1/lookup?$Q&MaxResults=5&NextToken=$ALT" "$AR" >/dev/null
+req GET "/v1/lookup?$Q5&NextToken=$ALT" "$AR" >/dev/null
 eq "altered token: 400" 400 "$CODE"
 req GET "/v1/lookup?$Q&NextToken=Zm9yZ2VkLXRva2Vu" "$BR" >/dev/null
 eq "forged token: 400" 400 "$CODE"
