@@ -465,6 +465,49 @@ static void test_auth_refuses_malformed_authorization(void **state)
     assert_non_null(strstr(f->err, "no Authorization"));
 }
 
+/* Robustness: every truncation and 3,000 single-byte mutations of a valid
+ * Authorization header are refused with TK_EAUTH (never a crash under ASan,
+ * never another code); the only mutations that may still pass are those of
+ * blanks between components. */
+static void test_auth_mutated_authorization_never_passes(void **state)
+{
+    fx_t *f = *state;
+    req_t r;
+    lookup_request(&r);
+    boto_sign(f, &r, f->key.key_id, f->secret, "us-west-2", "cloudtrail", 0);
+    int ai = -1;
+    for (int i = 0; i < r.nh; i++)
+        if (!strcmp(r.names[i], "Authorization"))
+            ai = i;
+    assert_true(ai >= 0);
+    char orig[512];
+    strcpy(orig, r.values[ai]);
+    size_t n = strlen(orig);
+    assert_int_equal(verify(f, &r, FIXED_MS), 0);
+    for (size_t len = 0; len < n; len++) {
+        memcpy(r.values[ai], orig, len);
+        r.values[ai][len] = 0;
+        assert_int_equal(verify(f, &r, FIXED_MS), TK_EAUTH);
+    }
+    uint32_t x = 12345;
+    for (int it = 0; it < 3000; it++) {
+        strcpy(r.values[ai], orig);
+        x = x * 1103515245u + 12345u;
+        size_t pos = (x >> 8) % n;
+        x = x * 1103515245u + 12345u;
+        char c = (char)(1 + (x >> 8) % 255);
+        if (c == orig[pos])
+            continue;
+        r.values[ai][pos] = c;
+        int rc = verify(f, &r, FIXED_MS);
+        if (rc == 0 && !(orig[pos] == ' ' && (c == ' ' || c == '\t' || c == ',')))
+            fail_msg("mutation at %zu ('%c' -> 0x%02x) still authenticates", pos, orig[pos],
+                     (unsigned char)c);
+        if (rc != 0 && rc != TK_EAUTH)
+            fail_msg("mutation at %zu returned %d", pos, rc);
+    }
+}
+
 static void test_sign_rejects_missing_inputs(void **state)
 {
     fx_t *f = *state;
@@ -510,6 +553,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_auth_refuses_wrong_secret_unknown_and_revoked_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_checks_declared_payload_hash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_refuses_malformed_authorization, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_auth_mutated_authorization_never_passes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sign_rejects_missing_inputs, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
