@@ -78,11 +78,13 @@ typedef struct tk_key {
  * which is never retrievable again in clear from the API or CLI. */
 int tk_meta_key_create(tk_meta_t *m, const char *account, tk_role_t role, const char *name,
                        tk_key_t *out, char *secret_out, char *err);
-/* Checks key_id + secret (constant time). TK_EAUTH when unknown, revoked or wrong. */
+/* Checks key_id + secret (constant time). TK_EAUTH when unknown, revoked or wrong.
+ * On success also records the use (as tk_meta_key_touch). */
 int tk_meta_key_verify(tk_meta_t *m, const char *key_id, const char *secret, tk_key_t *out,
                        char *err);
-/* For SigV4: the key and its decrypted secret (secret_out TK_SECRET_LEN + 1).
- * TK_EAUTH when unknown or revoked. */
+/* For SigV4: the key and its decrypted secret (secret_out TK_SECRET_LEN + 1;
+ * wipe it after use). TK_EAUTH when unknown or revoked, TK_ECORRUPT when it
+ * does not decrypt. Records no use: tk_auth_sigv4 does once the signature holds. */
 int tk_meta_key_secret(tk_meta_t *m, const char *key_id, tk_key_t *out, char *secret_out,
                        char *err);
 /* Revoked keys included (k->revoked); cb runs unlocked, as for accounts. */
