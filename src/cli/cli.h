@@ -13,6 +13,7 @@ int tk_cmd_purge(int argc, char **argv);
 int tk_cmd_serve(int argc, char **argv);
 int tk_cmd_keys(int argc, char **argv);
 int tk_cmd_accounts(int argc, char **argv);
+int tk_cmd_rules(int argc, char **argv);
 
 /* Helpers shared by commands. */
 /* 1 when argv[i] is -h or --help. */

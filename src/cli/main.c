@@ -16,6 +16,7 @@ WEAK int tk_cmd_purge(int, char **);
 WEAK int tk_cmd_serve(int, char **);
 WEAK int tk_cmd_keys(int, char **);
 WEAK int tk_cmd_accounts(int, char **);
+WEAK int tk_cmd_rules(int, char **);
 
 #ifndef TK_VERSION
 #define TK_VERSION "0.1.0"
@@ -34,6 +35,7 @@ static const struct {
     {"purge", tk_cmd_purge, "delete days older than the retention period"},
     {"keys", tk_cmd_keys, "create, list and revoke API keys"},
     {"accounts", tk_cmd_accounts, "manage accounts and the organization"},
+    {"rules", tk_cmd_rules, "alert rules: templates, Sigma import, test rules on events"},
 };
 
 const char *tk_cli_default_data(void)
