@@ -126,10 +126,13 @@ int tk_event_is_sensitive(const char *service, size_t slen, const char *name, si
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         const char *s = k_sensitive[mid];
-        size_t sl = strlen(s);
-        int c = memcmp(s, name, sl < nlen ? sl : nlen);
-        if (c == 0)
-            c = sl < nlen ? -1 : sl > nlen ? 1 : 0;
+        /* strncmp stops at the table entry's NUL: no strlen per probe; the
+         * length decides only on a prefix match (a name may hold a NUL). */
+        int c = strncmp(s, name, nlen);
+        if (c == 0) {
+            size_t sl = strlen(s);
+            c = sl == nlen ? 0 : sl < nlen ? -1 : 1;
+        }
         if (c == 0)
             return 1;
         if (c < 0)

@@ -12,9 +12,8 @@
 
 #define ARENA_CHUNK (1u << 20)
 
-void *tk_arena_alloc(tk_arena_t *a, size_t n)
+void *tk_arena_alloc_slow(tk_arena_t *a, size_t n)
 {
-    n = (n + 7) & ~(size_t)7;
     tk_arena_chunk_t *c = a->cur;
     while (c && c->cap - c->used < n) {
         /* Reuse later chunks kept by a reset before allocating. */
@@ -43,17 +42,6 @@ void *tk_arena_alloc(tk_arena_t *a, size_t n)
     a->cur = c;
     void *r = (char *)c->data + c->used;
     c->used += n;
-    return r;
-}
-
-char *tk_arena_dup(tk_arena_t *a, const char *s, size_t n)
-{
-    char *r = tk_arena_alloc(a, n + 1);
-    if (!r)
-        return NULL;
-    if (n)
-        memcpy(r, s, n);
-    r[n] = 0;
     return r;
 }
 

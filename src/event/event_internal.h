@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Bump allocator over a list of chunks; reset keeps the chunks for reuse. */
 typedef struct tk_arena_chunk {
@@ -24,10 +25,33 @@ typedef struct tk_arena {
     tk_arena_chunk_t *head, *cur;
 } tk_arena_t;
 
-/* Returns n bytes aligned to 8, owned by the arena; NULL on ENOMEM. */
-void *tk_arena_alloc(tk_arena_t *a, size_t n);
+void *tk_arena_alloc_slow(tk_arena_t *a, size_t n);
+
+/* Returns n bytes aligned to 8, owned by the arena; NULL on ENOMEM. Inline:
+ * a dozen small copies per event make the call itself the cost. */
+static inline void *tk_arena_alloc(tk_arena_t *a, size_t n)
+{
+    n = (n + 7) & ~(size_t)7;
+    tk_arena_chunk_t *c = a->cur;
+    if (c && c->cap - c->used >= n) {
+        void *r = (char *)c->data + c->used;
+        c->used += n;
+        return r;
+    }
+    return tk_arena_alloc_slow(a, n);
+}
+
 /* Copies s[0..n) into the arena (NUL-terminated); NULL on ENOMEM. */
-char *tk_arena_dup(tk_arena_t *a, const char *s, size_t n);
+static inline char *tk_arena_dup(tk_arena_t *a, const char *s, size_t n)
+{
+    char *r = (char *)tk_arena_alloc(a, n + 1);
+    if (!r)
+        return NULL;
+    if (n)
+        memcpy(r, s, n);
+    r[n] = 0;
+    return r;
+}
 void tk_arena_reset(tk_arena_t *a);
 void tk_arena_free(tk_arena_t *a);
 
@@ -67,12 +91,12 @@ tk_jmember_t *tk_batch_members(tk_batch_t *b, int slot, tk_jv_t obj, size_t *n);
 
 /* Validates the parsed ActionTrail object at p[0..len) (root already parsed
  * by b->jp) and appends the event, or a reject. m/nm: the root's members when
- * the caller already listed them in slot 0, else NULL. fmt_actiontrail.c. */
-void tk_at_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmember_t *m, size_t nm,
-                 size_t idx, uint64_t line);
+ * the caller already listed them in slot 0, else NULL. With sniff set,
+ * returns 1 without doing anything when the object is a CloudTrail record
+ * (the caller maps it); else 0. fmt_actiontrail.c. */
+int tk_at_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmember_t *m, size_t nm,
+                size_t idx, uint64_t line, int sniff);
 
-/* 1 when the object's members look like a CloudTrail record. fmt_cloudtrail.c. */
-int tk_ct_sniff(const tk_jmember_t *m, size_t n);
 /* Maps the parsed CloudTrail record at p[0..len) to the canonical object and
  * hands that to tk_at_event, or rejects. fmt_cloudtrail.c. */
 void tk_ct_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmember_t *m, size_t nm,

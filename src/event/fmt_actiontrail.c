@@ -174,13 +174,14 @@ static size_t terms_dedup(tk_term_t *t, size_t n)
     return k;
 }
 
-/* Adds one term per non-empty piece of s split on any byte of seps. */
-static void term_split(terms_t *t, tk_attr_t a, const char *s, size_t n, const char *seps)
+/* Adds one term per non-empty piece of s split on ';' (and ',' when
+ * comma is set). */
+static void term_split(terms_t *t, tk_attr_t a, const char *s, size_t n, int comma)
 {
     size_t i = 0;
     while (i <= n) {
         size_t j = i;
-        while (j < n && !strchr(seps, s[j]))
+        while (j < n && s[j] != ';' && !(comma && s[j] == ','))
             j++;
         size_t b = i, e = j;
         while (b < e && (s[b] == ' ' || s[b] == '\t'))
@@ -236,54 +237,63 @@ typedef struct sv {
 } sv_t;
 
 /* Reads member m as a string-or-null into *out; rejects other types. */
-static int str_or_null(tk_pctx_t *c, size_t idx, uint64_t line, const char *field, tk_jv_t v, sv_t *out)
+static int str_or_null(tk_pctx_t *c, size_t idx, uint64_t line, const char *field, const tk_jmember_t *m,
+                       sv_t *out)
 {
-    tk_jtype_t t = tk_jtype(v);
-    if (t == TK_J_STRING) {
-        tk_jstring(v, &out->p, &out->n);
+    if (m->type == TK_J_STRING) {
+        out->p = m->s;
+        out->n = m->slen;
         return 0;
     }
-    if (t == TK_J_NULL)
+    if (m->type == TK_J_NULL)
         return 0;
     tk_reject_add(c, idx, line, TK_REJ_INVALID_TYPE, field, "%s must be a string, not %s", field,
-                  jtype_name(t));
+                  jtype_name(m->type));
     return -1;
 }
 
-static int obj_or_null(tk_pctx_t *c, size_t idx, uint64_t line, const char *field, tk_jv_t v)
+static int obj_or_null(tk_pctx_t *c, size_t idx, uint64_t line, const char *field, const tk_jmember_t *m)
 {
-    tk_jtype_t t = tk_jtype(v);
-    if (t == TK_J_OBJECT || t == TK_J_NULL)
+    if (m->type == TK_J_OBJECT || m->type == TK_J_NULL)
         return 0;
     tk_reject_add(c, idx, line, TK_REJ_INVALID_TYPE, field, "%s must be an object or null, not %s",
-                  field, jtype_name(t));
+                  field, jtype_name(m->type));
     return -1;
 }
 
 /* bool or "true"/"false": -1 absent/null, 0/1, or -2 rejected. */
-static int boolish(tk_pctx_t *c, size_t idx, uint64_t line, const char *field, tk_jv_t v)
+static int boolish(tk_pctx_t *c, size_t idx, uint64_t line, const char *field, const tk_jmember_t *m)
 {
-    tk_jtype_t t = tk_jtype(v);
     int x;
-    if (t == TK_J_BOOL) {
-        tk_jbool(v, &x);
+    if (m->type == TK_J_BOOL) {
+        tk_jbool(m->val, &x);
         return x;
     }
-    if (t == TK_J_NULL)
+    if (m->type == TK_J_NULL)
         return -1;
-    if (t == TK_J_STRING) {
-        const char *p;
-        uint32_t n;
-        tk_jstring(v, &p, &n);
-        if (tk_str_is(p, n, "true"))
+    if (m->type == TK_J_STRING) {
+        if (tk_str_is(m->s, m->slen, "true"))
             return 1;
-        if (tk_str_is(p, n, "false"))
+        if (tk_str_is(m->s, m->slen, "false"))
             return 0;
     }
     tk_reject_add(c, idx, line, TK_REJ_INVALID_TYPE, field,
                   "%s must be true or false (a boolean or the string \"true\"/\"false\"), not %s",
-                  field, jtype_name(t));
+                  field, jtype_name(m->type));
     return -2;
+}
+
+/* Keys only CloudTrail writes (ActionTrail spells them eventId, acsRegion,
+ * sourceIpAddress, requestId, eventRW). */
+static int is_ct_key(const char *k, uint32_t n)
+{
+    switch (n) {
+    case 7: return memcmp(k, "eventID", 7) == 0;
+    case 8: return memcmp(k, "readOnly", 8) == 0;
+    case 9: return memcmp(k, "awsRegion", 9) == 0 || memcmp(k, "requestID", 9) == 0;
+    case 15: return memcmp(k, "sourceIPAddress", 15) == 0;
+    }
+    return 0;
 }
 
 /* Role name from an ARN: ".../role/path/name" -> name; ".../assumed-role/name/session" -> name. */
@@ -327,8 +337,8 @@ static uint32_t service_from_source(const char *p, uint32_t n, char *dst)
     return k;
 }
 
-void tk_at_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmember_t *m, size_t nm,
-                 size_t idx, uint64_t line)
+int tk_at_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmember_t *m, size_t nm,
+                size_t idx, uint64_t line, int sniff)
 {
     tk_batch_t *b = c->b;
     const tk_parse_opts_t *o = c->opts;
@@ -336,17 +346,25 @@ void tk_at_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmemb
         m = tk_batch_members(b, 0, root, &nm);
     if (!m) {
         b->nomem = 1;
-        return;
+        return 0;
     }
-    tk_jv_t slot[F__COUNT];
+    const tk_jmember_t *slot[F__COUNT];
     uint32_t present = 0;
     for (size_t i = 0; i < nm; i++) {
         int f = field_slot(m[i].key, m[i].klen);
-        if (f >= 0 && !(present & (1u << f))) { /* first of duplicate keys wins, as in lookups */
-            slot[f] = m[i].val;
-            present |= 1u << f;
+        if (f >= 0) {
+            if (!(present & (1u << f))) { /* first of duplicate keys wins, as in lookups */
+                slot[f] = &m[i];
+                present |= 1u << f;
+            }
+        } else if (sniff && is_ct_key(m[i].key, m[i].klen)) {
+            return 1;
         }
     }
+    /* CloudTrail writes eventVersion "1.08".."1.10"; ActionTrail writes "1". */
+    if (sniff && (present & (1u << F_EVENTVERSION)) && slot[F_EVENTVERSION]->slen >= 3 &&
+        slot[F_EVENTVERSION]->s[0] == '1' && slot[F_EVENTVERSION]->s[1] == '.')
+        return 1;
 
     sv_t s[F__COUNT];
     memset(s, 0, sizeof s);
@@ -357,18 +375,18 @@ void tk_at_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmemb
         switch (k_fields[f].kind) {
         case K_STR:
             if (str_or_null(c, idx, line, k_fields[f].name, slot[f], &s[f]))
-                return;
+                return 0;
             break;
         case K_OBJ:
             if (obj_or_null(c, idx, line, k_fields[f].name, slot[f]))
-                return;
-            if (tk_jtype(slot[f]) == TK_J_NULL)
+                return 0;
+            if (slot[f]->type == TK_J_NULL)
                 present &= ~(1u << f);
             break;
         case K_BOOLISH: {
             int v = boolish(c, idx, line, k_fields[f].name, slot[f]);
             if (v == -2)
-                return;
+                return 0;
             if (f == F_ISGLOBAL)
                 isglobal = v;
             else
@@ -383,29 +401,29 @@ void tk_at_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmemb
     if (!(present & (1u << F_EVENTTIME))) {
         tk_reject_add(c, idx, line, TK_REJ_MISSING_FIELD, "eventTime",
                       "eventTime is missing: every event needs its time (RFC 3339, e.g. 2026-11-24T10:00:00Z)");
-        return;
+        return 0;
     }
     if (!s[F_EVENTTIME].p) {
         tk_reject_add(c, idx, line, TK_REJ_INVALID_TYPE, "eventTime",
                       "eventTime must be a string (RFC 3339, e.g. 2026-11-24T10:00:00Z), not null");
-        return;
+        return 0;
     }
     int64_t tms;
     if (tk_time_parse(s[F_EVENTTIME].p, s[F_EVENTTIME].n, &tms)) {
         tk_reject_add(c, idx, line, TK_REJ_INVALID_TIME, "eventTime",
                       "eventTime: '%.*s' is not RFC 3339 (expected e.g. 2026-11-24T10:00:00Z)",
                       (int)(s[F_EVENTTIME].n > 64 ? 64 : s[F_EVENTTIME].n), s[F_EVENTTIME].p);
-        return;
+        return 0;
     }
     if ((present & (1u << F_EVENTID)) && s[F_EVENTID].n == 0) {
         tk_reject_add(c, idx, line, TK_REJ_MISSING_FIELD, "eventId",
                       "eventId is empty or null: send a unique id or omit the field to have one generated");
-        return;
+        return 0;
     }
     if ((present & (1u << F_RECIPIENT)) && s[F_RECIPIENT].n == 0) {
         tk_reject_add(c, idx, line, TK_REJ_MISSING_FIELD, "recipientAccountId",
                       "recipientAccountId is empty or null: name the owning account or omit the field");
-        return;
+        return 0;
     }
 
     /* userIdentity and what the index needs from it. */
@@ -413,10 +431,10 @@ void tk_at_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmemb
     sv_t is_user = {0}, is_arn = {0};
     if (present & (1u << F_USERIDENTITY)) {
         size_t nu;
-        tk_jmember_t *u = tk_batch_members(b, 1, slot[F_USERIDENTITY], &nu);
+        tk_jmember_t *u = tk_batch_members(b, 1, slot[F_USERIDENTITY]->val, &nu);
         if (!u) {
             b->nomem = 1;
-            return;
+            return 0;
         }
         for (size_t i = 0; i < nu; i++) {
             const char *k = u[i].key;
@@ -436,45 +454,45 @@ void tk_at_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmemb
             else if (tk_str_is(k, kl, "arn"))
                 dst = &ui_arn, fname = "userIdentity.arn";
             else if (tk_str_is(k, kl, "sessionContext")) {
-                if (obj_or_null(c, idx, line, "userIdentity.sessionContext", u[i].val))
-                    return;
-                if (tk_jtype(u[i].val) != TK_J_OBJECT)
+                if (obj_or_null(c, idx, line, "userIdentity.sessionContext", &u[i]))
+                    return 0;
+                if (u[i].type != TK_J_OBJECT)
                     continue;
                 size_t ns;
                 tk_jmember_t *sc = tk_batch_members(b, 2, u[i].val, &ns);
                 if (!sc) {
                     b->nomem = 1;
-                    return;
+                    return 0;
                 }
                 for (size_t j = 0; j < ns; j++) {
                     if (!tk_str_is(sc[j].key, sc[j].klen, "sessionIssuer"))
                         continue;
-                    if (obj_or_null(c, idx, line, "userIdentity.sessionContext.sessionIssuer", sc[j].val))
-                        return;
-                    if (tk_jtype(sc[j].val) != TK_J_OBJECT)
+                    if (obj_or_null(c, idx, line, "userIdentity.sessionContext.sessionIssuer", &sc[j]))
+                        return 0;
+                    if (sc[j].type != TK_J_OBJECT)
                         continue;
                     size_t ni;
                     tk_jmember_t *si = tk_batch_members(b, 3, sc[j].val, &ni);
                     if (!si) {
                         b->nomem = 1;
-                        return;
+                        return 0;
                     }
                     for (size_t q = 0; q < ni; q++) {
                         if (tk_str_is(si[q].key, si[q].klen, "userName")) {
                             if (str_or_null(c, idx, line, "userIdentity.sessionContext.sessionIssuer.userName",
-                                            si[q].val, &is_user))
-                                return;
+                                            &si[q], &is_user))
+                                return 0;
                         } else if (tk_str_is(si[q].key, si[q].klen, "arn")) {
                             if (str_or_null(c, idx, line, "userIdentity.sessionContext.sessionIssuer.arn",
-                                            si[q].val, &is_arn))
-                                return;
+                                            &si[q], &is_arn))
+                                return 0;
                         }
                     }
                     break;
                 }
             }
-            if (dst && str_or_null(c, idx, line, fname, u[i].val, dst))
-                return;
+            if (dst && str_or_null(c, idx, line, fname, &u[i], dst))
+                return 0;
         }
     }
 
@@ -487,7 +505,7 @@ void tk_at_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmemb
             tk_reject_add(c, idx, line, TK_REJ_ACCOUNT, "recipientAccountId",
                           "recipientAccountId '%.*s' is not this writer's account '%.40s': a key records only for its own account",
                           (int)(acct.n > 40 ? 40 : acct.n), acct.p, o->default_account);
-            return;
+            return 0;
         }
     } else if (o->default_account && o->default_account[0]) {
         acct.p = o->default_account;
@@ -499,25 +517,25 @@ void tk_at_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmemb
     } else {
         tk_reject_add(c, idx, line, TK_REJ_MISSING_FIELD, "recipientAccountId",
                       "no account: set recipientAccountId (or userIdentity.accountId), or import with a default account");
-        return;
+        return 0;
     }
 
     /* referencedResources: {type: [names]} */
     size_t nref = 0;
     tk_jmember_t *ref = NULL;
     if (present & (1u << F_REFRES)) {
-        ref = tk_batch_members(b, 1, slot[F_REFRES], &nref);
+        ref = tk_batch_members(b, 1, slot[F_REFRES]->val, &nref);
         if (!ref) {
             b->nomem = 1;
-            return;
+            return 0;
         }
         for (size_t i = 0; i < nref; i++) {
-            tk_jtype_t t = tk_jtype(ref[i].val);
+            tk_jtype_t t = ref[i].type;
             if (t != TK_J_ARRAY && t != TK_J_STRING && t != TK_J_NULL) {
                 tk_reject_add(c, idx, line, TK_REJ_INVALID_TYPE, "referencedResources",
                               "referencedResources.%.*s must be an array of resource names, not %s",
                               (int)(ref[i].klen > 40 ? 40 : ref[i].klen), ref[i].key, jtype_name(t));
-                return;
+                return 0;
             }
         }
     }
@@ -536,7 +554,7 @@ void tk_at_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmemb
     char *json = tk_arena_alloc(&b->arena, cap + 1);
     if (!json) {
         b->nomem = 1;
-        return;
+        return 0;
     }
     size_t k = 0;
     json[k++] = '{';
@@ -562,7 +580,7 @@ void tk_at_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmemb
         tk_reject_add(c, idx, line, TK_REJ_TOO_LARGE, "",
                       "event is %zu bytes once stored (limit %d): shorten requestParameters/responseElements",
                       k, TK_EVENT_MAX_BYTES);
-        return;
+        return 0;
     }
 
     tk_event_t ev;
@@ -603,22 +621,20 @@ void tk_at_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmemb
     term_add(&t, TK_ATTR_EVENTID, ev.event_id.p, ev.event_id.len);
     if (s[F_RESOURCETYPE].n) {
         tk_str_t x = adup(b, s[F_RESOURCETYPE].p, s[F_RESOURCETYPE].n);
-        term_split(&t, TK_ATTR_RESOURCETYPE, x.p, x.len, ";");
+        term_split(&t, TK_ATTR_RESOURCETYPE, x.p, x.len, 0);
     }
     if (s[F_RESOURCENAME].n) {
         tk_str_t x = adup(b, s[F_RESOURCENAME].p, s[F_RESOURCENAME].n);
-        term_split(&t, TK_ATTR_RESOURCENAME, x.p, x.len, ";,");
+        term_split(&t, TK_ATTR_RESOURCENAME, x.p, x.len, 1);
     }
     for (size_t i = 0; i < nref; i++) {
         tk_str_t x = adup(b, ref[i].key, ref[i].klen);
         term_add(&t, TK_ATTR_RESOURCETYPE, x.p, x.len);
-        tk_jtype_t ty = tk_jtype(ref[i].val);
+        tk_jtype_t ty = ref[i].type;
         if (ty == TK_J_STRING) {
             /* Some writers flatten the names into one string. */
-            sv_t v;
-            tk_jstring(ref[i].val, &v.p, &v.n);
-            tk_str_t y = adup(b, v.p, v.n);
-            term_split(&t, TK_ATTR_RESOURCENAME, y.p, y.len, ",;");
+            tk_str_t y = adup(b, ref[i].s, ref[i].slen);
+            term_split(&t, TK_ATTR_RESOURCENAME, y.p, y.len, 1);
         } else if (ty == TK_J_ARRAY) {
             tk_jv_t small[32], *items = small;
             size_t ni = tk_jarray(ref[i].val, small, 32);
@@ -626,7 +642,7 @@ void tk_at_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmemb
                 items = malloc(ni * sizeof *items);
                 if (!items) {
                     b->nomem = 1;
-                    return;
+                    return 0;
                 }
                 tk_jarray(ref[i].val, items, ni);
             }
@@ -679,12 +695,12 @@ void tk_at_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmemb
         term_add(&t, TK_ATTR_EVENTSOURCE, x.p, x.len);
     }
     if (b->nomem)
-        return;
+        return 0;
     size_t nt = terms_dedup(b->terms, t.n);
     tk_term_t *terms = tk_arena_alloc(&b->arena, nt * sizeof *terms + 1);
     if (!terms) {
         b->nomem = 1;
-        return;
+        return 0;
     }
     memcpy(terms, b->terms, nt * sizeof *terms);
     ev.terms = terms;
@@ -695,10 +711,11 @@ void tk_at_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmemb
         tk_event_t *x = realloc(b->ev, nc * sizeof *x);
         if (!x) {
             b->nomem = 1;
-            return;
+            return 0;
         }
         b->ev = x;
         b->cap_ev = nc;
     }
     b->ev[b->nev++] = ev;
+    return 0;
 }

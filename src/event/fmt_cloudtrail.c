@@ -39,26 +39,6 @@ static const struct {
     {"AwsCloudTrailInsight", "ActionTrailInsight"},
 };
 
-int tk_ct_sniff(const tk_jmember_t *m, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        const char *k = m[i].key;
-        uint32_t kl = m[i].klen;
-        if (tk_str_is(k, kl, "awsRegion") || tk_str_is(k, kl, "eventID") ||
-            tk_str_is(k, kl, "sourceIPAddress") || tk_str_is(k, kl, "requestID") ||
-            tk_str_is(k, kl, "readOnly"))
-            return 1;
-        if (tk_str_is(k, kl, "eventVersion")) {
-            const char *p;
-            uint32_t l;
-            /* CloudTrail writes "1.08".."1.10"; ActionTrail writes "1". */
-            if (tk_jstring(m[i].val, &p, &l) == 0 && l >= 3 && p[0] == '1' && p[1] == '.')
-                return 1;
-        }
-    }
-    return 0;
-}
-
 typedef struct sv {
     const char *p;
     uint32_t n;
@@ -547,7 +527,7 @@ void tk_ct_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmemb
         goto out;
     }
     rawset_free(&r);
-    tk_at_event(c, o->p, o->len, root2, NULL, 0, idx, line);
+    tk_at_event(c, o->p, o->len, root2, NULL, 0, idx, line, 0);
     return;
 out:
     rawset_free(&r);

@@ -34,9 +34,14 @@ typedef enum tk_jtype {
     TK_J_NULL,
 } tk_jtype_t;
 
+/* A member with its type, and for strings the unescaped value, filled in
+ * the same pass so the hot path makes one call per object. */
 typedef struct tk_jmember {
     const char *key; /* unescaped, not NUL-terminated */
     uint32_t klen;
+    tk_jtype_t type;
+    const char *s;   /* strings only */
+    uint32_t slen;
     tk_jv_t val;
 } tk_jmember_t;
 

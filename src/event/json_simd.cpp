@@ -82,9 +82,9 @@ int tk_jerr_is_nomem(int code)
     return code == simdjson::MEMALLOC;
 }
 
-tk_jtype_t tk_jtype(tk_jv_t v)
+static inline tk_jtype_t jtype(const element &e)
 {
-    switch (to_el(v).type()) {
+    switch (e.type()) {
     case simdjson::dom::element_type::OBJECT: return TK_J_OBJECT;
     case simdjson::dom::element_type::ARRAY: return TK_J_ARRAY;
     case simdjson::dom::element_type::STRING: return TK_J_STRING;
@@ -97,6 +97,11 @@ tk_jtype_t tk_jtype(tk_jv_t v)
     return TK_J_NONE;
 }
 
+tk_jtype_t tk_jtype(tk_jv_t v)
+{
+    return jtype(to_el(v));
+}
+
 size_t tk_jobject(tk_jv_t obj, tk_jmember_t *out, size_t max)
 {
     simdjson::dom::object o;
@@ -105,9 +110,21 @@ size_t tk_jobject(tk_jv_t obj, tk_jmember_t *out, size_t max)
     size_t n = 0;
     for (auto field : o) {
         if (n < max) {
-            out[n].key = field.key.data();
-            out[n].klen = (uint32_t)field.key.size();
-            out[n].val = from_el(field.value);
+            tk_jmember_t *m = &out[n];
+            m->key = field.key.data();
+            m->klen = (uint32_t)field.key.size();
+            m->type = jtype(field.value);
+            if (m->type == TK_J_STRING) {
+                std::string_view sv;
+                if (field.value.get_string().get(sv))
+                    sv = std::string_view();
+                m->s = sv.data();
+                m->slen = (uint32_t)sv.size();
+            } else {
+                m->s = nullptr;
+                m->slen = 0;
+            }
+            m->val = from_el(field.value);
         }
         n++;
     }

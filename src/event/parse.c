@@ -41,20 +41,9 @@ static void dispatch(tk_pctx_t *c, const char *s, size_t n, tk_jv_t root, uint64
                       jtype_article(t));
         return;
     }
-    tk_jmember_t *m = NULL;
-    size_t nm = 0;
-    if (kind == TK_KIND_SNIFF) {
-        m = tk_batch_members(c->b, 0, root, &nm);
-        if (!m) {
-            c->b->nomem = 1;
-            return;
-        }
-        kind = tk_ct_sniff(m, nm) ? TK_KIND_CLOUDTRAIL : TK_KIND_ACTIONTRAIL;
-    }
-    if (kind == TK_KIND_CLOUDTRAIL)
-        tk_ct_event(c, s, n, root, m, nm, idx, line);
-    else
-        tk_at_event(c, s, n, root, m, nm, idx, line);
+    if (kind == TK_KIND_CLOUDTRAIL ||
+        tk_at_event(c, s, n, root, NULL, 0, idx, line, kind == TK_KIND_SNIFF))
+        tk_ct_event(c, s, n, root, NULL, 0, idx, line);
 }
 
 static void reject_parse(tk_pctx_t *c, size_t idx, uint64_t line, int rc)
