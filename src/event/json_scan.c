@@ -39,28 +39,45 @@ const char *tk_scan_value(const char *p, const char *end, int line_mode, tk_scan
         switch (c) {
         case '"':
             p++;
-            for (;;) {
-                while (p < end && !k_instr[(uint8_t)*p])
+            if (!line_mode) {
+                /* memchr to each quote; it closes the string when preceded
+                 * by an even run of backslashes. Strings are most of an
+                 * event's bytes, so this is the scanner's speed. */
+                const char *start = p;
+                for (;;) {
+                    const char *q = memchr(p, '"', (size_t)(end - p));
+                    if (!q) {
+                        *st = TK_SCAN_TRUNCATED;
+                        return end;
+                    }
+                    const char *b = q;
+                    while (b > start && b[-1] == '\\')
+                        b--;
+                    p = q;
+                    if (((q - b) & 1) == 0)
+                        break;
                     p++;
-                if (p >= end) {
-                    *st = TK_SCAN_TRUNCATED;
-                    return end;
                 }
-                if (*p == '\\') {
-                    p += 2;
-                    continue;
-                }
-                if (*p == '\n') {
-                    /* JSON strings cannot hold a raw newline: in JSON Lines the
-                     * record ends here; elsewhere let simdjson reject it. */
-                    if (line_mode) {
+            } else {
+                for (;;) {
+                    while (p < end && !k_instr[(uint8_t)*p])
+                        p++;
+                    if (p >= end) {
+                        *st = TK_SCAN_TRUNCATED;
+                        return end;
+                    }
+                    if (*p == '\\') {
+                        p += 2;
+                        continue;
+                    }
+                    if (*p == '\n') {
+                        /* JSON strings cannot hold a raw newline: in JSON
+                         * Lines the record ends here. */
                         *st = TK_SCAN_TRUNCATED;
                         return p;
                     }
-                    p++;
-                    continue;
+                    break; /* closing quote */
                 }
-                break; /* closing quote */
             }
             p++;
             if (depth == 0)
