@@ -326,6 +326,40 @@ static void test_actiontrail_event_renders_as_cloudtrail_record(void **st)
     tk_buf_free(&out);
 }
 
+static void test_large_cloudtrail_record_keeps_big_objects_only_in_original(void **st)
+{
+    (void)st;
+    size_t pad = 150 * 1024;
+    char *rec = malloc(pad + 512);
+    int k = sprintf(rec, "{\"eventVersion\":\"1.08\",\"eventTime\":\"2024-07-31T12:29:17Z\",\"eventID\":\"big\","
+                         "\"awsRegion\":\"eu\",\"recipientAccountId\":\"1\",\"requestParameters\":{\"a\":1},"
+                         "\"responseElements\":{\"blob\":\"");
+    memset(rec + k, 'x', pad);
+    k += (int)pad;
+    k += sprintf(rec + k, "\"}}");
+    tk_batch_t *b = tk_batch_create();
+    char err[TK_ERRLEN];
+    assert_int_equal(tk_event_parse(b, rec, (size_t)k, NULL, err), 0);
+    assert_int_equal(tk_batch_reject_count(b), 0);
+    assert_int_equal(tk_batch_count(b), 1);
+    const tk_event_t *e = tk_batch_events(b);
+    assert_true(e->json.len <= TK_EVENT_MAX_BYTES);
+    cJSON *j = cJSON_ParseWithLength(e->json.p, e->json.len);
+    assert_non_null(j);
+    assert_null(cJSON_GetObjectItemCaseSensitive(j, "responseElements"));
+    assert_null(cJSON_GetObjectItemCaseSensitive(j, "requestParameters"));
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "omittedFields")), 3);
+    cJSON_Delete(j);
+    /* The original is still whole. */
+    tk_buf_t out = TK_BUF_INIT;
+    assert_int_equal(tk_event_to_cloudtrail(e->json.p, e->json.len, &out, err), 0);
+    assert_int_equal(out.len, (size_t)k);
+    assert_memory_equal(out.p, rec, (size_t)k);
+    tk_buf_free(&out);
+    tk_batch_destroy(b);
+    free(rec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -335,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_original_record_kept_byte_for_byte),
         cmocka_unit_test(test_jsonl_mixes_actiontrail_and_cloudtrail_lines),
         cmocka_unit_test(test_actiontrail_event_renders_as_cloudtrail_record),
+        cmocka_unit_test(test_large_cloudtrail_record_keeps_big_objects_only_in_original),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -618,6 +618,64 @@ static void test_forced_actiontrail_does_not_map_cloudtrail_fields(void **st)
     tk_batch_destroy(b);
 }
 
+/* Deterministic mutation fuzzing: flips, cuts and inserts bytes of valid
+ * inputs; parsing must never crash (ASan) and must account for every value:
+ * seen == accepted + rejected, indexes unique and in range. */
+static void test_mutated_inputs_never_crash_and_account_for_every_event(void **st)
+{
+    (void)st;
+    char base[3][8192];
+    snprintf(base[0], sizeof base[0], "[%s,\n%s]", k_at, k_at);
+    snprintf(base[1], sizeof base[1], "%s\n%s\n", k_at, k_at);
+    snprintf(base[2], sizeof base[2],
+             "{\"Records\":[{\"eventVersion\":\"1.08\",\"eventTime\":\"2024-07-31T12:29:17Z\",\"eventID\":\"x\","
+             "\"awsRegion\":\"eu\",\"recipientAccountId\":\"1\",\"userIdentity\":{\"type\":\"AssumedRole\","
+             "\"arn\":\"arn:aws:sts::1:assumed-role/r/s\"},\"resources\":[{\"ARN\":\"arn:aws:iam::1:role/r\"}]}]}");
+    static const char inject[] = "{}[]\",:\\\n 0tfn\xff\xc3";
+    uint64_t rng = 0x9E3779B97F4A7C15ull;
+    tk_batch_t *b = tk_batch_create();
+    char buf[8300];
+    for (int it = 0; it < 6000; it++) {
+        const char *src = base[it % 3];
+        size_t n = strlen(src);
+        memcpy(buf, src, n);
+        int muts = 1 + (int)((rng >> 60) & 3);
+        for (int k = 0; k < muts; k++) {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            size_t pos = (size_t)(rng % (n ? n : 1));
+            switch ((rng >> 32) % 3) {
+            case 0: buf[pos] = inject[(rng >> 40) % (sizeof inject - 1)]; break;
+            case 1: n = pos; break; /* cut */
+            case 2:
+                if (n < sizeof buf - 1) {
+                    memmove(buf + pos + 1, buf + pos, n - pos);
+                    buf[pos] = inject[(rng >> 40) % (sizeof inject - 1)];
+                    n++;
+                }
+                break;
+            }
+        }
+        tk_batch_reset(b);
+        char err[TK_ERRLEN];
+        tk_parse_opts_t o = {.format = (tk_format_t)(it % 4)};
+        int rc = tk_event_parse(b, buf, n, &o, err);
+        assert_true(rc == 0 || rc == TK_EINVAL);
+        assert_int_equal(tk_batch_seen(b), tk_batch_count(b) + tk_batch_reject_count(b));
+        for (size_t i = 0; i < tk_batch_count(b); i++) {
+            const tk_event_t *e = &tk_batch_events(b)[i];
+            assert_true(e->json.len >= 2 && e->json.p[0] == '{' && e->json.p[e->json.len - 1] == '}');
+            assert_true(e->account.len > 0 && e->event_id.len > 0);
+        }
+        for (size_t i = 0; i < tk_batch_reject_count(b); i++) {
+            assert_true(tk_batch_rejects(b)[i].index < tk_batch_seen(b));
+            assert_non_null(tk_batch_rejects(b)[i].code);
+        }
+    }
+    tk_batch_destroy(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -644,6 +702,7 @@ int main(void)
         cmocka_unit_test(test_sniff_reports_structure),
         cmocka_unit_test(test_forced_cloudtrail_rejects_non_document),
         cmocka_unit_test(test_forced_actiontrail_does_not_map_cloudtrail_fields),
+        cmocka_unit_test(test_mutated_inputs_never_crash_and_account_for_every_event),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
