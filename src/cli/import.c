@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@ static void usage(FILE *f)
 "  --batch N          events per store append, one fsync each (default: %d)\n"
 "  --rejects FILE     write every rejected event as JSON Lines to FILE\n"
 "                     ({\"file\",\"line\",\"index\",\"code\",\"field\",\"message\"})\n"
+"  --dry-run, -n      parse and report only: nothing is stored, the state is not used\n"
 "  --force            re-read files already imported (the state in DIR/import-state\n"
 "                     is otherwise used to skip them); duplicates are still not stored\n"
 "  --output F         text | json: the final summary as text (default) or one JSON object\n"
@@ -76,6 +78,7 @@ typedef struct in_file {
     char *path;      /* as given / found (for messages) */
     char *key;       /* state key: "size\tmtime_ns\trealpath" */
     uint64_t size;
+    int skip;        /* already imported (import-state) */
 } in_file_t;
 
 typedef struct importer {
@@ -84,6 +87,7 @@ typedef struct importer {
     tk_parse_opts_t popts;
     size_t batch;
     int force;
+    int dry_run;     /* parse and report only: no store, no state */
     FILE *rejects_f;
     tk_progress_t prog;
     /* the plan */
@@ -306,6 +310,10 @@ static int store_events(importer_t *im, tk_batch_t *b, const char *file, char *e
 {
     const tk_event_t *ev = tk_batch_events(b);
     size_t n = tk_batch_count(b);
+    if (im->dry_run) {
+        im->accepted += n;
+        return 0;
+    }
     for (size_t off = 0; off < n; off += im->batch) {
         size_t k = n - off < im->batch ? n - off : im->batch;
         tk_append_result_t res = {0};
@@ -321,85 +329,279 @@ static int store_events(importer_t *im, tk_batch_t *b, const char *file, char *e
     return 0;
 }
 
-/* Reads, parses and stores one file. A negative return stops the whole
- * import (the store failed); a file that cannot be read is counted and
- * skipped. */
-static int import_file(importer_t *im, tk_batch_t *b, const in_file_t *f, size_t fileno)
+/* ---- the pipeline ----
+ * A reader thread reads, gunzips and parses files into batches while the
+ * main thread appends the previous batch to the store (whose cost is mostly
+ * the WAL write and fsync), so parsing and storing overlap on two cores.
+ * Only the main thread prints, counts and records state; the reader hands it
+ * work items in file order through a queue of QCAP, with NBATCH batches in
+ * flight at most (bounded memory). */
+#define QCAP 2
+#define NBATCH (QCAP + 1)
+
+typedef struct work {
+    tk_batch_t *b;        /* parsed chunk; NULL when the file failed */
+    size_t file;          /* index into im->files */
+    uint64_t base_line;   /* lines before this chunk in the file */
+    uint64_t base_index;  /* events before this chunk in the file */
+    size_t seen0;         /* tk_batch_seen before the parse */
+    double frac;          /* share of the file done after this chunk */
+    char *buf;            /* the file's data, freed with its last chunk */
+    int first, last;
+    int failed;
+    char msg[TK_ERRLEN];
+} work_t;
+
+typedef struct pipeline {
+    importer_t *im;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    work_t q[QCAP];
+    size_t head, n;
+    tk_batch_t *free_b[NBATCH];
+    size_t nfree;
+    int stop;             /* set by the main thread: the store failed */
+    int done;             /* set by the reader: no more items */
+} pipeline_t;
+
+/* Blocks until a free batch exists (or stop); NULL when stopping. */
+static tk_batch_t *take_batch(pipeline_t *pl)
 {
-    char err[TK_ERRLEN];
+    pthread_mutex_lock(&pl->mu);
+    while (!pl->nfree && !pl->stop)
+        pthread_cond_wait(&pl->cv, &pl->mu);
+    tk_batch_t *b = pl->stop ? NULL : pl->free_b[--pl->nfree];
+    pthread_mutex_unlock(&pl->mu);
+    return b;
+}
+
+/* Queues w (copied); 0, or -1 when stopping (w then still belongs to the caller). */
+static int push_work(pipeline_t *pl, const work_t *w)
+{
+    pthread_mutex_lock(&pl->mu);
+    while (pl->n == QCAP && !pl->stop)
+        pthread_cond_wait(&pl->cv, &pl->mu);
+    int rc = -1;
+    if (!pl->stop) {
+        pl->q[(pl->head + pl->n) % QCAP] = *w;
+        pl->n++;
+        rc = 0;
+        pthread_cond_broadcast(&pl->cv);
+    }
+    pthread_mutex_unlock(&pl->mu);
+    return rc;
+}
+
+static void give_back(pipeline_t *pl, tk_batch_t *b)
+{
+    if (!b)
+        return;
+    tk_batch_reset(b);
+    pthread_mutex_lock(&pl->mu);
+    pl->free_b[pl->nfree++] = b;
+    pthread_cond_broadcast(&pl->cv);
+    pthread_mutex_unlock(&pl->mu);
+}
+
+/* Reader side for one file. Returns -1 when the pipeline stops. */
+static int read_file(pipeline_t *pl, size_t fi)
+{
+    importer_t *im = pl->im;
+    const in_file_t *f = &im->files[fi];
+    work_t w;
+    memset(&w, 0, sizeof w);
+    w.file = fi;
+    w.first = 1;
     char *raw = NULL, *data = NULL;
     size_t rawlen = 0, len = 0;
     int owned = 0;
-    if (tk_fs_read_all(f->path, &raw, &rawlen, err) ||
-        tk_event_gunzip(raw, rawlen, 0, &data, &len, &owned, err)) {
-        tk_progress_clear(&im->prog);
-        fprintf(stderr, "trailkeep import: skipping '%s': %s\n", f->path, err);
-        im->files_failed++;
+    if (tk_fs_read_all(f->path, &raw, &rawlen, w.msg) ||
+        tk_event_gunzip(raw, rawlen, 0, &data, &len, &owned, w.msg)) {
         free(raw);
-        return 0;
+        w.failed = w.last = 1;
+        return push_work(pl, &w);
     }
-    if (owned) {
+    if (owned)
         free(raw);
-        raw = NULL;
-    }
+    /* data is now the only allocation (raw itself when not compressed). */
     tk_parse_opts_t po = im->popts;
     po.source_name = f->path;
     int chunked = len > CHUNK_BYTES && (po.format == TK_FMT_AUTO || po.format == TK_FMT_JSONL ||
                                         po.format == TK_FMT_ACTIONTRAIL) &&
                   looks_like_json_lines(data, len);
-    uint64_t base_line = 0, base_index = 0, rejected_before = im->rejected;
-    int rc = 0, file_failed = 0;
-    for (size_t pos = 0; pos < len && rc == 0;) {
+    uint64_t base_line = 0, base_index = 0;
+    size_t pos = 0;
+    do {
         size_t end = len;
         if (chunked && len - pos > CHUNK_BYTES) {
             const char *nl = memchr(data + pos + CHUNK_BYTES, '\n', len - pos - CHUNK_BYTES);
             end = nl ? (size_t)(nl - data) + 1 : len;
         }
-        size_t seen0 = tk_batch_seen(b);
-        rc = tk_event_parse(b, data + pos, end - pos, &po, err);
-        if (rc) {
-            tk_progress_clear(&im->prog);
-            fprintf(stderr, "trailkeep import: skipping '%s': %s\n", f->path, err);
-            file_failed = 1;
-            rc = 0;
+        tk_batch_t *b = take_batch(pl);
+        if (!b) {
+            free(data);
+            return -1;
+        }
+        w.b = b;
+        w.base_line = base_line;
+        w.base_index = base_index;
+        w.seen0 = tk_batch_seen(b);
+        if (tk_event_parse(b, data + pos, end - pos, &po, w.msg) != 0) {
+            /* Nothing could be attempted: the file counts as failed; what
+             * earlier chunks stored stays stored. */
+            give_back(pl, b);
+            w.b = NULL;
+            w.failed = 1;
+            end = len;
+        }
+        if (!w.failed) {
+            base_index += tk_batch_seen(b) - w.seen0;
+            if (chunked)
+                for (const char *q = data + pos, *e = data + end;
+                     (q = memchr(q, '\n', (size_t)(e - q))); q++)
+                    base_line++;
+        }
+        pos = end;
+        w.frac = len ? (double)pos / (double)len : 1;
+        w.last = pos >= len;
+        w.buf = w.last ? data : NULL;
+        if (push_work(pl, &w)) {
+            give_back(pl, w.b);
+            free(data);
+            return -1;
+        }
+        w.first = 0;
+    } while (pos < len);
+    return 0;
+}
+
+static void *reader_main(void *arg)
+{
+    pipeline_t *pl = arg;
+    for (size_t i = 0; i < pl->im->nfiles; i++)
+        if (!pl->im->files[i].skip && read_file(pl, i) < 0)
+            break;
+    pthread_mutex_lock(&pl->mu);
+    pl->done = 1;
+    pthread_cond_broadcast(&pl->cv);
+    pthread_mutex_unlock(&pl->mu);
+    return NULL;
+}
+
+/* Main-thread side: takes items in order, reports, stores, records. Returns
+ * 0, or the store's error (after which the remaining items are drained). */
+static int consume(pipeline_t *pl)
+{
+    importer_t *im = pl->im;
+    char err[TK_ERRLEN];
+    int rc = 0, file_failed = 0;
+    uint64_t rejected_before = 0, files_done = im->files_skipped;
+    for (;;) {
+        pthread_mutex_lock(&pl->mu);
+        while (!pl->n && !pl->done)
+            pthread_cond_wait(&pl->cv, &pl->mu);
+        if (!pl->n) {
+            pthread_mutex_unlock(&pl->mu);
             break;
         }
-        const tk_reject_t *rj = tk_batch_rejects(b);
-        for (size_t i = 0; i < tk_batch_reject_count(b); i++)
-            report_reject(im, f->path, &rj[i], rj[i].line ? rj[i].line + base_line : 0,
-                          base_index + (rj[i].index - seen0));
-        rc = store_events(im, b, f->path, err);
-        base_index += tk_batch_seen(b) - seen0;
-        if (chunked)
-            for (size_t i = pos; i < end; i++)
-                base_line += data[i] == '\n';
-        tk_batch_reset(b);
-        pos = end;
-        tk_progress_update(&im->prog, 0, fileno, im->nfiles,
-                           im->accepted + im->duplicates + im->rejected,
-                           im->bytes_done + (uint64_t)((double)f->size * ((double)pos / (double)len)),
-                           im->bytes_total);
+        work_t w = pl->q[pl->head];
+        pl->head = (pl->head + 1) % QCAP;
+        pl->n--;
+        pthread_cond_broadcast(&pl->cv);
+        pthread_mutex_unlock(&pl->mu);
+
+        const in_file_t *f = &im->files[w.file];
+        if (w.first) {
+            rejected_before = im->rejected;
+            file_failed = 0;
+        }
+        if (w.failed && rc == 0) {
+            tk_progress_clear(&im->prog);
+            fprintf(stderr, "trailkeep import: skipping '%s': %s\n", f->path, w.msg);
+            file_failed = 1;
+        }
+        if (w.b && rc == 0) {
+            const tk_reject_t *rj = tk_batch_rejects(w.b);
+            for (size_t i = 0; i < tk_batch_reject_count(w.b); i++)
+                report_reject(im, f->path, &rj[i], rj[i].line ? rj[i].line + w.base_line : 0,
+                              w.base_index + (rj[i].index - w.seen0));
+            rc = store_events(im, w.b, f->path, err);
+            if (rc) {
+                tk_progress_clear(&im->prog);
+                fprintf(stderr, "trailkeep import: %s\n", err);
+                pthread_mutex_lock(&pl->mu);
+                pl->stop = 1;
+                pthread_cond_broadcast(&pl->cv);
+                pthread_mutex_unlock(&pl->mu);
+            }
+        }
+        give_back(pl, w.b);
+        if (w.last) {
+            free(w.buf);
+            if (rc == 0) {
+                files_done++;
+                im->bytes_done += f->size;
+                if (file_failed) {
+                    im->files_failed++;
+                } else {
+                    im->files_read++;
+                    /* A file with rejects is not recorded: the next run reads
+                     * it again (its stored events become duplicates) and
+                     * reports what is still wrong, e.g. after the file was
+                     * fixed or --account was added. */
+                    if (im->rejected == rejected_before && !im->dry_run)
+                        record_done(im, f);
+                }
+            }
+        }
+        if (rc == 0)
+            tk_progress_update(&im->prog, 0, files_done, im->nfiles,
+                               im->accepted + im->duplicates + im->rejected,
+                               im->bytes_done + (w.last ? 0 : (uint64_t)((double)f->size * w.frac)),
+                               im->bytes_total);
     }
-    if (owned)
-        free(data);
-    else
-        free(raw);
-    if (rc) {
-        tk_progress_clear(&im->prog);
-        fprintf(stderr, "trailkeep import: %s\n", err);
-        return rc;
+    return rc;
+}
+
+/* Runs the pipeline over every file not marked skip. */
+static int run_pipeline(importer_t *im)
+{
+    pipeline_t pl;
+    memset(&pl, 0, sizeof pl);
+    pl.im = im;
+    for (size_t i = 0; i < NBATCH; i++) {
+        if (!(pl.free_b[i] = tk_batch_create())) {
+            while (i--)
+                tk_batch_destroy(pl.free_b[i]);
+            fprintf(stderr, "trailkeep import: out of memory\n");
+            return TK_ENOMEM;
+        }
+        pl.nfree++;
     }
-    if (file_failed) {
-        im->files_failed++;
+    pthread_mutex_init(&pl.mu, NULL);
+    pthread_cond_init(&pl.cv, NULL);
+    pthread_t th;
+    int rc;
+    if (pthread_create(&th, NULL, reader_main, &pl) != 0) {
+        fprintf(stderr, "trailkeep import: cannot start the reader thread: %s\n", strerror(errno));
+        rc = TK_EIO;
     } else {
-        im->files_read++;
-        /* A file with rejects is not recorded: the next run reads it again
-         * (its stored events become duplicates) and reports what is still
-         * wrong, e.g. after the file was fixed or --account was added. */
-        if (im->rejected == rejected_before)
-            record_done(im, f);
+        rc = consume(&pl);
+        pthread_join(th, NULL);
     }
-    return 0;
+    /* Items left after a stop hold batches and buffers. */
+    while (pl.n) {
+        work_t *w = &pl.q[pl.head];
+        give_back(&pl, w->b);
+        free(w->buf);
+        pl.head = (pl.head + 1) % QCAP;
+        pl.n--;
+    }
+    for (size_t i = 0; i < pl.nfree; i++)
+        tk_batch_destroy(pl.free_b[i]);
+    pthread_cond_destroy(&pl.cv);
+    pthread_mutex_destroy(&pl.mu);
+    return rc;
 }
 
 static int parse_format(const char *s, tk_format_t *out)
@@ -478,6 +680,8 @@ int tk_cmd_import(int argc, char **argv)
             output = v;
         } else if (!strcmp(a, "--force")) {
             im.force = 1;
+        } else if (!strcmp(a, "--dry-run") || !strcmp(a, "-n")) {
+            im.dry_run = 1;
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
             quiet = 1;
         } else if (!strcmp(a, "--")) {
@@ -514,7 +718,7 @@ int tk_cmd_import(int argc, char **argv)
 
     char err[TK_ERRLEN];
     tk_store_opts_t so = {.dir = im.dir};
-    int rc = tk_store_open(&so, &im.store, err);
+    int rc = im.dry_run ? 0 : tk_store_open(&so, &im.store, err);
     if (rc) {
         if (rc == TK_EBUSY)
             fprintf(stderr, "trailkeep import: the store in '%s' is in use by another process "
@@ -525,7 +729,7 @@ int tk_cmd_import(int argc, char **argv)
         free_importer(&im);
         return 1;
     }
-    if (!im.force)
+    if (!im.force && !im.dry_run)
         load_state(&im);
     if (rejects_path && !(im.rejects_f = fopen(rejects_path, "w"))) {
         fprintf(stderr, "trailkeep import: cannot write --rejects file '%s': %s\n", rejects_path,
@@ -534,34 +738,23 @@ int tk_cmd_import(int argc, char **argv)
         free_importer(&im);
         return 1;
     }
-    tk_batch_t *b = tk_batch_create();
-    if (!b) {
-        tk_store_close(im.store);
-        if (im.rejects_f)
-            fclose(im.rejects_f);
-        goto oom;
-    }
     tk_progress_init(&im.prog, quiet);
     uint64_t t0 = tk_mono_ns();
-    for (size_t i = 0; i < im.nfiles && rc == 0; i++) {
+    for (size_t i = 0; i < im.nfiles; i++) {
         in_file_t *f = &im.files[i];
         if (!im.force && f->key && is_done(&im, f->key)) {
+            f->skip = 1;
             im.files_skipped++;
             im.bytes_done += f->size;
             im.bytes_skipped += f->size;
-            continue;
         }
-        rc = import_file(&im, b, f, i);
-        im.bytes_done += f->size;
-        tk_progress_update(&im.prog, 0, i + 1, im.nfiles,
-                           im.accepted + im.duplicates + im.rejected, im.bytes_done,
-                           im.bytes_total);
     }
-    tk_batch_destroy(b);
+    rc = run_pipeline(&im);
     /* Seal only when something is unsealed (this run's events, or an
      * interrupted run's that the open replayed from the WAL). */
-    tk_store_stats_t sst;
-    tk_store_stats(im.store, &sst);
+    tk_store_stats_t sst = {0};
+    if (im.store)
+        tk_store_stats(im.store, &sst);
     if (rc == 0 && sst.unsealed_events && (rc = tk_store_seal(im.store, err)) != 0)
         fprintf(stderr, "trailkeep import: sealing the store failed: %s (the events are safe in "
                         "the write-ahead log and are sealed on the next open)\n", err);
@@ -593,7 +786,8 @@ int tk_cmd_import(int argc, char **argv)
         printf("files:    %llu read, %llu skipped (already imported), %llu failed\n",
                (unsigned long long)im.files_read, (unsigned long long)im.files_skipped,
                (unsigned long long)im.files_failed);
-        printf("events:   %s accepted, %s duplicates, %s rejected\n", tk_cli_fmt_count(im.accepted, a),
+        printf("events:   %s %s, %s duplicates, %s rejected\n", tk_cli_fmt_count(im.accepted, a),
+               im.dry_run ? "valid (dry run: nothing stored)" : "accepted",
                tk_cli_fmt_count(im.duplicates, d), tk_cli_fmt_count(im.rejected, j));
         printf("time:     %.2f s (%.0f events/s, %s at %.1f MB/s)\n", secs, (double)events / s,
                tk_cli_fmt_bytes(read_bytes, by), (double)read_bytes / s / 1e6);

@@ -82,6 +82,24 @@ eq "25 rejects: exit 1" 1 "$rc"
 eq "25 rejects: 20 listed" 20 "$(grep -c '^.*many.jsonl:[0-9]* ' $TMP/err)"
 check "25 rejects: the remaining 5 are counted" grep -q "and 5 more rejected events" $TMP/err
 
+# A JSON Lines file larger than the 8 MiB parse chunk: line numbers and
+# counts stay exact across chunks (bad lines near the start and the end).
+$MK $TMP/big.jsonl 30000 $A $((S + 5 * 86400)) 1 --prefix big
+$PY - $TMP/big.jsonl <<'PY'
+import sys
+p = sys.argv[1]
+lines = open(p).read().splitlines(True)
+lines[9] = "{not json\n"          # line 10
+lines[29000] = "{also not json\n" # line 29001, in a later chunk
+open(p, "w").write("".join(lines))
+PY
+big_size=$(stat -c %s $TMP/big.jsonl)
+check "big file spans several parse chunks ($big_size bytes)" test "$big_size" -gt 16777216
+out=$($BIN import --data $D --output json $TMP/big.jsonl 2>$TMP/err); rc=$?
+eq "big file: 29998 accepted, 2 rejected" "29998 2" "$(echo "$out" | field accepted) $(echo "$out" | field rejected)"
+check "big file: reject in the first chunk at its line" grep -q "big.jsonl:10 InvalidJson" $TMP/err
+check "big file: reject in a later chunk at its line" grep -q "big.jsonl:29001 InvalidJson" $TMP/err
+
 # Events without recipientAccountId: rejected, unless --account gives one.
 $PY - $TMP/noacct.jsonl <<'PY'
 import json, sys
