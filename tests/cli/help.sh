@@ -5,7 +5,7 @@ source "$(dirname "$0")/../lib.sh"
 BIN=${TK_BIN:?TK_BIN must point at the trailkeep binary}
 
 declare -A OPTS=(
-  [import]="--data --account --format --batch --rejects --force --output --quiet auto actiontrail cloudtrail jsonl"
+  [import]="--data --account --format --batch --rejects --force --dry-run --output --quiet auto actiontrail cloudtrail jsonl"
   [lookup]="--data --account --start --end --event-name --user --service-name --event-id --resource-type --resource-name --event-rw --access-key-id --sensitive-action --source-ip --event-type --role-name --event-source --attr --max --forward --next-token --all --count --output table json jsonl"
   [verify]="--data --account --quiet"
   [purge]="--data --days --account-days --dry-run --now"
