@@ -29,21 +29,6 @@ static const struct {
     {"EventSource", "EventSource"},   {"AccessKeyId", "EventAccessKeyId"},
 };
 
-static const char *map_error(const char *code)
-{
-    if (strstr(code, "Time"))
-        return "InvalidTimeRangeException";
-    if (strstr(code, "Token"))
-        return "InvalidNextTokenException";
-    if (strstr(code, "MaxResults"))
-        return "InvalidMaxResultsException";
-    if (strstr(code, "Attribute"))
-        return "InvalidLookupAttributesException";
-    if (strstr(code, "Throttl"))
-        return "ThrottlingException";
-    return "InvalidLookupAttributesException";
-}
-
 static const char *jstr(cJSON *o, const char *name)
 {
     cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
@@ -281,7 +266,7 @@ void tk_route_cloudtrail(tk_req_t *r)
     tk_metrics_observe(&s->metrics.lookup_latency, tk_mono_ns() - t0);
     cJSON_Delete(body);
     if (rc == TK_EINVAL && lerr.code) {
-        tk_req_aws_error(r, 400, map_error(lerr.code), "%s (%s)", lerr.message, lerr.code);
+        tk_req_aws_error(r, 400, tk_lookup_error_cloudtrail(lerr.code), "%s (%s)", lerr.message, lerr.code);
         return;
     }
     if (rc) {
