@@ -258,10 +258,9 @@ int tk_event_parse(tk_batch_t *b, const char *data, size_t len, const tk_parse_o
     const char *src = opts->source_name ? opts->source_name : "input";
     if (opts->format != TK_FMT_JSONL && *p == '[') {
         parse_array(&c, p, end, line, kind, data);
-    } else if (opts->format != TK_FMT_JSONL && opts->format != TK_FMT_ACTIONTRAIL && *p == '{' &&
-               (opts->format == TK_FMT_CLOUDTRAIL || (end - p > 10 && memchr(p, 'R', (size_t)(end - p) < 64 ? (size_t)(end - p) : 64)))) {
-        /* Only an object that mentions 'R' early can be {"Records":...}: the
-         * common JSON Lines case skips the member walk. */
+    } else if (opts->format != TK_FMT_JSONL && opts->format != TK_FMT_ACTIONTRAIL && *p == '{') {
+        /* Walks the first object's members only: one event's worth of
+         * scanning when the input is JSON Lines. */
         const char *rec = find_records(p, end);
         if (rec) {
             line += tk_count_lines(p, (size_t)(rec - p));

@@ -587,6 +587,12 @@ static void test_sniff_reports_structure(void **st)
     assert_int_equal(tk_event_sniff(ct, strlen(ct)), TK_FMT_CLOUDTRAIL);
     assert_int_equal(tk_event_sniff(k_at, strlen(k_at)), TK_FMT_JSONL);
     assert_int_equal(tk_event_sniff("", 0), TK_FMT_JSONL);
+    /* Records need not be the first member. */
+    const char *late = "{\"digestNote\":\"a fairly long value that pushes the key past sixty-four bytes\",\n \"Records\" : [ ]}";
+    assert_int_equal(tk_event_sniff(late, strlen(late)), TK_FMT_CLOUDTRAIL);
+    tk_batch_t *b = parse(late, NULL);
+    assert_int_equal(tk_batch_seen(b), 0);
+    tk_batch_destroy(b);
 }
 
 static void test_forced_cloudtrail_rejects_non_document(void **st)
