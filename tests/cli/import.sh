@@ -22,6 +22,10 @@ $MK $TMP/in/b/c/arr.json 30 $B $S 3600 --format array --prefix r
 echo "not events" > $TMP/in/README.txt           # skipped: not a known extension
 $MK $TMP/in/a/.hidden.jsonl 5 $A $S 60 --prefix h  # skipped: hidden
 
+out=$($BIN import --data $TMP/dry --dry-run --output json $TMP/in "$STRATUS"); rc=$?
+eq "--dry-run: exit 0, all 490 events valid" "0 490 0" "$rc $(echo "$out" | field accepted) $(echo "$out" | field rejected)"
+check "--dry-run: creates no store" test ! -e $TMP/dry
+
 out=$($BIN import --data $D --output json $TMP/in "$STRATUS" 2>$TMP/err); rc=$?
 eq "first import exits 0" 0 "$rc"
 eq "first import reads 38 files (3 + 35 CloudTrail)" 38 "$(echo "$out" | field files)"
