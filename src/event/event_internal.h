@@ -78,7 +78,7 @@ typedef enum tk_kind { TK_KIND_SNIFF = 0, TK_KIND_ACTIONTRAIL, TK_KIND_CLOUDTRAI
 typedef struct tk_pctx {
     tk_batch_t *b;
     const tk_parse_opts_t *opts;
-    const char *data_end; /* end of the caller's buffer: bytes before it are readable */
+    const char *data_start, *data_end; /* the caller's buffer: bytes in it are readable */
 } tk_pctx_t;
 
 /* Records a reject for event idx (printf-style message). */

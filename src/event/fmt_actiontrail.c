@@ -550,32 +550,38 @@ int tk_at_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmembe
     }
     if (insert_acct)
         extra += 23 + (size_t)acct.n * 6 + 2;
-    size_t cap = len + extra;
-    char *json = tk_arena_alloc(&b->arena, cap + 1);
-    if (!json) {
-        b->nomem = 1;
-        return 0;
-    }
     size_t k = 0;
-    json[k++] = '{';
-    if (insert_id) {
-        memcpy(json + k, "\"eventId\":\"", 11);
-        k += 11;
-        memcpy(json + k, uuid, 36);
-        k += 36;
-        memcpy(json + k, "\",", 2);
-        k += 2;
+    char *json;
+    if (!extra && o->borrow_input && p >= c->data_start && p + len <= c->data_end) {
+        /* Stored bytes are exactly the caller's: point at them. */
+        json = (char *)p;
+        k = len;
+    } else {
+        json = tk_arena_alloc(&b->arena, len + extra + 1);
+        if (!json) {
+            b->nomem = 1;
+            return 0;
+        }
+        json[k++] = '{';
+        if (insert_id) {
+            memcpy(json + k, "\"eventId\":\"", 11);
+            k += 11;
+            memcpy(json + k, uuid, 36);
+            k += 36;
+            memcpy(json + k, "\",", 2);
+            k += 2;
+        }
+        if (insert_acct) {
+            memcpy(json + k, "\"recipientAccountId\":\"", 22);
+            k += 22;
+            k += json_escape(json + k, acct.p, acct.n);
+            memcpy(json + k, "\",", 2);
+            k += 2;
+        }
+        memcpy(json + k, p + 1, len - 1);
+        k += len - 1;
+        json[k] = 0;
     }
-    if (insert_acct) {
-        memcpy(json + k, "\"recipientAccountId\":\"", 22);
-        k += 22;
-        k += json_escape(json + k, acct.p, acct.n);
-        memcpy(json + k, "\",", 2);
-        k += 2;
-    }
-    memcpy(json + k, p + 1, len - 1);
-    k += len - 1;
-    json[k] = 0;
     if (k > TK_EVENT_MAX_BYTES) {
         tk_reject_add(c, idx, line, TK_REJ_TOO_LARGE, "",
                       "event is %zu bytes once stored (limit %d): shorten requestParameters/responseElements",

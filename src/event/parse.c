@@ -245,7 +245,7 @@ int tk_event_parse(tk_batch_t *b, const char *data, size_t len, const tk_parse_o
         opts = &defaults;
     if (!data && len)
         return tk_errf(err, TK_EINVAL, "no input");
-    tk_pctx_t c = {b, opts, data + len};
+    tk_pctx_t c = {b, opts, data, data + len};
     const char *end = data + len;
     uint64_t line = opts->first_line ? opts->first_line : 1;
     const char *p = skip_ws_lines(skip_bom(data, end), end, &line);

@@ -46,10 +46,18 @@ typedef struct tk_parse_opts {
     /* Line number of data[0] in the caller's file (chunks of a large file,
      * see tk_source_next); 0 means 1. Rejects report lines from here. */
     uint64_t first_line;
+    /* Set when data stays valid and unchanged for as long as the batch's
+     * events are used (until reset/destroy, or until the caller is done with
+     * them): an ActionTrail event stored exactly as sent then points into
+     * data instead of being copied (tk_event_t.json is then not
+     * NUL-terminated). Saves a copy per event on import and ingest. */
+    int borrow_input;
 } tk_parse_opts_t;
 
 /* An arena of parsed events and rejects. Events stay valid until the batch is
- * reset or destroyed. */
+ * reset or destroyed (and, with borrow_input, while the input is). Strings
+ * in tk_event_t other than json are NUL-terminated; json is too unless it
+ * was borrowed. */
 typedef struct tk_batch tk_batch_t;
 
 /* Returns an owned batch (tk_batch_destroy), or NULL on ENOMEM. */

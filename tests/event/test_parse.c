@@ -579,6 +579,22 @@ static void test_gzip_input_is_decompressed_single_and_multi_member(void **st)
     assert_ptr_equal(out, k_at);
 }
 
+static void test_borrow_input_points_into_data_only_when_unchanged(void **st)
+{
+    (void)st;
+    char in[4096];
+    snprintf(in, sizeof in, "%s\n{\"eventTime\":\"2026-11-24T10:00:00Z\",\"recipientAccountId\":\"1\"}\n", k_at);
+    tk_parse_opts_t o = {.borrow_input = 1};
+    tk_batch_t *b = parse(in, &o);
+    assert_int_equal(tk_batch_count(b), 2);
+    const tk_event_t *e = tk_batch_events(b);
+    assert_ptr_equal(e[0].json.p, in); /* stored as sent: borrowed */
+    assert_int_equal(e[0].json.len, strlen(k_at));
+    assert_true(e[1].json.p < in || e[1].json.p >= in + sizeof in); /* eventId inserted: copied */
+    assert_memory_equal(e[1].json.p, "{\"eventId\":\"", 12);
+    tk_batch_destroy(b);
+}
+
 static void test_sniff_reports_structure(void **st)
 {
     (void)st;
@@ -705,6 +721,7 @@ int main(void)
         cmocka_unit_test(test_role_name_from_issuer_arn_and_principal),
         cmocka_unit_test(test_attr_names_round_trip),
         cmocka_unit_test(test_gzip_input_is_decompressed_single_and_multi_member),
+        cmocka_unit_test(test_borrow_input_points_into_data_only_when_unchanged),
         cmocka_unit_test(test_sniff_reports_structure),
         cmocka_unit_test(test_forced_cloudtrail_rejects_non_document),
         cmocka_unit_test(test_forced_actiontrail_does_not_map_cloudtrail_fields),
