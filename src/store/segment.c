@@ -68,24 +68,6 @@ static uint32_t w_frame(segw_t *w, const void *raw, size_t n, uint64_t *off)
     return (uint32_t)c;
 }
 
-typedef struct tref {
-    const char *p;
-    uint32_t len;
-    uint32_t ord;
-} tref_t;
-
-static int tref_cmp(const void *a, const void *b)
-{
-    const tref_t *x = a, *y = b;
-    uint32_t m = x->len < y->len ? x->len : y->len;
-    int c = memcmp(x->p, y->p, m);
-    if (c)
-        return c;
-    if (x->len != y->len)
-        return x->len < y->len ? -1 : 1;
-    return x->ord < y->ord ? -1 : x->ord > y->ord;
-}
-
 typedef struct idref {
     uint64_t h;
     uint32_t ord;
@@ -99,43 +81,126 @@ static int idref_cmp(const void *a, const void *b)
     return x->ord < y->ord ? -1 : x->ord > y->ord;
 }
 
-/* Builds the raw SEC_ATTR0+attr section. */
+/* A distinct term of one attribute and the chain of ordinals holding it. */
+typedef struct aterm {
+    const char *p;
+    uint32_t len;
+    uint32_t head, tail, count; /* chain through attr_build_t.next, in ordinal order */
+} aterm_t;
+
+typedef struct attr_build {
+    aterm_t *t;
+    size_t nt, capt;
+    uint32_t *slot;             /* hash table of term index + 1 */
+    size_t cap;
+    uint32_t *next, *ordv;      /* per reference: next reference, its ordinal */
+    size_t nref, capref;
+} attr_build_t;
+
+static int aterm_cmp(const void *a, const void *b)
+{
+    const aterm_t *x = a, *y = b;
+    uint32_t m = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->p, y->p, m);
+    if (c)
+        return c;
+    return x->len < y->len ? -1 : x->len > y->len;
+}
+
+static int ab_grow_table(attr_build_t *ab)
+{
+    size_t nc = ab->cap ? ab->cap * 2 : 1024;
+    uint32_t *ns = calloc(nc, sizeof *ns);
+    if (!ns)
+        return TK_ENOMEM;
+    for (size_t i = 0; i < ab->nt; i++) {
+        size_t k = tk_hash64(ab->t[i].p, ab->t[i].len) & (nc - 1);
+        while (ns[k])
+            k = (k + 1) & (nc - 1);
+        ns[k] = (uint32_t)i + 1;
+    }
+    free(ab->slot);
+    ab->slot = ns;
+    ab->cap = nc;
+    return 0;
+}
+
+static int ab_add(attr_build_t *ab, const char *p, uint32_t len, uint32_t ord)
+{
+    if ((ab->nt + 1) * 2 > ab->cap && ab_grow_table(ab))
+        return TK_ENOMEM;
+    size_t k = tk_hash64(p, len) & (ab->cap - 1);
+    uint32_t ti;
+    for (;; k = (k + 1) & (ab->cap - 1)) {
+        if (!ab->slot[k]) {
+            if (ab->nt == ab->capt) {
+                size_t nc = ab->capt ? ab->capt * 2 : 256;
+                aterm_t *nt = realloc(ab->t, nc * sizeof *nt);
+                if (!nt)
+                    return TK_ENOMEM;
+                ab->t = nt;
+                ab->capt = nc;
+            }
+            ti = (uint32_t)ab->nt++;
+            ab->t[ti] = (aterm_t){p, len, UINT32_MAX, UINT32_MAX, 0};
+            ab->slot[k] = ti + 1;
+            break;
+        }
+        aterm_t *t = &ab->t[ab->slot[k] - 1];
+        if (t->len == len && !memcmp(t->p, p, len)) {
+            ti = ab->slot[k] - 1;
+            break;
+        }
+    }
+    aterm_t *t = &ab->t[ti];
+    if (t->count && ab->ordv[t->tail] == ord)
+        return 0; /* the same term twice in one event */
+    if (ab->nref == ab->capref) {
+        size_t nc = ab->capref ? ab->capref * 2 : 4096;
+        uint32_t *nn = realloc(ab->next, nc * sizeof *nn), *no;
+        if (!nn)
+            return TK_ENOMEM;
+        ab->next = nn;
+        if (!(no = realloc(ab->ordv, nc * sizeof *no)))
+            return TK_ENOMEM;
+        ab->ordv = no;
+        ab->capref = nc;
+    }
+    uint32_t r = (uint32_t)ab->nref++;
+    ab->ordv[r] = ord;
+    ab->next[r] = UINT32_MAX;
+    if (t->count)
+        ab->next[t->tail] = r;
+    else
+        t->head = r;
+    t->tail = r;
+    t->count++;
+    return 0;
+}
+
+/* Builds the raw SEC_ATTR0+attr section. Terms are grouped through a hash
+ * table (ordinals arrive in order, so each chain is already sorted) and only
+ * the distinct terms are sorted: O(refs + terms log terms). */
 static int build_attr(tk_buf_t *b, tk_attr_t attr, mev_t *const *ev, size_t n)
 {
-    size_t cnt = 0, cap = 0;
-    tref_t *r = NULL;
-    for (size_t i = 0; i < n; i++)
-        for (uint32_t k = 0; k < ev[i]->nterms; k++) {
-            if (ev[i]->terms[k].attr != attr)
-                continue;
-            if (cnt == cap) {
-                cap = cap ? cap * 2 : 1024;
-                tref_t *nr = realloc(r, cap * sizeof *nr);
-                if (!nr) {
-                    free(r);
-                    return TK_ENOMEM;
-                }
-                r = nr;
-            }
-            r[cnt++] = (tref_t){ev[i]->terms[k].p, ev[i]->terms[k].len, (uint32_t)i};
-        }
-    qsort(r, cnt, sizeof *r, tref_cmp);
-    size_t nterms = 0;
-    for (size_t i = 0; i < cnt; i++)
-        if (i == 0 || r[i].len != r[i - 1].len || memcmp(r[i].p, r[i - 1].p, r[i].len))
-            nterms++;
-    int rc = tk_buf_put_varint(b, nterms);
-    uint32_t *ords = malloc((cnt ? cnt : 1) * sizeof *ords);
+    attr_build_t ab = {0};
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++)
+        for (uint32_t k = 0; k < ev[i]->nterms && !rc; k++)
+            if (ev[i]->terms[k].attr == attr)
+                rc = ab_add(&ab, ev[i]->terms[k].p, ev[i]->terms[k].len, (uint32_t)i);
+    if (!rc && ab.nt)
+        qsort(ab.t, ab.nt, sizeof *ab.t, aterm_cmp);
+    if (!rc)
+        rc = tk_buf_put_varint(b, ab.nt);
+    uint32_t *ords = malloc((n ? n : 1) * sizeof *ords);
     tk_buf_t ser = TK_BUF_INIT;
     if (!ords)
         rc = TK_ENOMEM;
-    for (size_t i = 0; i < cnt && !rc;) {
-        size_t j = i, no = 0;
-        while (j < cnt && r[j].len == r[i].len && !memcmp(r[j].p, r[i].p, r[i].len)) {
-            if (!no || ords[no - 1] != r[j].ord)
-                ords[no++] = r[j].ord;
-            j++;
-        }
+    for (size_t i = 0; i < ab.nt && !rc; i++) {
+        size_t no = 0;
+        for (uint32_t r = ab.t[i].head; r != UINT32_MAX; r = ab.next[r])
+            ords[no++] = ab.ordv[r];
         roaring_bitmap_t *bm = roaring_bitmap_of_ptr(no, ords);
         if (!bm) {
             rc = TK_ENOMEM;
@@ -147,17 +212,19 @@ static int build_attr(tk_buf_t *b, tk_attr_t attr, mev_t *const *ev, size_t n)
         rc = tk_buf_reserve(&ser, sz);
         if (!rc) {
             roaring_bitmap_portable_serialize(bm, ser.p);
-            rc = tk_buf_put_varint(b, r[i].len) || tk_buf_append(b, r[i].p, r[i].len) ||
+            rc = tk_buf_put_varint(b, ab.t[i].len) || tk_buf_append(b, ab.t[i].p, ab.t[i].len) ||
                          tk_buf_put_varint(b, sz) || tk_buf_append(b, ser.p, sz)
                      ? TK_ENOMEM
                      : 0;
         }
         roaring_bitmap_free(bm);
-        i = j;
     }
     tk_buf_free(&ser);
     free(ords);
-    free(r);
+    free(ab.t);
+    free(ab.slot);
+    free(ab.next);
+    free(ab.ordv);
     return rc;
 }
 
@@ -289,10 +356,6 @@ int seg_write(const char *path, const char *account, int64_t day, uint64_t chain
     memcpy(footer + SEG_F_HASH, hash, 32);
     if (!w.rc)
         w.rc = tk_fs_write_full(w.fd, hash, 32);
-    if (!w.rc && fsync(w.fd) != 0) {
-        w.e = errno;
-        w.rc = tk_from_errno(errno);
-    }
     int e = w.e ? w.e : errno;
     close(w.fd);
     ZSTD_freeCCtx(w.cctx);
@@ -300,10 +363,6 @@ int seg_write(const char *path, const char *account, int64_t day, uint64_t chain
     tk_buf_free(&raw);
     tk_buf_free(&blocks);
     tk_buf_free(&sec);
-    if (!w.rc && rename(tmp, path) != 0) {
-        e = errno;
-        w.rc = tk_from_errno(e);
-    }
     if (w.rc) {
         unlink(tmp);
         if (w.rc == TK_EINVAL)
@@ -312,8 +371,10 @@ int seg_write(const char *path, const char *account, int64_t day, uint64_t chain
         return tk_errf(err, w.rc, "cannot write segment %s: %s", path,
                        w.rc == TK_ENOMEM ? "out of memory" : strerror(e));
     }
-    tk_fs_sync_dir(path);
-    return seg_load(path, out, err);
+    int rc = seg_load(tmp, out, err);
+    if (rc)
+        unlink(tmp);
+    return rc;
 }
 
 /* ---- footer ---------------------------------------------------------------- */

@@ -493,6 +493,28 @@ static int load_segments(tk_store_t *s, char *err)
         memcpy(a->head_hash, hh, 32);
         if (hi != orig && !s->opts.read_only)
             rc = store_write_head(s, a, err);
+        /* a segment past the head that does not link on is not served: if a
+         * crashed seal left it, its events are still in the WAL; if someone put
+         * it there, verify reports it. A later seal reuses its name. */
+        for (size_t i = 0; i < a->nparts; i++) {
+            part_t *p = a->parts[i];
+            for (size_t j = 0; j < p->nsegs;) {
+                seg_t *g = p->segs[j];
+                if (g->chain <= hi) {
+                    j++;
+                    continue;
+                }
+                fprintf(stderr, "trailkeep store: not serving %s: it does not extend the chain "
+                        "(head %" PRIu64 "); run trailkeep verify\n", g->path, hi);
+                s->sealed_events -= g->nevents;
+                s->seg_count--;
+                s->seg_bytes -= g->file_bytes;
+                p->sealed_events -= g->nevents;
+                memmove(p->segs + j, p->segs + j + 1, (p->nsegs - j - 1) * sizeof *p->segs);
+                p->nsegs--;
+                seg_free(g);
+            }
+        }
     }
     closedir(d);
     return rc;
@@ -894,12 +916,73 @@ int tk_store_append(tk_store_t *s, const tk_event_t *ev, size_t n, tk_append_res
 
 /* ---- seal ------------------------------------------------------------------------ */
 
+/* Makes everything written so far durable: one syncfs for the whole seal
+ * instead of an fsync per segment, HEAD file and directory (on a busy disk
+ * each fsync is a journal commit of 5-20 ms). */
+static int seal_sync(tk_store_t *s, char *err)
+{
+    if (s->opts.no_fsync)
+        return 0;
+    int fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || syncfs(fd) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return tk_errf(err, tk_from_errno(e), "cannot sync the store's file system: %s",
+                       strerror(e));
+    }
+    close(fd);
+    return 0;
+}
+
+/* HEAD without its own fsync: the seal's closing syncfs covers it. */
+static int write_head_nosync(tk_store_t *s, const char *name, uint64_t index, const uint8_t h[32],
+                             char *err)
+{
+    char path[PATH_MAX + 128], tmp[PATH_MAX + 140], hex[65], line[128];
+    snprintf(path, sizeof path, "%s/seg/%s/HEAD", s->dir, name);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    tk_hex(h, 32, hex);
+    int n = snprintf(line, sizeof line, "%" PRIu64 " %s\n", index, hex);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int rc = fd < 0 ? tk_from_errno(errno) : tk_fs_write_full(fd, line, (size_t)n);
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    if (!rc && rename(tmp, path) != 0) {
+        e = errno;
+        rc = tk_from_errno(e);
+    }
+    if (rc) {
+        unlink(tmp);
+        return tk_errf(err, rc, "cannot write %s: %s", path, strerror(e));
+    }
+    return 0;
+}
+
+typedef struct sealed {
+    acct_t *a;
+    part_t *p;
+    seg_t *g;
+    char *final;
+} sealed_t;
+
+/* Seal in phases so a failure or crash never leaves a half-published seal:
+ * (1) write every segment as .tmp, chaining per account; (2) sync; (3) rename
+ * into place and write HEADs; (4) sync; (5) publish in memory; (6) record
+ * sealed_seq in the MANIFEST; (7) trim the WAL. Until (6) every sealed event
+ * is also in the WAL past sealed_seq; replay dedups it against the segment. */
 int store_seal_locked(tk_store_t *s, char *err)
 {
     uint64_t upto = s->last_seq;
     int rc = 0;
+    size_t n = 0, cap = 0;
+    sealed_t *v = NULL;
     for (size_t ai = 0; ai < s->naccts && !rc; ai++) {
         acct_t *a = s->accts[ai];
+        uint64_t chain = a->head_index;
+        uint8_t prev[32];
+        memcpy(prev, a->head_hash, 32);
         for (size_t pi = 0; pi < a->nparts && !rc; pi++) {
             part_t *p = a->parts[pi];
             if (!p->nev)
@@ -909,36 +992,73 @@ int store_seal_locked(tk_store_t *s, char *err)
             snprintf(dir, sizeof dir, "%s/seg/%s/%s", s->dir, a->name, day);
             if ((rc = tk_fs_mkdirs(dir, err)))
                 break;
-            uint64_t chain = a->head_index + 1;
-            snprintf(path, sizeof path, "%s/%010" PRIu64 ".seg", dir, chain);
+            snprintf(path, sizeof path, "%s/%010" PRIu64 ".seg", dir, ++chain);
+            if (n == cap) {
+                cap = cap ? cap * 2 : 16;
+                sealed_t *nv = realloc(v, cap * sizeof *nv);
+                if (!nv) {
+                    rc = tk_errf(err, TK_ENOMEM, "out of memory");
+                    break;
+                }
+                v = nv;
+            }
             seg_t *g = NULL;
-            if ((rc = seg_write(path, a->name, p->day, chain, a->head_hash, p->ev, p->nev, &g, err)))
+            if ((rc = seg_write(path, a->name, p->day, chain, prev, p->ev, p->nev, &g, err)))
                 break;
-            g->uid = ++s->seg_uid;
-            a->head_index = chain;
-            memcpy(a->head_hash, g->hash, 32);
-            if ((rc = store_write_head(s, a, err))) {
-                /* the segment is durable and links; open re-derives HEAD */
-            }
-            pthread_rwlock_wrlock(&s->state);
-            int arc = part_add_seg(p, g);
-            if (arc) {
-                pthread_rwlock_unlock(&s->state);
-                seg_free(g);
-                rc = tk_errf(err, arc, "out of memory");
-                break;
-            }
-            s->unsealed_bytes -= p->unsealed_bytes;
-            s->unsealed_events -= p->nev;
-            s->sealed_events += g->nevents;
-            s->seg_count++;
-            s->seg_bytes += g->file_bytes;
-            part_clear_unsealed(p);
-            pthread_rwlock_unlock(&s->state);
+            memcpy(prev, g->hash, 32);
+            v[n++] = (sealed_t){a, p, g, strdup(path)};
+            if (!v[n - 1].final)
+                rc = tk_errf(err, TK_ENOMEM, "out of memory");
         }
     }
-    if (rc)
+    if (!rc)
+        rc = seal_sync(s, err);
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (rename(v[i].g->path, v[i].final) != 0) {
+            rc = tk_errf(err, tk_from_errno(errno), "cannot rename %s into place: %s",
+                         v[i].g->path, strerror(errno));
+            break;
+        }
+        free(v[i].g->path);
+        v[i].g->path = v[i].final;
+        v[i].final = NULL;
+        if (i + 1 == n || v[i + 1].a != v[i].a)
+            rc = write_head_nosync(s, v[i].a->name, v[i].g->chain, v[i].g->hash, err);
+    }
+    if (!rc)
+        rc = seal_sync(s, err);
+    if (rc) {
+        /* nothing published: the events stay unsealed (and in the WAL); a renamed
+         * segment is overwritten by the next seal of the same chain index */
+        for (size_t i = 0; i < n; i++) {
+            if (v[i].final)
+                unlink(v[i].g->path);
+            free(v[i].final);
+            seg_free(v[i].g);
+        }
+        free(v);
         return rc;
+    }
+    pthread_rwlock_wrlock(&s->state);
+    for (size_t i = 0; i < n; i++) {
+        sealed_t *x = &v[i];
+        if (part_add_seg(x->p, x->g)) {
+            /* durable on disk: a reopen loads it; here it stays unsealed in memory */
+            seg_free(x->g);
+            continue;
+        }
+        x->g->uid = ++s->seg_uid;
+        x->a->head_index = x->g->chain;
+        memcpy(x->a->head_hash, x->g->hash, 32);
+        s->unsealed_bytes -= x->p->unsealed_bytes;
+        s->unsealed_events -= x->p->nev;
+        s->sealed_events += x->g->nevents;
+        s->seg_count++;
+        s->seg_bytes += x->g->file_bytes;
+        part_clear_unsealed(x->p);
+    }
+    pthread_rwlock_unlock(&s->state);
+    free(v);
     if (upto > s->sealed_seq) {
         uint64_t old = s->sealed_seq;
         s->sealed_seq = upto;

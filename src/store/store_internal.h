@@ -143,8 +143,9 @@ void segcache_destroy(segcache_t *c);
 /* Drops every cached item of seg (which must not be in use). */
 void segcache_forget(segcache_t *c, seg_t *seg);
 
-/* Writes a segment of n events (sorted by (time, seq)) at path, durably.
- * Returns an owned seg_t (seg_free). */
+/* Writes a segment of n events (sorted by (time, seq)) as path + ".tmp",
+ * not yet fsynced: the caller syncs a whole seal at once (syncfs) and then
+ * renames. Returns an owned seg_t (seg_free) whose path is the .tmp file. */
 int seg_write(const char *path, const char *account, int64_t day, uint64_t chain,
               const uint8_t prev[32], mev_t *const *ev, size_t n, seg_t **out, char *err);
 /* Reads and checks the footer; returns an owned seg_t. */
