@@ -476,8 +476,10 @@ build:
                           jt_name(tk_jtype(ui->val)));
             goto out;
         }
+        /* The raw walk compares keys as written: an escaped spelling of
+         * "userIdentity" is found by the DOM only; map what we can then. */
         const tk_rawmember_t *rui = rget(&r, "userIdentity");
-        int rc = map_identity(c, idx, line, ui->val, rui->val, rui->vlen, o);
+        int rc = map_identity(c, idx, line, ui->val, rui ? rui->val : "{}", rui ? rui->vlen : 2, o);
         if (rc < 0)
             b->nomem = 1;
         if (rc)

@@ -240,6 +240,18 @@ static void test_assumed_role_and_untyped_resources(void **st)
     cJSON_Delete(j);
     assert_int_equal(e->has_error, 0); /* errorMessage alone is not an error code */
     tk_batch_destroy(b);
+
+    /* Keys spelled with escapes: the DOM sees them, the raw copy does not;
+     * the record still maps (from what is found) and keeps its original. */
+    const char *esc = "{\"eventVersion\":\"1.08\",\"eventTime\":\"2024-10-17T20:11:00Z\",\"awsRegion\":\"r\","
+                      "\"recipientAccountId\":\"1\",\"user\\u0049dentity\":{\"type\":\"IAMUser\",\"userName\":\"u\"}}";
+    b = tk_batch_create();
+    assert_int_equal(tk_event_parse(b, esc, strlen(esc), NULL, err), 0);
+    assert_int_equal(tk_batch_count(b), 1);
+    j = cJSON_ParseWithLength(tk_batch_events(b)->json.p, tk_batch_events(b)->json.len);
+    assert_string_equal(jstr(j, "userIdentity.type"), "ram-user");
+    cJSON_Delete(j);
+    tk_batch_destroy(b);
 }
 
 static void test_original_record_kept_byte_for_byte(void **st)
