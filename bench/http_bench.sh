@@ -121,7 +121,7 @@ W=$(key "$D/ing" "$ACCT" writer) # creates meta before serve starts
 start_srv "$D/ing"
 for B in 100 500; do
   head -n "$B" "$D/events.jsonl" |
-    awk '{ sub(/"eventId":"[^"]*"/, "\"eventId\":\"XXXXXXXXXXXX-" NR "\""); print }' >"$D/tmpl$B.jsonl"
+    awk '{ sub(/"eventId":"[^"]*"/, "\"eventId\":\"XXXXXXXXXXXX-'"$B"'-" NR "\""); print }' >"$D/tmpl$B.jsonl"
   say "HTTP ingest, batches of $B, $CONNS connections, ${SECS}s"
   out=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --timeout 30s -s "$D/ingest.lua" "$URL" -- "$D/tmpl$B.jsonl" "$W" 2>&1)
   line=$(printf '%s\n' "$out" | grep '^RESULT' | tail -1)
