@@ -88,12 +88,18 @@ void tk_batch_destroy(tk_batch_t *b)
         free(b->members[i]);
     tk_buf_free(&b->scratch);
     tk_jparser_destroy(b->jp);
+    for (size_t i = 0; i < b->nowned; i++)
+        free(b->owned_inputs[i]);
+    free(b->owned_inputs);
     free(b);
 }
 
 void tk_batch_reset(tk_batch_t *b)
 {
     tk_arena_reset(&b->arena);
+    for (size_t i = 0; i < b->nowned; i++)
+        free(b->owned_inputs[i]);
+    b->nowned = 0;
     b->nev = b->nrej = b->seen = 0;
     b->nomem = 0;
 }

@@ -69,6 +69,8 @@ struct tk_batch {
     tk_jmember_t *members[4]; /* member scratch, one per nesting level in use */
     size_t cap_members[4];
     int nomem;             /* set when an allocation failed mid-parse */
+    char **owned_inputs;   /* decompressed inputs, freed at reset (borrowed events point into them) */
+    size_t nowned, cap_owned;
 };
 
 /* What to treat one JSON object as. */

@@ -496,6 +496,15 @@ int tk_at_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmembe
         }
     }
 
+    /* CloudTrail identity types are CamelCase; ActionTrail's are kebab-case. */
+    if (sniff && ui_type.n) {
+        static const char *const ct_types[] = {"IAMUser", "Root", "AssumedRole", "AWSService", "FederatedUser",
+                                               "AWSAccount", "IdentityCenterUser", "SAMLUser", "WebIdentityUser"};
+        for (size_t i = 0; i < TK_ARRAY_LEN(ct_types); i++)
+            if (tk_str_is(ui_type.p, ui_type.n, ct_types[i]))
+                return 1;
+    }
+
     /* The owning account: the event's own, else the writer's default, else
      * the caller's account from userIdentity. */
     sv_t acct = s[F_RECIPIENT];

@@ -8,7 +8,11 @@
 
 #include "base/tk.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+/* Gzip input given to tk_event_parse directly is decompressed up to this. */
+#define GUNZIP_LIMIT ((size_t)1 << 30)
 
 static const char *skip_ws_lines(const char *p, const char *end, uint64_t *line)
 {
@@ -245,6 +249,30 @@ int tk_event_parse(tk_batch_t *b, const char *data, size_t len, const tk_parse_o
         opts = &defaults;
     if (!data && len)
         return tk_errf(err, TK_EINVAL, "no input");
+    if (len >= 2 && (unsigned char)data[0] == 0x1f && (unsigned char)data[1] == 0x8b) {
+        /* Gzip: decompress and keep the bytes with the batch (borrowed
+         * events may point into them). */
+        char *plain;
+        size_t plen;
+        int owned;
+        int rc = tk_event_gunzip(data, len, GUNZIP_LIMIT, &plain, &plen, &owned, err);
+        if (rc)
+            return rc;
+        if (b->nowned == b->cap_owned) {
+            size_t nc = b->cap_owned ? b->cap_owned * 2 : 4;
+            char **x = realloc(b->owned_inputs, nc * sizeof *x);
+            if (!x) {
+                free(plain);
+                return tk_errf(err, TK_ENOMEM, "out of memory");
+            }
+            b->owned_inputs = x;
+            b->cap_owned = nc;
+        }
+        b->owned_inputs[b->nowned++] = plain;
+        if (plen >= 2 && (unsigned char)plain[0] == 0x1f && (unsigned char)plain[1] == 0x8b)
+            return tk_errf(err, TK_EINVAL, "gzip inside gzip: decompress the input once before sending it");
+        return tk_event_parse(b, plain, plen, opts, err);
+    }
     tk_pctx_t c = {b, opts, data, data + len};
     const char *end = data + len;
     uint64_t line = opts->first_line ? opts->first_line : 1;

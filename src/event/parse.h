@@ -73,9 +73,11 @@ const tk_reject_t *tk_batch_rejects(const tk_batch_t *b);
 size_t tk_batch_seen(const tk_batch_t *b);
 
 /* Parses data[0..len) (borrowed; copied into the batch as needed) and appends
- * its events and rejects to b. Returns 0 even when some events are rejected;
- * a negative TK_E* only when nothing could be attempted (ENOMEM, or input that
- * is not a JSON document at all in a format that needs one, message in err). */
+ * its events and rejects to b. Gzip input (magic 1f 8b) is decompressed
+ * first (up to 1 GiB; the batch keeps those bytes until reset). Returns 0
+ * even when some events are rejected; a negative TK_E* only when nothing
+ * could be attempted (ENOMEM, corrupt gzip, or input that is not a JSON
+ * document at all in a format that needs one, message in err). */
 int tk_event_parse(tk_batch_t *b, const char *data, size_t len, const tk_parse_opts_t *opts,
                    char *err);
 

@@ -298,6 +298,14 @@ static void test_jsonl_mixes_actiontrail_and_cloudtrail_lines(void **st)
     assert_memory_equal(e[1].region.p, "us-east-1", 9);
     assert_memory_equal(e[1].event_id.p, "ct1", 3);
     tk_batch_destroy(b);
+    /* Only the identity type says CloudTrail here. */
+    const char *by_type = "{\"eventTime\":\"2026-11-24T10:00:00Z\",\"recipientAccountId\":\"1\","
+                          "\"userIdentity\":{\"type\":\"IAMUser\",\"userName\":\"bob\"}}";
+    b = tk_batch_create();
+    assert_int_equal(tk_event_parse(b, by_type, strlen(by_type), NULL, err), 0);
+    assert_int_equal(tk_batch_count(b), 1);
+    assert_non_null(strstr(tk_batch_events(b)->json.p, "\"type\":\"ram-user\""));
+    tk_batch_destroy(b);
 }
 
 static void test_actiontrail_event_renders_as_cloudtrail_record(void **st)

@@ -569,6 +569,31 @@ static void test_gzip_input_is_decompressed_single_and_multi_member(void **st)
         assert_non_null(strstr(err, "gzip"));
         free(z);
     }
+    /* tk_event_parse takes gzip directly: an array and a Records file. */
+    const char *docs[2] = {"[{\"eventTime\":\"2026-11-24T10:00:00Z\",\"recipientAccountId\":\"1\"},{}]",
+                           "{\"Records\":[{\"eventVersion\":\"1.08\",\"eventTime\":\"2024-07-31T12:29:17Z\","
+                           "\"awsRegion\":\"eu\",\"recipientAccountId\":\"1\"}]}"};
+    for (int d = 0; d < 2; d++) {
+        size_t zl;
+        unsigned char *z = gz(docs[d], strlen(docs[d]), d, &zl);
+        tk_parse_opts_t po = {.borrow_input = 1};
+        tk_batch_t *b = tk_batch_create();
+        char err[TK_ERRLEN];
+        assert_int_equal(tk_event_parse(b, (char *)z, zl, &po, err), 0);
+        free(z); /* events live in the batch, not in the caller's gzip bytes */
+        assert_int_equal(tk_batch_count(b), 1);
+        assert_int_equal(tk_batch_reject_count(b), d == 0 ? 1 : 0);
+        assert_int_equal(tk_batch_events(b)->json.p[0], '{');
+        assert_true(d == 0 || tk_batch_events(b)->region.len == 2);
+        tk_batch_destroy(b);
+    }
+    {
+        char bad[20] = {0x1f, (char)0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 'x', 'y', 'z'};
+        tk_batch_t *b = tk_batch_create();
+        char err[TK_ERRLEN];
+        assert_int_equal(tk_event_parse(b, bad, sizeof bad, NULL, err), TK_EINVAL);
+        tk_batch_destroy(b);
+    }
     /* Plain input is borrowed. */
     char *out;
     size_t ol;
