@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define CHUNK_BYTES (8u << 20)  /* JSON Lines are parsed in pieces this big */
 #define DEFAULT_BATCH 4096
@@ -346,7 +347,7 @@ typedef struct work {
     uint64_t base_index;  /* events before this chunk in the file */
     size_t seen0;         /* tk_batch_seen before the parse */
     double frac;          /* share of the file done after this chunk */
-    char *buf;            /* the file's data, freed with its last chunk */
+    char *buf;            /* this piece of the file (events may point into it) */
     int first, last;
     int failed;
     char msg[TK_ERRLEN];
@@ -403,7 +404,53 @@ static void give_back(pipeline_t *pl, tk_batch_t *b)
     pthread_mutex_unlock(&pl->mu);
 }
 
-/* Reader side for one file. Returns -1 when the pipeline stops. */
+/* Reads from gz until buf holds at least want bytes or the file ends.
+ * 0, or -1 with msg filled on a read or decompression error. */
+static int fill(gzFile gz, char **buf, size_t *len, size_t *cap, size_t want, int *eof,
+                char *msg)
+{
+    while (!*eof && *len < want) {
+        if (*len + 1 >= *cap) {
+            /* Grow geometrically: `want` may be "everything" (SIZE_MAX / 2). */
+            size_t nc = *cap ? *cap * 2 : CHUNK_BYTES + 1;
+            char *p = realloc(*buf, nc);
+            if (!p) {
+                snprintf(msg, TK_ERRLEN, "out of memory reading the file");
+                return -1;
+            }
+            *buf = p;
+            *cap = nc;
+        }
+        size_t ask = want - *len < *cap - 1 - *len ? want - *len : *cap - 1 - *len;
+        int r = gzread(gz, *buf + *len, ask > (1u << 30) ? 1u << 30 : (unsigned)ask);
+        if (r < 0) {
+            int zerr;
+            const char *m = gzerror(gz, &zerr);
+            snprintf(msg, TK_ERRLEN, "cannot read: %s", zerr == Z_ERRNO ? strerror(errno) : m);
+            return -1;
+        }
+        if (r == 0) {
+            int zerr;
+            const char *m = gzerror(gz, &zerr);
+            if (zerr != Z_OK) {
+                /* A truncated .gz: what was read is kept, the file fails. */
+                snprintf(msg, TK_ERRLEN, "cannot decompress: %s (file cut short?)", m);
+                return -1;
+            }
+            *eof = 1;
+        }
+        *len += (size_t)r;
+    }
+    return 0;
+}
+
+/* Reader side for one file. JSON Lines are streamed in pieces of about
+ * CHUNK_BYTES cut after a newline, so memory stays bounded whatever the file
+ * size (gzip too: zlib decompresses as it reads, and reads plain files
+ * as they are). Other shapes (a JSON array, {"Records":[...]}) are one JSON
+ * document and are read whole. Each work item owns its piece of the file,
+ * because parsed events may point into it. Returns -1 when the pipeline
+ * stops. */
 static int read_file(pipeline_t *pl, size_t fi)
 {
     importer_t *im = pl->im;
@@ -412,67 +459,103 @@ static int read_file(pipeline_t *pl, size_t fi)
     memset(&w, 0, sizeof w);
     w.file = fi;
     w.first = 1;
-    char *raw = NULL, *data = NULL;
-    size_t rawlen = 0, len = 0;
-    int owned = 0;
-    if (tk_fs_read_all(f->path, &raw, &rawlen, w.msg) ||
-        tk_event_gunzip(raw, rawlen, 0, &data, &len, &owned, w.msg)) {
-        free(raw);
+    gzFile gz = gzopen(f->path, "rb");
+    if (!gz) {
+        snprintf(w.msg, sizeof w.msg, "cannot open: %s", strerror(errno ? errno : ENOMEM));
         w.failed = w.last = 1;
         return push_work(pl, &w);
     }
-    if (owned)
-        free(raw);
-    /* data is now the only allocation (raw itself when not compressed). */
+    gzbuffer(gz, 1u << 20);
+    char *cur = NULL;
+    size_t len = 0, cap = 0;
+    int eof = 0, rc = 0;
+    if (fill(gz, &cur, &len, &cap, CHUNK_BYTES, &eof, w.msg))
+        goto failed;
     tk_parse_opts_t po = im->popts;
     po.source_name = f->path;
-    int chunked = len > CHUNK_BYTES && (po.format == TK_FMT_AUTO || po.format == TK_FMT_JSONL ||
-                                        po.format == TK_FMT_ACTIONTRAIL) &&
-                  looks_like_json_lines(data, len);
+    int stream = (po.format == TK_FMT_AUTO || po.format == TK_FMT_JSONL ||
+                  po.format == TK_FMT_ACTIONTRAIL) && looks_like_json_lines(cur, len);
+    if (!stream && fill(gz, &cur, &len, &cap, SIZE_MAX / 2, &eof, w.msg))
+        goto failed;
     uint64_t base_line = 0, base_index = 0;
-    size_t pos = 0;
-    do {
-        size_t end = len;
-        if (chunked && len - pos > CHUNK_BYTES) {
-            const char *nl = memchr(data + pos + CHUNK_BYTES, '\n', len - pos - CHUNK_BYTES);
-            end = nl ? (size_t)(nl - data) + 1 : len;
+    for (;;) {
+        size_t cut = len;
+        if (!eof) {
+            const char *nl = len ? memrchr(cur, '\n', len) : NULL;
+            if (!nl) {
+                /* One line longer than a piece: read on until its end. */
+                if (fill(gz, &cur, &len, &cap, len + CHUNK_BYTES, &eof, w.msg))
+                    goto failed;
+                continue;
+            }
+            cut = (size_t)(nl - cur) + 1;
+        }
+        /* The rest goes to the next piece, read before this one is queued
+         * so that this one knows whether it is the last. */
+        char *next = NULL;
+        size_t nlen = len - cut, ncap = 0;
+        if (!eof || nlen) {
+            ncap = (nlen > CHUNK_BYTES ? nlen : CHUNK_BYTES) + 1;
+            if (!(next = malloc(ncap))) {
+                snprintf(w.msg, sizeof w.msg, "out of memory reading the file");
+                goto failed;
+            }
+            memcpy(next, cur + cut, nlen);
+            if (fill(gz, &next, &nlen, &ncap, CHUNK_BYTES, &eof, w.msg)) {
+                free(next);
+                goto failed;
+            }
         }
         tk_batch_t *b = take_batch(pl);
         if (!b) {
-            free(data);
-            return -1;
+            free(next);
+            rc = -1;
+            break;
         }
         w.b = b;
         w.base_line = base_line;
         w.base_index = base_index;
         w.seen0 = tk_batch_seen(b);
-        if (tk_event_parse(b, data + pos, end - pos, &po, w.msg) != 0) {
-            /* Nothing could be attempted: the file counts as failed; what
-             * earlier chunks stored stays stored. */
+        if (tk_event_parse(b, cur, cut, &po, w.msg) != 0) {
             give_back(pl, b);
+            free(next);
             w.b = NULL;
-            w.failed = 1;
-            end = len;
+            goto failed;
         }
-        if (!w.failed) {
-            base_index += tk_batch_seen(b) - w.seen0;
-            if (chunked)
-                for (const char *q = data + pos, *e = data + end;
-                     (q = memchr(q, '\n', (size_t)(e - q))); q++)
-                    base_line++;
-        }
-        pos = end;
-        w.frac = len ? (double)pos / (double)len : 1;
-        w.last = pos >= len;
-        w.buf = w.last ? data : NULL;
+        base_index += tk_batch_seen(b) - w.seen0;
+        for (const char *q = cur, *e = cur + cut; (q = memchr(q, '\n', (size_t)(e - q))); q++)
+            base_line++;
+        w.last = eof && nlen == 0;
+        w.frac = f->size ? (double)gzoffset(gz) / (double)f->size : 1;
+        w.buf = cur;
         if (push_work(pl, &w)) {
-            give_back(pl, w.b);
-            free(data);
-            return -1;
+            give_back(pl, b);
+            free(cur);
+            free(next);
+            cur = NULL;
+            rc = -1;
+            break;
         }
         w.first = 0;
-    } while (pos < len);
-    return 0;
+        cur = next;
+        len = nlen;
+        cap = ncap;
+        if (w.last)
+            break;
+    }
+    free(cur);
+    gzclose(gz);
+    return rc;
+
+failed:
+    /* Nothing more of this file: it counts as failed; what earlier pieces
+     * stored stays stored. */
+    free(cur);
+    gzclose(gz);
+    w.b = NULL;
+    w.buf = NULL;
+    w.failed = w.last = 1;
+    return push_work(pl, &w);
 }
 
 static void *reader_main(void *arg)
@@ -536,8 +619,8 @@ static int consume(pipeline_t *pl)
             }
         }
         give_back(pl, w.b);
+        free(w.buf);
         if (w.last) {
-            free(w.buf);
             if (rc == 0) {
                 files_done++;
                 im->bytes_done += f->size;

@@ -130,6 +130,12 @@ eq "missing path: exit 1" 1 "$rc"
 eq "missing path: counted as failed" 1 "$(echo "$out" | field failed)"
 check "missing path: named in the message" grep -q "does-not-exist" $TMP/err
 
+# A truncated .gz fails that file (exit 1) with a clear message.
+head -c $(( $(stat -c %s $TMP/in/a/part2.json.gz) / 2 )) $TMP/in/a/part2.json.gz > $TMP/cut.json.gz
+out=$($BIN import --data $TMP/data3 --output json $TMP/cut.json.gz 2>$TMP/err); rc=$?
+eq "truncated .gz: exit 1, counted as failed" "1 1" "$rc $(echo "$out" | field failed)"
+check "truncated .gz: says it cannot decompress" grep -q "cut.json.gz.*cannot decompress" $TMP/err
+
 # --batch 1 gives the same result as big batches.
 out=$($BIN import --data $TMP/data2 --batch 7 --output json $TMP/in/a); rc=$?
 eq "--batch 7 accepts all 170 events of folder a" "0 170" "$rc $(echo "$out" | field accepted)"
