@@ -208,7 +208,9 @@ stop_server >/dev/null
 
 # --- limits (a second server with small limits) --------------------------
 L=$TMP/limits
-start_server "$L" --max-body 20000 --max-events 5 --max-decompressed 100000 || nok "limits server starts"
+# Limits from a config file (both key spellings) and from flags.
+printf '{"max_events": 5, "max-decompressed": 100000, "lookup_rate": 1, "metrics_open_loopback": true}\n' >"$TMP/cfg.json"
+start_server "$L" --config "$TMP/cfg.json" --max-body 20000 || nok "limits server starts"
 bootstrap_key "$L"; B="$KEY_ID:$KEY_SECRET"
 gen_events 6 $ACCT $T0 1 lim >"$TMP/six.jsonl"
 req POST /v1/events "$B" --data-binary @"$TMP/six.jsonl" >/dev/null
@@ -223,5 +225,31 @@ req POST /v1/events "$B" --data-binary '{"eventTime": ' >/dev/null
 check "truncated JSON: 400, nothing accepted" test "$CODE" = 400
 req GET "/v1/lookup?StartTime=$ST&EndTime=$ET" "$B" >/dev/null
 eq "nothing of the refused requests was stored" "200 0" "$CODE $(jget "$TMP/body" 'len(j["Events"])')"
+# --lookup-rate 1 (burst 2): a quick burst of reads runs out of tokens.
+for _ in 1 2 3 4 5 6; do req GET "/v1/lookup?StartTime=$ST" "$B" >/dev/null; [ "$CODE" = 429 ] && break; done
+eq "over the per-key read rate: 429 Throttling.User" "429 Throttling.User" "$CODE $(jget "$TMP/body" 'j["Code"]')"
+check "429 carries Retry-After" grep -qi '^Retry-After: [1-9]' "$TMP/hdr"
+req GET /metrics "" >/dev/null
+eq "metrics_open_loopback: /metrics without a key from loopback" 200 "$CODE"
+check "metrics count the throttled request" grep -q '^trailkeep_throttled_total 1$' "$TMP/body"
 stop_server >/dev/null
+printf '{"max_events": "many"}' >"$TMP/bad.json"
+"$TK_BIN" serve --config "$TMP/bad.json" --data "$TMP/x" >/dev/null 2>"$TMP/cfgerr"
+eq "a bad config value: exit 2 with a message naming it" "2 1" "$? $(grep -c 'max-events' "$TMP/cfgerr")"
+
+# --- TLS -----------------------------------------------------------------
+if openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/key.pem" -out "$TMP/cert.pem" -days 1 \
+     -subj /CN=127.0.0.1 >/dev/null 2>&1; then
+  T=$TMP/tls
+  PORT=$(free_port)
+  "$TK_BIN" serve --data "$T" --listen "127.0.0.1:$PORT" --tls-cert "$TMP/cert.pem" --tls-key "$TMP/key.pem" \
+    --access-log off >"$T.out" 2>"$T.err" &
+  SERVER_PID=$!; TK_CLEANUP_PIDS+=("$SERVER_PID")
+  for _ in $(seq 1 100); do curl -sk -o /dev/null "https://127.0.0.1:$PORT/healthz" && break; sleep 0.1; done
+  check "TLS: healthz over HTTPS" bash -c "curl -sk 'https://127.0.0.1:$PORT/healthz' | grep -q '\"status\":\"ok\"'"
+  check "TLS: serve prints an https URL" grep -q "listening on https://" "$T.out"
+  stop_server >/dev/null
+else
+  nok "openssl can make a test certificate"
+fi
 tk_done
