@@ -286,6 +286,7 @@ void tk_route_lookup(tk_req_t *r)
 /* ------------------------------------------------------------ history */
 
 typedef struct hist_walk {
+    const char *rtype, *rname;
     tk_buf_t *out;
     size_t want, got;
     int more;
@@ -307,6 +308,43 @@ static int put_field(tk_buf_t *o, const char *name, cJSON *v)
     return rc;
 }
 
+/* The index matches type and name independently, so an event touching
+ * (A, x) and (B, y) is found for (A, y) too: check the pair itself, in
+ * referencedResources {type: [names]} or in the aligned flattened
+ * resourceType / resourceName (';' between types, ',' between names). */
+static int touches(cJSON *ev, const char *rtype, const char *rname)
+{
+    cJSON *rr = cJSON_GetObjectItemCaseSensitive(ev, "referencedResources");
+    cJSON *names = cJSON_IsObject(rr) ? cJSON_GetObjectItemCaseSensitive(rr, rtype) : NULL;
+    cJSON *n;
+    cJSON_ArrayForEach(n, names)
+        if (cJSON_IsString(n) && !strcmp(n->valuestring, rname))
+            return 1;
+    cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "resourceType");
+    cJSON *nm = cJSON_GetObjectItemCaseSensitive(ev, "resourceName");
+    if (!cJSON_IsString(t) || !cJSON_IsString(nm))
+        return 0;
+    const char *tp = t->valuestring, *np = nm->valuestring;
+    size_t tl0 = strlen(rtype), nl0 = strlen(rname);
+    while (*tp || *np) {
+        size_t tl = strcspn(tp, ";"), nl = strcspn(np, ";");
+        if (tl == tl0 && !memcmp(tp, rtype, tl)) {
+            const char *q = np, *end = np + nl;
+            while (q < end) {
+                size_t l = strcspn(q, ",;");
+                if (q + l > end)
+                    l = (size_t)(end - q);
+                if (l == nl0 && !memcmp(q, rname, l))
+                    return 1;
+                q += l + (q + l < end);
+            }
+        }
+        tp += tl + (tp[tl] == ';');
+        np += nl + (np[nl] == ';');
+    }
+    return 0;
+}
+
 static int hist_cb(void *ud, const tk_stored_event_t *ev)
 {
     hist_walk_t *w = ud;
@@ -314,7 +352,7 @@ static int hist_cb(void *ud, const tk_stored_event_t *ev)
     if (!j)
         return 0;
     cJSON *rw = cJSON_GetObjectItemCaseSensitive(j, "eventRW");
-    if (!cJSON_IsString(rw) || strcmp(rw->valuestring, "Write")) {
+    if (!cJSON_IsString(rw) || strcmp(rw->valuestring, "Write") || !touches(j, w->rtype, w->rname)) {
         cJSON_Delete(j);
         return 0;
     }
@@ -460,7 +498,7 @@ void tk_route_history(tk_req_t *r, const char *rest)
     brc |= tk_buf_puts(&o, ",\"ResourceName\":");
     brc |= tk_buf_put_json_str(&o, rname, strlen(rname));
     brc |= tk_buf_puts(&o, ",\"Items\":[");
-    hist_walk_t w = {.out = &o, .want = (size_t)max};
+    hist_walk_t w = {.rtype = rtype, .rname = rname, .out = &o, .want = (size_t)max};
     char err[TK_ERRLEN] = "";
     uint64_t t0 = tk_mono_ns();
     int rc = tk_store_lookup(s->store, &q, hist_cb, &w, err);

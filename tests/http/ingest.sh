@@ -204,6 +204,17 @@ start_server "$D" || nok "restart"
 check "restart: no new admin key printed" bash -c "! grep -q 'secret:' '$D.out'"
 page_all get
 eq "restart: every acknowledged event still there" "$TOTAL" "$(wc -l <"$TMP/ids")"
+
+# History matches (type, name) pairs, not a type and a name from different pairs.
+TS=$(date -u -d @$((NOW - 30)) +%Y-%m-%dT%H:%M:%SZ)
+req POST /v1/events "$A" --data-binary "{\"eventId\":\"res-1\",\"eventTime\":\"$TS\",\"eventRW\":\"Write\",\"eventName\":\"ModifyX\",\"resourceType\":\"ACS::ECS::Instance;ACS::VPC::VPC\",\"resourceName\":\"i-9a,i-9b;vpc-9\"}
+{\"eventId\":\"res-2\",\"eventTime\":\"$TS\",\"eventRW\":\"Write\",\"eventName\":\"ModifyY\",\"referencedResources\":{\"ACS::ECS::Instance\":[\"i-9c\"],\"ACS::VPC::VPC\":[\"vpc-9\"]}}" >/dev/null
+eq "two multi-resource events accepted" "200 2" "$CODE $(jget "$TMP/body" 'j["accepted"]')"
+hist_ids() { req GET "/v1/resources/$1/history" "$A" >/dev/null; jget "$TMP/body" '" ".join(i["eventId"] for i in j["Items"])'; }
+eq "history by flattened pair (Instance, i-9b)" "res-1" "$(hist_ids ACS::ECS::Instance/i-9b)"
+eq "history by both shapes (VPC, vpc-9)" "res-2 res-1" "$(hist_ids ACS::VPC::VPC/vpc-9)"
+eq "history by referencedResources (Instance, i-9c)" "res-2" "$(hist_ids ACS::ECS::Instance/i-9c)"
+eq "history never mixes pairs (Instance, vpc-9)" "" "$(hist_ids ACS::ECS::Instance/vpc-9)"
 stop_server >/dev/null
 
 # --- limits (a second server with small limits) --------------------------
