@@ -104,6 +104,15 @@ eq "big file: 29998 accepted, 2 rejected" "29998 2" "$(echo "$out" | field accep
 check "big file: reject in the first chunk at its line" grep -q "big.jsonl:10 InvalidJson" $TMP/err
 check "big file: reject in a later chunk at its line" grep -q "big.jsonl:29001 InvalidJson" $TMP/err
 
+# On a terminal (script(1) gives one) a progress line is drawn on stderr.
+if command -v script >/dev/null; then
+  script -qec "$BIN import --data $TMP/data4 $TMP/big.jsonl" /dev/null > $TMP/tty 2>&1
+  tr '\r' '\n' < $TMP/tty > $TMP/tty.lines
+  check "terminal: progress shows files, events, rate, MB/s and ETA" \
+    grep -Eq '\[[#.]{20}\] +[0-9]+%  files [01]/1  events [0-9,]+  [0-9]+ ev/s  [0-9.]+ MB/s  ETA ' $TMP/tty.lines
+  check "terminal: the last progress line shows 1/1 files" grep -q 'files 1/1  events 30,000' $TMP/tty.lines
+fi
+
 # Events without recipientAccountId: rejected, unless --account gives one.
 $PY - $TMP/noacct.jsonl <<'PY'
 import json, sys

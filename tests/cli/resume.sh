@@ -39,6 +39,10 @@ for i in $(seq 1 1000); do   # until the first file is recorded
   kill -0 $pid 2>/dev/null || break
   sleep 0.01
 done
+# A lookup runs beside the importing process (read-only open, no lock).
+acc1=$(head -1 $TMP/expected | cut -d' ' -f1)
+n_during=$($BIN lookup --data $D --account $acc1 --start 2026-10-01 --end 2026-12-01 --count 2>$TMP/lerr); rc=$?
+eq "lookup works while an import holds the store ($n_during events so far)" "0" "$rc"
 w0=$(walbytes)
 for i in $(seq 1 1000); do   # then until the next file's first batch is durable
   [ "$(walbytes)" -gt "$w0" ] && break
