@@ -333,6 +333,14 @@ def section_summary(imp, disk):
           f"{ratio(worst50, s50, 2)} | <= 1,000 us | {verdict(worst50 <= 1000)} |")
         w(f"| lookup p99, worst attribute/window (us) | {fmt_f(worst99)} | SQLite {fmt_f(s99)} | "
           f"{ratio(worst99, s99, 2)} | <= 10,000 us | {verdict(worst99 <= 10000)} |")
+    http = load("http")
+    if http:
+        b500 = next((x for x in http.get("ingest", []) if x.get("batch") == 500), None)
+        eps = b500["events_per_s"] if b500 else None
+        w(f"| HTTP ingest, durable ack, batches of 500, {machine.get('nproc')} cores (events/s) | "
+          f"{fmt_int(eps)} | import: {fmt_int(http.get('import_events_per_s'))} | "
+          f"{ratio(eps, http.get('import_events_per_s'), 2)} of import | >= 200,000 | "
+          f"{verdict(eps >= 200000 if eps else None)} |")
     chk = load("lookup_check")
     if chk:
         fewer = sum(chk.get("tk_fewer", {}).values())
@@ -341,6 +349,25 @@ def section_summary(imp, disk):
     w("")
     w(f"The lookup target is stated for 30M events; this run holds {fmt_int(N)}"
       + (" (the large run is in section 4)." if load("big_lookup_tk") else "."))
+    w("")
+
+
+def section_http():
+    try:
+        with open(os.path.join(WORK, "http.md")) as f:
+            table = f.read().strip()
+    except OSError:
+        table = ""
+    if not table:
+        return
+    w("## 5. HTTP ingest and lookup")
+    w("")
+    w("From `bench/http_bench.sh` (src/http's benchmark, run by `make bench`): `trailkeep serve` "
+      "on loopback, `wrk` posting JSON Lines batches with unique eventIds (acknowledged only "
+      "once durable), then LookupEvents over HTTP at 1, 8 and 64 concurrent readers. Its own "
+      "data set (one account, one day); table as it printed it:")
+    w("")
+    w(table)
     w("")
 
 
@@ -382,6 +409,7 @@ if N:
     section_disk(disk)
 section_lookup("", "## 3. LookupEvents latency")
 section_big()
+section_http()
 w("## Notes")
 w("")
 w("- Durability differs in trailkeep's disfavour: trailkeep fsyncs its WAL before acknowledging "

@@ -13,7 +13,7 @@
 #   BENCH_SEED=42         generator + query seed   BENCH_BIG=1     also the 10M lookup run
 #   BENCH_START=2026-10-01  first day of the data (fixed, so runs are byte-identical)
 #   BENCH_GEN_ARGS="--accounts 8 --users 16"  more `trailkeep gen` options
-#   BENCH_SKIP=pg,sqlite  systems to leave out (pg, sqlite, gzip, parse)
+#   BENCH_SKIP=pg,sqlite  systems to leave out (pg, sqlite, gzip, parse, http)
 #   BENCH_BUILD=build/release  where trailkeep and bench_* binaries are
 #   BENCH_WORK=bench/work      scratch + raw results   BENCH_RESULTS=bench/RESULTS.md
 set -uo pipefail
@@ -63,7 +63,7 @@ fi
 "$TK" import --help >/dev/null 2>&1 || die "'trailkeep import' is not available in $TK"
 case "$EVENTS" in ''|*[!0-9]*) die "BENCH_EVENTS must be a number, got '$EVENTS'";; esac
 
-rm -rf "$LOGS" "$WORK"/*.json "$WORK"/*.txt "$WORK"/*queries.tsv
+rm -rf "$LOGS" "$WORK"/*.json "$WORK"/*.txt "$WORK"/*.md "$WORK"/*queries.tsv
 mkdir -p "$LOGS"
 echo "{\"events\":$EVENTS,\"days\":$DAYS,\"start\":\"$START\",\"gen_args\":\"$GEN_ARGS\",\"queries\":$NQ,\"seed\":$SEED,\"big\":$BIG,\"skip\":\"${BENCH_SKIP:-}\",\"started\":\"$(date -u +%FT%TZ)\"}" >"$WORK/params.json"
 
@@ -283,6 +283,14 @@ EOF
 }
 
 run_dataset "" "$EVENTS"
+
+# HTTP ingest and lookup through `trailkeep serve` (bench/http_bench.sh, owned
+# by src/http): its own data set, its table copied into RESULTS.md.
+if [ -f "$BENCH/http_bench.sh" ] && ! skipped http; then
+  say "http: bench/http_bench.sh (serve + wrk)"
+  BENCH_BUILD="$REL" BENCH_WORK="$WORK" bash "$BENCH/http_bench.sh" >"$WORK/http.md" 2>"$LOGS/http.log" ||
+    { rm -f "$WORK/http.md" "$WORK/http.json"; fail_step http "$LOGS/http.log"; }
+fi
 if [ "$BIG" = 1 ]; then
   run_dataset big_ "$BIG_EVENTS"
 fi
