@@ -47,9 +47,10 @@ static void gen_usage(FILE *f)
 "                       array:       one JSON array of ActionTrail events\n"
 "                       cloudtrail:  CloudTrail records in {\"Records\":[...]}\n"
 "  --gzip               gzip the output (implied by --out FILE.gz)\n"
-"  --out PATH           write to PATH instead of stdout; a directory (existing, ending\n"
-"                       in '/', or with --files-per-day) gets ActionTrail's delivered\n"
-"                       layout: AliyunLogs/Actiontrail/<account>/<region>/YYYY/MM/DD/...\n"
+"  --out PATH           write to PATH instead of stdout (also --output, -o); a\n"
+"                       directory (existing, ending in '/', or with --files-per-day)\n"
+"                       gets ActionTrail's delivered layout:\n"
+"                       AliyunLogs/Actiontrail/<account>/<region>/YYYY/MM/DD/...\n"
 "                       (CloudTrail's AWSLogs/... with --format cloudtrail)\n"
 "  --files-per-day N    folder layout: files per account, region and day: 1..24,\n"
 "                       dividing 24 [1]\n"
@@ -179,7 +180,7 @@ int tk_cmd_gen(int argc, char **argv)
         } else if (!strcmp(a, "--format")) {
             NEED_VAL();
             format = val;
-        } else if (!strcmp(a, "--out") || !strcmp(a, "-o")) {
+        } else if (!strcmp(a, "--out") || !strcmp(a, "--output") || !strcmp(a, "-o")) {
             NEED_VAL();
             out = val;
         } else if (!strcmp(a, "--attacks")) {

@@ -20,7 +20,7 @@
 #include <zlib.h>
 
 #define CHUNK (1u << 20)
-#define TOTAL_CAP (512ull << 20)
+#define TOTAL_CAP (256ull << 20)
 
 static const char *opener(tk_gen_frame_t f)
 {
