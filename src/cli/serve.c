@@ -30,7 +30,7 @@ typedef struct serve_cfg {
     long max_body, max_decompressed, max_events, purge_hour, retention_days, threads;
     long max_inflight, max_page, seal_interval, max_connections;
     double lookup_rate;
-    int metrics_open_loopback, no_purge;
+    int metrics_open_loopback, no_purge, purge_on_start;
 } serve_cfg_t;
 
 static void usage(FILE *f)
@@ -52,6 +52,7 @@ static void usage(FILE *f)
           "  --retention-days N     default retention; per-account values from\n"
           "                         `trailkeep accounts set ID --retention-days N` win (default 90)\n"
           "  --no-purge             never run the retention purge in the service\n"
+          "  --purge-on-start       also seal and purge once right after starting\n"
           "  --seal-interval SECS   seal the WAL into segments this often (default 60)\n"
           "  --threads N            0 = one thread per connection (default), N = epoll pool of N\n"
           "  --max-connections N    concurrent connections (default 512)\n"
@@ -178,6 +179,8 @@ static int cfg_set(serve_cfg_t *c, const char *key, const char *v, char *err)
         return set_bool(&c->metrics_open_loopback, key, v, err);
     if (!strcmp(key, "no-purge"))
         return set_bool(&c->no_purge, key, v, err);
+    if (!strcmp(key, "purge-on-start"))
+        return set_bool(&c->purge_on_start, key, v, err);
     if (!strcmp(key, "lookup-rate")) {
         char *end;
         double d = strtod(v, &end);
@@ -296,6 +299,8 @@ static void *bg_main(void *arg)
     int64_t now = tk_now_ms();
     int64_t next_seal = now + b->cfg->seal_interval * 1000;
     int64_t next_purge = b->cfg->no_purge ? INT64_MAX : next_purge_ms(now, b->cfg->purge_hour);
+    if (b->cfg->purge_on_start && !b->cfg->no_purge)
+        next_seal = next_purge = now; /* seal first: purge removes sealed days */
     pthread_mutex_lock(&b->mu);
     while (!b->stop) {
         int64_t due = next_seal < next_purge ? next_seal : next_purge;
@@ -365,7 +370,8 @@ static int parse_args(int argc, char **argv, serve_cfg_t *c, int *help)
         char *eq = strchr(key, '=');
         if (eq)
             *eq = 0;
-        if (!strcmp(key, "metrics-open-loopback") || !strcmp(key, "no-purge")) {
+        if (!strcmp(key, "metrics-open-loopback") || !strcmp(key, "no-purge") ||
+            !strcmp(key, "purge-on-start")) {
             if (cfg_set(c, key, eq ? a + 2 + (eq - key) + 1 : "true", err)) {
                 fprintf(stderr, "trailkeep serve: %s\n", err);
                 return 2;
