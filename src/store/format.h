@@ -58,10 +58,11 @@
  *     68   4     nblocks
  *     72   8     raw JSON bytes (sum of json lengths)
  *     80   64    account, NUL-padded
- *     144  16x17 sections (SEC_COUNT): u64 offset, u32 compressed size, u32 raw size
- *     416  32    prev hash: SHA-256 of the previous segment of the account
+ *     144  16x21 sections (SEC_COUNT): u64 offset, u32 compressed size, u32 raw size;
+ *                an absent or empty section has sizes 0
+ *     480  32    prev hash: SHA-256 of the previous segment of the account
  *                (all zero for chain index 1)
- *     448  32    hash: SHA-256 of every byte of the file before this field
+ *     512  32    hash: SHA-256 of every byte of the file before this field
  *
  * SECTIONS (raw = after zstd decompression)
  *   SEC_BLOCKS  nblocks x (u64 offset, u32 compressed size, u32 raw size,
@@ -74,6 +75,12 @@
  *   SEC_ATTR0 + a, for every tk_attr_t a except TK_ATTR_EVENTID (its section is empty):
  *               varint nterms; nterms x (varint length, bytes, varint bitmap size,
  *               CRoaring portable bitmap of ordinals), terms sorted by memcmp.
+ *               Room is reserved for SEG_MAX_ATTRS keys so new tk_attr_t values
+ *               do not move the footer.
+ *   SEC_REPLACES  written by compaction: varint n; n x (u64 chain index, 32-byte
+ *               SHA-256) of the segments of the same partition whose events this
+ *               segment now holds. Verify accepts those indexes as accounted for
+ *               (like ANCHOR entries); open deletes replaced files a crash left.
  */
 #ifndef TK_STORE_FORMAT_H
 #define TK_STORE_FORMAT_H
@@ -96,8 +103,11 @@ enum {
     SEC_SEQS,
     SEC_IDS,
     SEC_ATTR0,
-    SEC_COUNT = SEC_ATTR0 + TK_ATTR__COUNT
+    SEC_REPLACES = SEC_ATTR0 + 16,
+    SEC_COUNT
 };
+#define SEG_MAX_ATTRS 16
+_Static_assert(TK_ATTR__COUNT <= SEG_MAX_ATTRS, "more attributes than the segment format reserves");
 
 #define SEG_ACCOUNT_MAX 64u
 #define SEG_F_MAGIC 0u
@@ -124,7 +134,7 @@ enum {
 #define SEG_BLOCK_TARGET (128u * 1024u) /* raw bytes per block before compression */
 #define SEG_ZSTD_LEVEL 1 /* measured: smaller and 2x faster than 3 on 128 KiB blocks of events */
 
-_Static_assert(SEG_F_PREVHASH == 416, "footer layout drifted from the table in format.h");
-_Static_assert(SEG_FOOTER_SIZE == 480, "footer layout drifted from the table in format.h");
+_Static_assert(SEG_F_PREVHASH == 480, "footer layout drifted from the table in format.h");
+_Static_assert(SEG_FOOTER_SIZE == 544, "footer layout drifted from the table in format.h");
 
 #endif

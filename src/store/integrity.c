@@ -216,8 +216,19 @@ int tk_store_purge(tk_store_t *s, int64_t now_ms, const tk_retention_t *ret, int
                 }
                 have_anchor = 1;
             }
-            for (size_t k = 0; k < p->nsegs && !rc; k++)
+            for (size_t k = 0; k < p->nsegs && !rc; k++) {
                 rc = anchor_add(&an, p->segs[k]->chain, p->segs[k]->hash);
+                /* what a compacted segment replaced leaves the chain with it */
+                uint64_t *ri;
+                uint8_t(*rh)[32];
+                size_t rn;
+                if (!rc && !(rc = seg_read_replaces(p->segs[k], &ri, &rh, &rn, err))) {
+                    for (size_t r = 0; r < rn && !rc; r++)
+                        rc = anchor_add(&an, ri[r], rh[r]);
+                    free(ri);
+                    free(rh);
+                }
+            }
             /* the anchor is durable before any file goes, so verify never sees an unexplained gap */
             if (rc || (rc = anchor_write(s->dir, a->name, &an, err)))
                 break;
@@ -428,6 +439,25 @@ static int verify_account(const char *dir, const char *account, vctx_t *v, char 
         report(v, adir, TK_VERIFY_MODIFIED, "HEAD file is unreadable");
     if (anchor_read(dir, account, &an))
         report(v, adir, TK_VERIFY_MODIFIED, "ANCHOR file is unreadable");
+    /* indexes a compacted segment replaced are accounted for, like purged ones */
+    for (size_t i = 0; i < nf; i++) {
+        if (!f[i].placed || !f[i].g->sec[SEC_REPLACES].rawlen)
+            continue;
+        uint64_t *ri;
+        uint8_t(*rh)[32];
+        size_t rn;
+        char e2[TK_ERRLEN];
+        if (seg_read_replaces(f[i].g, &ri, &rh, &rn, e2)) {
+            f[i].reported = 1;
+            report(v, f[i].path, TK_VERIFY_MODIFIED, e2);
+            continue;
+        }
+        for (size_t r = 0; r < rn; r++)
+            if (ri[r] < f[i].g->chain)
+                anchor_add(&an, ri[r], rh[r]);
+        free(ri);
+        free(rh);
+    }
     /* segments past HEAD that link on are a seal whose HEAD update a crash cut off */
     for (int adv = 1; adv;) {
         adv = 0;

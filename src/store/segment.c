@@ -229,7 +229,8 @@ static int build_attr(tk_buf_t *b, tk_attr_t attr, mev_t *const *ev, size_t n)
 }
 
 int seg_write(const char *path, const char *account, int64_t day, uint64_t chain,
-              const uint8_t prev[32], mev_t *const *ev, size_t n, seg_t **out, char *err)
+              const uint8_t prev[32], mev_t *const *ev, size_t n, const uint64_t *rep_idx,
+              const uint8_t (*rep_hash)[32], size_t nrep, seg_t **out, char *err)
 {
     char tmp[PATH_MAX + 8];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -313,7 +314,12 @@ int seg_write(const char *path, const char *account, int64_t day, uint64_t chain
                     rc = tk_buf_put_u64le(&sec, ids[i].h) || tk_buf_put_u32le(&sec, ids[i].ord);
                 free(ids);
             }
-        } else if (sidx - SEC_ATTR0 != TK_ATTR_EVENTID) {
+        } else if (sidx == SEC_REPLACES) {
+            if (nrep)
+                rc = tk_buf_put_varint(&sec, nrep);
+            for (size_t i = 0; i < nrep && !rc; i++)
+                rc = tk_buf_put_u64le(&sec, rep_idx[i]) || tk_buf_append(&sec, rep_hash[i], 32);
+        } else if (sidx < SEC_ATTR0 + TK_ATTR__COUNT && sidx - SEC_ATTR0 != TK_ATTR_EVENTID) {
             rc = build_attr(&sec, (tk_attr_t)(sidx - SEC_ATTR0), ev, n);
         }
         if (rc) {
@@ -959,5 +965,161 @@ int segidx_find_id(segcache_t *c, segidx_t *x, const char *id, size_t idlen, uin
             return 1;
         }
     }
+    return 0;
+}
+
+int seg_read_replaces(const seg_t *s, uint64_t **idx, uint8_t (**hash)[32], size_t *n, char *err)
+{
+    *idx = NULL;
+    *hash = NULL;
+    *n = 0;
+    uint8_t *raw;
+    int rc = read_sec(s, SEC_REPLACES, &raw, err);
+    if (rc || !raw)
+        return rc;
+    uint32_t len = s->sec[SEC_REPLACES].rawlen;
+    uint64_t cnt;
+    size_t k = tk_get_varint(raw, len, &cnt);
+    if (!k || cnt > (len - k) / 40 || (len - k) != cnt * 40) {
+        free(raw);
+        return tk_errf(err, TK_ECORRUPT, "segment %s: replaces list damaged", s->path);
+    }
+    *idx = malloc((cnt ? cnt : 1) * sizeof **idx);
+    *hash = malloc((cnt ? cnt : 1) * sizeof **hash);
+    if (!*idx || !*hash) {
+        free(*idx);
+        free(*hash);
+        free(raw);
+        return tk_errf(err, TK_ENOMEM, "out of memory");
+    }
+    for (uint64_t i = 0; i < cnt; i++) {
+        (*idx)[i] = tk_get_u64le(raw + k + i * 40);
+        memcpy((*hash)[i], raw + k + i * 40 + 8, 32);
+    }
+    *n = (size_t)cnt;
+    free(raw);
+    return 0;
+}
+
+typedef struct tref {
+    uint32_t ord;
+    uint8_t attr;
+    uint32_t len;
+    const char *p;
+} tref_t;
+
+int seg_read_events(segcache_t *c, seg_t *s, mev_t ***out, size_t *nout, char *err)
+{
+    segidx_t *x = NULL;
+    int rc = segidx_get(c, s, &x, err);
+    if (rc)
+        return rc;
+    uint32_t n = s->nevents;
+    tref_t *refs = NULL;
+    size_t nref = 0, capref = 0;
+    uint32_t *cnt = calloc((size_t)n + 1, sizeof *cnt);
+    mev_t **ev = calloc(n, sizeof *ev);
+    uint32_t *ords = malloc((size_t)n * sizeof *ords);
+    if (!cnt || !ev || !ords)
+        rc = tk_errf(err, TK_ENOMEM, "out of memory");
+    for (int a = 0; a < TK_ATTR__COUNT && !rc; a++) {
+        if (a == TK_ATTR_EVENTID)
+            continue;
+        int sec = SEC_ATTR0 + a;
+        if ((rc = lazy_sec(c, x, sec, &x->attr[a], err)) || !x->attr[a])
+            continue;
+        const uint8_t *p = x->attr[a], *end = p + s->sec[sec].rawlen;
+        uint64_t nterms, tl, bl;
+        size_t k = tk_get_varint(p, (size_t)(end - p), &nterms);
+        p += k;
+        for (uint64_t i = 0; i < nterms && !rc; i++) {
+            if (!(k = tk_get_varint(p, (size_t)(end - p), &tl)) || tl > (uint64_t)(end - p - (ptrdiff_t)k)) {
+                rc = TK_ECORRUPT;
+                break;
+            }
+            const char *t = (const char *)p + k;
+            p += k + tl;
+            if (!(k = tk_get_varint(p, (size_t)(end - p), &bl)) || bl > (uint64_t)(end - p - (ptrdiff_t)k)) {
+                rc = TK_ECORRUPT;
+                break;
+            }
+            roaring_bitmap_t *bm = roaring_bitmap_portable_deserialize_safe((const char *)p + k, bl);
+            p += k + bl;
+            if (!bm) {
+                rc = TK_ECORRUPT;
+                break;
+            }
+            uint64_t card = roaring_bitmap_get_cardinality(bm);
+            if (card > n || (card && roaring_bitmap_maximum(bm) >= n)) {
+                roaring_bitmap_free(bm);
+                rc = TK_ECORRUPT;
+                break;
+            }
+            roaring_bitmap_to_uint32_array(bm, ords);
+            roaring_bitmap_free(bm);
+            for (uint64_t j = 0; j < card; j++) {
+                if (nref == capref) {
+                    capref = capref ? capref * 2 : 4096;
+                    tref_t *nr = realloc(refs, capref * sizeof *nr);
+                    if (!nr) {
+                        rc = TK_ENOMEM;
+                        break;
+                    }
+                    refs = nr;
+                }
+                refs[nref++] = (tref_t){ords[j], (uint8_t)a, (uint32_t)tl, t};
+                cnt[ords[j] + 1]++;
+            }
+        }
+    }
+    if (rc == TK_ECORRUPT)
+        tk_errf(err, rc, "segment %s: attribute index damaged", s->path);
+    else if (rc == TK_ENOMEM)
+        tk_errf(err, rc, "out of memory");
+    /* counting sort of the references by ordinal */
+    tref_t *byord = NULL;
+    mterm_t *mt = NULL;
+    if (!rc) {
+        for (uint32_t i = 0; i < n; i++)
+            cnt[i + 1] += cnt[i];
+        byord = malloc((nref ? nref : 1) * sizeof *byord);
+        mt = malloc((nref ? nref : 1) * sizeof *mt);
+        if (!byord || !mt)
+            rc = tk_errf(err, TK_ENOMEM, "out of memory");
+    }
+    if (!rc) {
+        uint32_t *fill = ords; /* reuse: next slot per ordinal */
+        memcpy(fill, cnt, (size_t)n * sizeof *fill);
+        for (size_t i = 0; i < nref; i++)
+            byord[fill[refs[i].ord]++] = refs[i];
+        for (size_t i = 0; i < nref; i++)
+            mt[i] = (mterm_t){byord[i].attr, byord[i].len, byord[i].p};
+    }
+    for (uint32_t o = 0; o < n && !rc; o++) {
+        segblk_t *b = NULL;
+        if ((rc = segblk_get(c, x, o, &b, err)))
+            break;
+        const segent_t *e = &b->ent[o - b->first];
+        ev[o] = mev_alloc(x->seqs[o], s->day * TK_MS_PER_DAY + x->trel[o], b->raw + e->idoff,
+                          e->idlen, b->raw + e->jsonoff, e->jsonlen, cnt[o + 1] - cnt[o],
+                          mt + cnt[o]);
+        segblk_put(c, b);
+        if (!ev[o])
+            rc = tk_errf(err, TK_ENOMEM, "out of memory");
+    }
+    segidx_put(c, x);
+    free(refs);
+    free(byord);
+    free(mt);
+    free(cnt);
+    free(ords);
+    if (rc) {
+        for (uint32_t o = 0; ev && o < n; o++)
+            free(ev[o]);
+        free(ev);
+        return rc;
+    }
+    *out = ev;
+    *nout = n;
     return 0;
 }

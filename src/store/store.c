@@ -515,6 +515,40 @@ static int load_segments(tk_store_t *s, char *err)
                 seg_free(g);
             }
         }
+        /* a compaction that crashed before deleting what it replaced */
+        for (size_t i = 0; i < a->nparts && !rc; i++) {
+            part_t *p = a->parts[i];
+            for (size_t j = 0; j < p->nsegs && !rc; j++) {
+                if (!p->segs[j]->sec[SEC_REPLACES].rawlen)
+                    continue;
+                uint64_t *ri;
+                uint8_t(*rh)[32];
+                size_t rn;
+                char e2[TK_ERRLEN];
+                if (seg_read_replaces(p->segs[j], &ri, &rh, &rn, e2))
+                    continue; /* verify reports the damage */
+                for (size_t r = 0; r < rn; r++)
+                    for (size_t k = 0; k < p->nsegs; k++) {
+                        seg_t *g = p->segs[k];
+                        if (g->chain != ri[r] || memcmp(g->hash, rh[r], 32))
+                            continue;
+                        if (!s->opts.read_only)
+                            unlink(g->path);
+                        s->sealed_events -= g->nevents;
+                        s->seg_count--;
+                        s->seg_bytes -= g->file_bytes;
+                        p->sealed_events -= g->nevents;
+                        memmove(p->segs + k, p->segs + k + 1, (p->nsegs - k - 1) * sizeof *p->segs);
+                        p->nsegs--;
+                        if (k < j)
+                            j--;
+                        seg_free(g);
+                        break;
+                    }
+                free(ri);
+                free(rh);
+            }
+        }
     }
     closedir(d);
     return rc;
@@ -967,6 +1001,153 @@ typedef struct sealed {
     char *final;
 } sealed_t;
 
+#define COMPACT_MIN_SEGS 8
+#define COMPACT_SMALL_RAW (32ull << 20)
+#define COMPACT_MAX_RAW (256ull << 20)
+
+static int seg_chain_cmp(const void *a, const void *b)
+{
+    const seg_t *x = *(seg_t *const *)a, *y = *(seg_t *const *)b;
+    return x->chain < y->chain ? -1 : x->chain > y->chain;
+}
+
+static int mevp_cmp(const void *a, const void *b)
+{
+    return mev_cmp(*(mev_t *const *)a, *(mev_t *const *)b);
+}
+
+/* Merges the small segments of a partition into one new chain link whose
+ * SEC_REPLACES names them, so periodic seals (every minute in serve) do not
+ * leave thousands of tiny segments per day for lookups to open. The caller
+ * holds the writer role and p has no unsealed events. Cost: one rewrite of
+ * at most COMPACT_MAX_RAW bytes of JSON each time COMPACT_MIN_SEGS small
+ * segments have accumulated. */
+static int compact_part(tk_store_t *s, acct_t *a, part_t *p, char *err)
+{
+    seg_t *x[64];
+    size_t nx = 0;
+    uint64_t raw = 0;
+    for (size_t i = 0; i < p->nsegs && nx < 64; i++)
+        if (p->segs[i]->raw_bytes < COMPACT_SMALL_RAW && raw + p->segs[i]->raw_bytes <= COMPACT_MAX_RAW) {
+            x[nx++] = p->segs[i];
+            raw += p->segs[i]->raw_bytes;
+        }
+    if (nx < COMPACT_MIN_SEGS || p->nev)
+        return 0;
+    mev_t **all = NULL;
+    size_t n = 0;
+    int rc = 0;
+    for (size_t i = 0; i < nx && !rc; i++) {
+        mev_t **ev;
+        size_t k;
+        if ((rc = seg_read_events(&s->cache, x[i], &ev, &k, err)))
+            break;
+        mev_t **na = realloc(all, (n + k) * sizeof *na);
+        if (!na) {
+            for (size_t j = 0; j < k; j++)
+                free(ev[j]);
+            free(ev);
+            rc = tk_errf(err, TK_ENOMEM, "out of memory");
+            break;
+        }
+        all = na;
+        memcpy(all + n, ev, k * sizeof *ev);
+        n += k;
+        free(ev);
+    }
+    /* the new segment accounts for what it replaces, and for what those replaced */
+    uint64_t *ri = NULL;
+    uint8_t(*rh)[32] = NULL;
+    size_t nr = 0;
+    for (size_t i = 0; i < nx && !rc; i++) {
+        uint64_t *xi;
+        uint8_t(*xh)[32];
+        size_t xn;
+        if ((rc = seg_read_replaces(x[i], &xi, &xh, &xn, err)))
+            break;
+        uint64_t *ni = realloc(ri, (nr + xn + 1) * sizeof *ni);
+        uint8_t(*nh)[32] = ni ? realloc(rh, (nr + xn + 1) * sizeof *nh) : NULL;
+        if (ni)
+            ri = ni;
+        if (nh)
+            rh = nh;
+        if (!ni || !nh) {
+            free(xi);
+            free(xh);
+            rc = tk_errf(err, TK_ENOMEM, "out of memory");
+            break;
+        }
+        ri[nr] = x[i]->chain;
+        memcpy(rh[nr++], x[i]->hash, 32);
+        if (xn) {
+            memcpy(ri + nr, xi, xn * sizeof *xi);
+            memcpy(rh + nr, xh, xn * sizeof *xh);
+        }
+        nr += xn;
+        free(xi);
+        free(xh);
+    }
+    seg_t *g = NULL;
+    char day[9], dir[PATH_MAX + 100], path[PATH_MAX + 120];
+    if (!rc) {
+        qsort(all, n, sizeof *all, mevp_cmp);
+        qsort(x, nx, sizeof *x, seg_chain_cmp);
+        tk_time_day_str(p->day, day);
+        snprintf(dir, sizeof dir, "%s/seg/%s/%s", s->dir, a->name, day);
+        snprintf(path, sizeof path, "%s/%010" PRIu64 ".seg", dir, a->head_index + 1);
+        rc = seg_write(path, a->name, p->day, a->head_index + 1, a->head_hash, all, n, ri, rh, nr,
+                       &g, err);
+    }
+    free(ri);
+    free(rh);
+    for (size_t i = 0; i < n; i++)
+        free(all[i]);
+    free(all);
+    if (!rc && !(rc = seal_sync(s, err)) && rename(g->path, path) != 0)
+        rc = tk_errf(err, tk_from_errno(errno), "cannot rename %s: %s", g->path, strerror(errno));
+    if (!rc) {
+        free(g->path);
+        if (!(g->path = strdup(path)))
+            rc = tk_errf(err, TK_ENOMEM, "out of memory");
+    }
+    if (!rc)
+        rc = write_head_nosync(s, a->name, g->chain, g->hash, err);
+    if (!rc)
+        rc = seal_sync(s, err);
+    if (rc) {
+        if (g) {
+            unlink(g->path);
+            seg_free(g);
+        }
+        return rc;
+    }
+    g->uid = ++s->seg_uid;
+    pthread_rwlock_wrlock(&s->state);
+    for (size_t i = 0; i < nx; i++) {
+        for (size_t j = 0; j < p->nsegs; j++)
+            if (p->segs[j] == x[i]) {
+                memmove(p->segs + j, p->segs + j + 1, (p->nsegs - j - 1) * sizeof *p->segs);
+                p->nsegs--;
+                break;
+            }
+        p->sealed_events -= x[i]->nevents;
+        s->seg_count--;
+        s->seg_bytes -= x[i]->file_bytes;
+    }
+    part_add_seg(p, g); /* cannot fail: the array just shrank */
+    s->seg_count++;
+    s->seg_bytes += g->file_bytes;
+    a->head_index = g->chain;
+    memcpy(a->head_hash, g->hash, 32);
+    pthread_rwlock_unlock(&s->state);
+    for (size_t i = 0; i < nx; i++) {
+        unlink(x[i]->path);
+        segcache_forget(&s->cache, x[i]);
+        seg_free(x[i]);
+    }
+    return 0;
+}
+
 /* Seal in phases so a failure or crash never leaves a half-published seal:
  * (1) write every segment as .tmp, chaining per account; (2) sync; (3) rename
  * into place and write HEADs; (4) sync; (5) publish in memory; (6) record
@@ -1003,7 +1184,7 @@ int store_seal_locked(tk_store_t *s, char *err)
                 v = nv;
             }
             seg_t *g = NULL;
-            if ((rc = seg_write(path, a->name, p->day, chain, prev, p->ev, p->nev, &g, err)))
+            if ((rc = seg_write(path, a->name, p->day, chain, prev, p->ev, p->nev, NULL, NULL, 0, &g, err)))
                 break;
             memcpy(prev, g->hash, 32);
             v[n++] = (sealed_t){a, p, g, strdup(path)};
@@ -1058,7 +1239,13 @@ int store_seal_locked(tk_store_t *s, char *err)
         part_clear_unsealed(x->p);
     }
     pthread_rwlock_unlock(&s->state);
+    /* compaction: the partitions just sealed may now hold many small segments */
+    for (size_t i = 0; i < n && !rc; i++)
+        if (i + 1 == n || v[i + 1].p != v[i].p)
+            rc = compact_part(s, v[i].a, v[i].p, err);
     free(v);
+    if (rc)
+        return rc;
     if (upto > s->sealed_seq) {
         uint64_t old = s->sealed_seq;
         s->sealed_seq = upto;

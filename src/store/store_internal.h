@@ -36,6 +36,9 @@ typedef struct mev {
     char data[];
 } mev_t;
 
+/* Returns an owned mev (free()) holding copies of the strings, or NULL. */
+mev_t *mev_alloc(uint64_t seq, int64_t t, const char *id, size_t idlen, const char *json,
+                 size_t jsonlen, uint32_t nterms, const mterm_t *terms);
 /* Returns an owned copy of ev (free()), or NULL on ENOMEM. */
 mev_t *mev_from_event(const tk_event_t *ev, uint64_t seq);
 /* Orders by (time, seq). */
@@ -147,7 +150,13 @@ void segcache_forget(segcache_t *c, seg_t *seg);
  * not yet fsynced: the caller syncs a whole seal at once (syncfs) and then
  * renames. Returns an owned seg_t (seg_free) whose path is the .tmp file. */
 int seg_write(const char *path, const char *account, int64_t day, uint64_t chain,
-              const uint8_t prev[32], mev_t *const *ev, size_t n, seg_t **out, char *err);
+              const uint8_t prev[32], mev_t *const *ev, size_t n, const uint64_t *rep_idx,
+              const uint8_t (*rep_hash)[32], size_t nrep, seg_t **out, char *err);
+/* The SEC_REPLACES list of s: owned arrays of chain indexes and hashes. */
+int seg_read_replaces(const seg_t *s, uint64_t **idx, uint8_t (**hash)[32], size_t *n, char *err);
+/* Every event of s, with its terms rebuilt from the attribute indexes (for
+ * compaction); owned array of owned mev_t. */
+int seg_read_events(segcache_t *c, seg_t *s, mev_t ***out, size_t *n, char *err);
 /* Reads and checks the footer; returns an owned seg_t. */
 int seg_load(const char *path, seg_t **out, char *err);
 void seg_free(seg_t *s);

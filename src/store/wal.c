@@ -29,7 +29,7 @@ int mev_cmp(const mev_t *a, const mev_t *b)
     return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
-static mev_t *mev_alloc(uint64_t seq, int64_t t, const char *id, size_t idlen, const char *json,
+mev_t *mev_alloc(uint64_t seq, int64_t t, const char *id, size_t idlen, const char *json,
                         size_t jsonlen, uint32_t nterms, const mterm_t *terms)
 {
     size_t tl = 0;
