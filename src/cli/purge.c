@@ -7,6 +7,7 @@
 #include "base/fs.h"
 #include "base/tk.h"
 #include "base/tktime.h"
+#include "meta/meta.h"
 #include "store/store.h"
 
 #include <stdio.h>
@@ -26,7 +27,9 @@ static void usage(FILE *f)
 "  --data DIR            data directory (default: $TRAILKEEP_DATA or ./data)\n"
 "  --days N              retention in days for every account (default: 90; MLPS 2.0\n"
 "                        needs 180 or more, CIS Alibaba 2.23 asks for 365)\n"
-"  --account-days ID=N   retention for one account, overriding --days (repeatable)\n"
+"  --account-days ID=N   retention for one account, overriding --days (repeatable);\n"
+"                        without it, an account's retention set with\n"
+"                        `trailkeep accounts set ID --retention-days N` applies\n"
 "  --dry-run             print what would be removed, remove nothing\n"
 "  --now T               the current time for the computation (default: now);\n"
 "                        RFC 3339, a date, or relative (-1d)\n"
@@ -42,6 +45,55 @@ static void usage(FILE *f)
         f);
 }
 
+/* Overrides: --account-days first, then accounts' retention from meta.db
+ * (the same rule serve applies), so the command-line wins. */
+typedef struct ov { const char *account; int days; } ov_t;
+typedef struct ovs {
+    ov_t *v;
+    char **owned;
+    size_t n, cap, nowned;
+    int oom;
+} ovs_t;
+
+static int ovs_has(const ovs_t *o, const char *account)
+{
+    for (size_t i = 0; i < o->n; i++)
+        if (!strcmp(o->v[i].account, account))
+            return 1;
+    return 0;
+}
+
+/* Adds (account, days); the account string is copied. */
+static int ovs_add(ovs_t *o, const char *account, size_t len, int days)
+{
+    if (o->n == o->cap) {
+        size_t nc = o->cap ? o->cap * 2 : 16;
+        ov_t *v = realloc(o->v, nc * sizeof *v);
+        char **w = realloc(o->owned, nc * sizeof *w);
+        if (v)
+            o->v = v;
+        if (w)
+            o->owned = w;
+        if (!v || !w)
+            return o->oom = TK_ENOMEM;
+        o->cap = nc;
+    }
+    char *a = strndup(account, len);
+    if (!a)
+        return o->oom = TK_ENOMEM;
+    o->owned[o->nowned++] = a;
+    o->v[o->n].account = a;
+    o->v[o->n++].days = days;
+    return 0;
+}
+
+static void from_meta(void *ud, const tk_account_t *a)
+{
+    ovs_t *o = ud;
+    if (a->retention_days > 0 && !ovs_has(o, a->id))
+        ovs_add(o, a->id, strlen(a->id), a->retention_days);
+}
+
 static void on_line(void *ud, const char *line)
 {
     (void)ud;
@@ -53,15 +105,8 @@ int tk_cmd_purge(int argc, char **argv)
     const char *dir = tk_cli_default_data(), *now_s = NULL, *v;
     int dry = 0, r;
     long days = 90;
-    /* At most argc overrides; the account strings point into argv. */
-    struct ov { const char *account; int days; } *ov = calloc((size_t)argc + 1, sizeof *ov);
-    char **accs = calloc((size_t)argc + 1, sizeof *accs);
-    size_t nov = 0;
+    ovs_t ov = {0};
     int code = 2;
-    if (!ov || !accs) {
-        code = 1;
-        goto done;
-    }
     for (int i = 1; i < argc; i++) {
         if (tk_cli_is_help(argv[i])) {
             usage(stdout);
@@ -86,12 +131,10 @@ int tk_cmd_purge(int argc, char **argv)
                                 "1234567890123456=180\n", v);
                 goto done;
             }
-            if (!(accs[nov] = strndup(v, (size_t)(eq - v)))) {
+            if (ovs_add(&ov, v, (size_t)(eq - v), (int)d)) {
                 code = 1;
                 goto done;
             }
-            ov[nov].account = accs[nov];
-            ov[nov++].days = (int)d;
         } else if ((r = tk_cli_opt(argc, argv, &i, "purge", "--now", &v))) {
             if (r < 0) goto done;
             now_s = v;
@@ -114,6 +157,23 @@ int tk_cmd_purge(int argc, char **argv)
         goto done;
     }
     char err[TK_ERRLEN];
+    char metapath[4096];
+    snprintf(metapath, sizeof metapath, "%s/meta.db", dir);
+    if (tk_fs_exists(metapath)) {
+        tk_meta_t *m = NULL;
+        if (tk_meta_open(dir, &m, err) || tk_meta_account_list(m, from_meta, &ov, err)) {
+            fprintf(stderr, "trailkeep purge: cannot read per-account retention from %s: %s\n",
+                    metapath, err);
+            tk_meta_close(m);
+            code = 1;
+            goto done;
+        }
+        tk_meta_close(m);
+        if (ov.oom) {
+            code = 1;
+            goto done;
+        }
+    }
     tk_store_opts_t so = {.dir = dir};
     tk_store_t *s = NULL;
     int rc = tk_store_open(&so, &s, err);
@@ -123,8 +183,8 @@ int tk_cmd_purge(int argc, char **argv)
         code = 1;
         goto done;
     }
-    tk_retention_t ret = {.default_days = (int)days, .noverrides = nov,
-                          .overrides = (const void *)ov};
+    tk_retention_t ret = {.default_days = (int)days, .noverrides = ov.n,
+                          .overrides = (const void *)ov.v};
     tk_purge_report_t rep = {0};
     rc = tk_store_purge(s, now, &ret, dry, &rep, on_line, NULL, err);
     tk_store_close(s);
@@ -138,12 +198,12 @@ int tk_cmd_purge(int argc, char **argv)
     printf("%s %zu day(s), %zu segment(s), %s event(s), %s (retention %ld days%s, now %s)\n",
            dry ? "would remove" : "removed", rep.days_removed, rep.segments_removed,
            tk_cli_fmt_count(rep.events_removed, ev), tk_cli_fmt_bytes(rep.bytes_removed, by), days,
-           nov ? " plus per-account overrides" : "", nowtxt);
+           ov.n ? " plus per-account overrides" : "", nowtxt);
     code = 0;
 done:
-    for (size_t i = 0; accs && i < nov; i++)
-        free(accs[i]);
-    free(accs);
-    free(ov);
+    for (size_t i = 0; i < ov.nowned; i++)
+        free(ov.owned[i]);
+    free(ov.owned);
+    free(ov.v);
     return code;
 }

@@ -33,11 +33,19 @@ eq "dry run exits 0" 0 "$rc"
 check "dry run reports 3 days and 25 events" grep -q "^would remove 3 day(s), 3 segment(s), 25 event(s)" <<<"$out"
 eq "dry run removes nothing" "30 5" "$(cnt $A) $(cnt $B)"
 
-out=$($BIN purge --data $D --now $NOW --days 90 --account-days $B=365); rc=$?
+# Per-account retention from the accounts database, as serve applies it;
+# --account-days on the command line wins over it.
+$BIN accounts create $B --retention-days 365 --data $D >/dev/null; eq "account B gets 365 days" 0 $?
+out=$($BIN purge --data $D --now $NOW --dry-run)
+check "dry run honours B's 365 days from the accounts database" grep -q "^would remove 2 day(s), 2 segment(s), 20 event(s)" <<<"$out"
+out=$($BIN purge --data $D --now $NOW --dry-run --account-days $B=30)
+check "--account-days wins over the accounts database" grep -q "^would remove 3 day(s)" <<<"$out"
+
+out=$($BIN purge --data $D --now $NOW --days 90); rc=$?
 eq "purge exits 0" 0 "$rc"
 check "purge removes A's two old days (20 events)" grep -q "^removed 2 day(s), 2 segment(s), 20 event(s)" <<<"$out"
 eq "purge keeps A's recent day and all of B (365 days)" "10 5" "$(cnt $A) $(cnt $B)"
-out=$($BIN purge --data $D --now $NOW --days 90 --account-days $B=365); rc=$?
+out=$($BIN purge --data $D --now $NOW --days 90); rc=$?
 check "a second purge removes nothing" grep -q "^removed 0 day(s)" <<<"$out"
 $BIN verify --data $D >/dev/null; eq "the store still verifies after a purge" 0 $?
 
