@@ -95,7 +95,9 @@ tk_jmember_t *tk_batch_members(tk_batch_t *b, int slot, tk_jv_t obj, size_t *n);
  * by b->jp) and appends the event, or a reject. m/nm: the root's members when
  * the caller already listed them in slot 0, else NULL. With sniff set,
  * returns 1 without doing anything when the object is a CloudTrail record
- * (the caller maps it); else 0. fmt_actiontrail.c. */
+ * (the caller maps it); returns 2 for a {"Records":[...]} object without
+ * eventTime (a CloudTrail file: the caller reads its records); else 0.
+ * fmt_actiontrail.c. */
 int tk_at_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmember_t *m, size_t nm,
                 size_t idx, uint64_t line, int sniff);
 

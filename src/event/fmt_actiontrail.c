@@ -350,6 +350,7 @@ int tk_at_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmembe
     }
     const tk_jmember_t *slot[F__COUNT];
     uint32_t present = 0;
+    int records = 0;
     for (size_t i = 0; i < nm; i++) {
         int f = field_slot(m[i].key, m[i].klen);
         if (f >= 0) {
@@ -357,10 +358,14 @@ int tk_at_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmembe
                 slot[f] = &m[i];
                 present |= 1u << f;
             }
+        } else if (m[i].klen == 7 && m[i].type == TK_J_ARRAY && memcmp(m[i].key, "Records", 7) == 0) {
+            records = 1;
         } else if (sniff && is_ct_key(m[i].key, m[i].klen)) {
             return 1;
         }
     }
+    if (records && !(present & (1u << F_EVENTTIME)))
+        return 2; /* a CloudTrail file object, not an event */
     /* CloudTrail writes eventVersion "1.08".."1.10"; ActionTrail writes "1". */
     if (sniff && (present & (1u << F_EVENTVERSION)) && slot[F_EVENTVERSION]->slen >= 3 &&
         slot[F_EVENTVERSION]->s[0] == '1' && slot[F_EVENTVERSION]->s[1] == '.')

@@ -8,6 +8,7 @@
 
 #include "base/tk.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,25 @@ static const char *jtype_article(tk_jtype_t t)
     }
 }
 
+static const char *parse_array(tk_pctx_t *c, const char *p, const char *end, uint64_t line, tk_kind_t kind);
+static const char *find_records(const char *p, const char *end);
+
+/* A {"Records":[...]} object without eventTime: a CloudTrail file, not an
+ * event (found inside JSON Lines when files were concatenated one per line). */
+static int is_records_container(tk_batch_t *b, tk_jv_t root)
+{
+    size_t n;
+    tk_jmember_t *m = tk_batch_members(b, 0, root, &n);
+    int rec = 0;
+    for (size_t i = 0; m && i < n; i++) {
+        if (tk_str_is(m[i].key, m[i].klen, "eventTime"))
+            return 0;
+        if (m[i].type == TK_J_ARRAY && tk_str_is(m[i].key, m[i].klen, "Records"))
+            rec = 1;
+    }
+    return rec;
+}
+
 /* Dispatches a value that simdjson parsed. */
 static void dispatch(tk_pctx_t *c, const char *s, size_t n, tk_jv_t root, uint64_t line, tk_kind_t kind,
                      size_t idx)
@@ -45,9 +65,21 @@ static void dispatch(tk_pctx_t *c, const char *s, size_t n, tk_jv_t root, uint64
                       jtype_article(t));
         return;
     }
-    if (kind == TK_KIND_CLOUDTRAIL ||
-        tk_at_event(c, s, n, root, NULL, 0, idx, line, kind == TK_KIND_SNIFF))
+    int r;
+    if (kind == TK_KIND_CLOUDTRAIL)
+        r = is_records_container(c->b, root) ? 2 : 1;
+    else
+        r = tk_at_event(c, s, n, root, NULL, 0, idx, line, kind == TK_KIND_SNIFF);
+    if (r == 1) {
         tk_ct_event(c, s, n, root, NULL, 0, idx, line);
+    } else if (r == 2) {
+        /* Not an event: its records are. Give the index back first. */
+        assert(c->b->seen == idx + 1);
+        c->b->seen = idx;
+        const char *rec = find_records(s, s + n);
+        if (rec)
+            parse_array(c, rec, s + n, line + tk_count_lines(s, (size_t)(rec - s)), TK_KIND_CLOUDTRAIL);
+    }
 }
 
 static void reject_parse(tk_pctx_t *c, size_t idx, uint64_t line, int rc)
@@ -81,17 +113,19 @@ static void one_value(tk_pctx_t *c, const char *s, size_t n, uint64_t line, tk_k
     dispatch(c, s, n, root, line, kind, idx);
 }
 
-/* p at '['. Elements are cut with the scanner and validated one by one. */
-static void parse_array(tk_pctx_t *c, const char *p, const char *end, uint64_t line, tk_kind_t kind,
-                        const char *base)
+/* p at '['. Elements are cut with the scanner and validated one by one.
+ * Returns the position after the closing ']', or end when the rest of the
+ * input could not be cut (a reject says so) or the array is not closed. */
+static const char *parse_array(tk_pctx_t *c, const char *p, const char *end, uint64_t line, tk_kind_t kind)
 {
+    const char *base = c->data_start;
     p++;
     for (;;) {
         p = skip_ws_lines(p, end, &line);
         if (p >= end)
-            return; /* unclosed array after a complete element: nothing is lost */
+            return end; /* unclosed array after a complete element: nothing is lost */
         if (*p == ']')
-            return;
+            return p + 1;
         if (*p == ',') { /* empty slot or trailing comma: tolerate */
             p++;
             continue;
@@ -109,30 +143,62 @@ static void parse_array(tk_pctx_t *c, const char *p, const char *end, uint64_t l
                               "malformed: %s at byte %zu; the remaining %zu bytes of the array cannot be cut into events",
                               st == TK_SCAN_DEPTH ? "nesting too deep" : "mismatched bracket",
                               (size_t)(e - base), (size_t)(end - p));
-            return;
+            return end;
         }
         one_value(c, p, (size_t)(e - p), line, kind);
         line += tk_count_lines(p, (size_t)(e - p));
         p = skip_ws_lines(e, end, &line);
         if (p >= end)
-            return;
+            return end;
         if (*p == ',') {
             p++;
         } else if (*p == ']') {
-            return;
+            return p + 1;
         } else if (*p != '{' && *p != '[') { /* a missing comma before '{' is tolerated */
             size_t idx = c->b->seen++;
             tk_reject_add(c, idx, line, TK_REJ_INVALID_JSON, "",
                           "malformed: expected ',' or ']' at byte %zu, found '%c'; the remaining %zu bytes cannot be cut into events",
                           (size_t)(p - base), *p, (size_t)(end - p));
-            return;
+            return end;
         }
+    }
+}
+
+/* After the Records array of a CloudTrail file object: skips its remaining
+ * members and the closing '}'. Returns where the next value may start. */
+static const char *skip_object_rest(const char *p, const char *end)
+{
+    tk_scan_status_t st;
+    for (;;) {
+        p = tk_skip_ws(p, end);
+        if (p >= end)
+            return end;
+        if (*p == '}')
+            return p + 1;
+        if (*p != ',')
+            return p;
+        p = tk_skip_ws(p + 1, end);
+        if (p >= end || *p != '"')
+            return p;
+        p = tk_scan_value(p, end, 0, &st);
+        if (st != TK_SCAN_OK)
+            return end;
+        p = tk_skip_ws(p, end);
+        if (p >= end || *p != ':')
+            return p;
+        p = tk_skip_ws(p + 1, end);
+        if (p >= end)
+            return end;
+        p = tk_scan_value(p, end, 0, &st);
+        if (st != TK_SCAN_OK)
+            return end;
     }
 }
 
 /* JSON Lines, and whitespace-separated (possibly multi-line) objects. Fast
  * path: a line that simdjson parses whole is one event. */
-static void parse_lines(tk_pctx_t *c, const char *p, const char *end, uint64_t line, tk_kind_t kind)
+static void parse_lines(tk_pctx_t *c, const char *p, const char *end, uint64_t line, tk_kind_t kind,
+                        int arrays_ok)
 {
     tk_batch_t *b = c->b;
     for (;;) {
@@ -158,6 +224,13 @@ static void parse_lines(tk_pctx_t *c, const char *p, const char *end, uint64_t l
                 p = te;
                 continue;
             }
+        }
+        if (*p == '[' && arrays_ok) {
+            /* Another array of events (concatenated files). */
+            const char *e = parse_array(c, p, end, line, kind);
+            line += tk_count_lines(p, (size_t)(e - p));
+            p = e;
+            continue;
         }
         if (*p != '{' && *p != '[') {
             size_t idx = b->seen++;
@@ -284,24 +357,25 @@ int tk_event_parse(tk_batch_t *b, const char *data, size_t len, const tk_parse_o
                      : opts->format == TK_FMT_ACTIONTRAIL ? TK_KIND_ACTIONTRAIL
                                                           : TK_KIND_SNIFF;
     const char *src = opts->source_name ? opts->source_name : "input";
-    if (opts->format != TK_FMT_JSONL && *p == '[') {
-        parse_array(&c, p, end, line, kind, data);
-    } else if (opts->format != TK_FMT_JSONL && opts->format != TK_FMT_ACTIONTRAIL && *p == '{') {
+    int arrays_ok = opts->format != TK_FMT_JSONL;
+    if (arrays_ok && *p == '{' && opts->format != TK_FMT_ACTIONTRAIL) {
         /* Walks the first object's members only: one event's worth of
          * scanning when the input is JSON Lines. */
         const char *rec = find_records(p, end);
         if (rec) {
             line += tk_count_lines(p, (size_t)(rec - p));
-            parse_array(&c, rec, end, line, TK_KIND_CLOUDTRAIL, data);
-        } else {
-            parse_lines(&c, p, end, line, kind);
+            const char *q = parse_array(&c, rec, end, line, TK_KIND_CLOUDTRAIL);
+            line += tk_count_lines(rec, (size_t)(q - rec));
+            const char *r = skip_object_rest(q, end);
+            line += tk_count_lines(q, (size_t)(r - q));
+            p = r;
         }
-    } else if (opts->format == TK_FMT_CLOUDTRAIL) {
+    } else if (opts->format == TK_FMT_CLOUDTRAIL && *p != '[') {
         return tk_errf(err, TK_EINVAL,
                        "%s is not a CloudTrail file: expected {\"Records\":[...]} or a JSON array of records", src);
-    } else {
-        parse_lines(&c, p, end, line, kind);
     }
+    /* The rest: arrays, objects and lines, in any sequence. */
+    parse_lines(&c, p, end, line, kind, arrays_ok);
     if (b->nomem)
         return tk_errf(err, TK_ENOMEM, "out of memory parsing %s", src);
     return 0;

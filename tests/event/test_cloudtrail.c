@@ -281,6 +281,29 @@ static void test_original_record_kept_byte_for_byte(void **st)
     tk_batch_destroy(b);
 }
 
+static void test_concatenated_cloudtrail_files_and_arrays_all_read(void **st)
+{
+    (void)st;
+    const char *r1 = "{\"eventVersion\":\"1.08\",\"eventTime\":\"2024-07-31T12:29:17Z\",\"awsRegion\":\"eu\",\"recipientAccountId\":\"1\"}";
+    char in[4096];
+    /* Two CloudTrail files back to back (cat), then a file per line (some
+     * exporters), then a bare array: 6 records, in order, nothing lost. */
+    snprintf(in, sizeof in,
+             "{\"Records\":[%s,%s],\"x\":{\"a\":[1]}}\n{\"Records\":[%s]}\n{\"Records\":[%s]}\n[%s,{\"bad\":1}]\n%s",
+             r1, r1, r1, r1, r1, r1);
+    tk_batch_t *b = tk_batch_create();
+    char err[TK_ERRLEN];
+    assert_int_equal(tk_event_parse(b, in, strlen(in), NULL, err), 0);
+    assert_int_equal(tk_batch_count(b), 6);
+    assert_int_equal(tk_batch_reject_count(b), 1);
+    assert_int_equal(tk_batch_seen(b), 7);
+    assert_int_equal(tk_batch_rejects(b)->index, 5);
+    assert_int_equal(tk_batch_rejects(b)->line, 4);
+    for (size_t i = 0; i < 6; i++)
+        assert_non_null(strstr(tk_batch_events(b)[i].json.p, "\"cloudTrailRecord\":"));
+    tk_batch_destroy(b);
+}
+
 static void test_jsonl_mixes_actiontrail_and_cloudtrail_lines(void **st)
 {
     (void)st;
@@ -388,6 +411,7 @@ int main(void)
         cmocka_unit_test(test_assumed_role_and_untyped_resources),
         cmocka_unit_test(test_original_record_kept_byte_for_byte),
         cmocka_unit_test(test_jsonl_mixes_actiontrail_and_cloudtrail_lines),
+        cmocka_unit_test(test_concatenated_cloudtrail_files_and_arrays_all_read),
         cmocka_unit_test(test_actiontrail_event_renders_as_cloudtrail_record),
         cmocka_unit_test(test_large_cloudtrail_record_keeps_big_objects_only_in_original),
     };

@@ -314,6 +314,27 @@ static void test_concatenated_and_pretty_printed_objects(void **st)
     tk_batch_destroy(b);
 }
 
+static void test_content_after_an_array_is_not_dropped(void **st)
+{
+    (void)st;
+    const char *ev = "{\"eventTime\":\"2026-11-24T10:00:00Z\",\"recipientAccountId\":\"1\"}";
+    char in[1024];
+    snprintf(in, sizeof in, "[%s]\n[%s,%s]\n%s\nxyz\n", ev, ev, ev, ev);
+    tk_batch_t *b = parse(in, NULL);
+    assert_int_equal(tk_batch_count(b), 4);
+    assert_int_equal(tk_batch_reject_count(b), 1);
+    assert_int_equal(tk_batch_rejects(b)->index, 4);
+    assert_int_equal(tk_batch_rejects(b)->line, 4);
+    tk_batch_destroy(b);
+    /* Forced JSON Lines: an array line is not an event. */
+    tk_parse_opts_t o = {.format = TK_FMT_JSONL};
+    b = parse(in, &o);
+    assert_int_equal(tk_batch_count(b), 1);
+    assert_int_equal(tk_batch_reject_count(b), 3);
+    assert_string_equal(tk_batch_rejects(b)[0].code, TK_REJ_NOT_OBJECT);
+    tk_batch_destroy(b);
+}
+
 static void test_truncated_array_rejects_the_cut_element(void **st)
 {
     (void)st;
@@ -673,7 +694,8 @@ static void test_mutated_inputs_never_crash_and_account_for_every_event(void **s
     (void)st;
     char base[3][8192];
     snprintf(base[0], sizeof base[0], "[%s,\n%s]", k_at, k_at);
-    snprintf(base[1], sizeof base[1], "%s\n%s\n", k_at, k_at);
+    snprintf(base[1], sizeof base[1], "%s\n[%s]\n{\"Records\":[{\"eventVersion\":\"1.08\",\"eventTime\":\"2024-07-31T12:29:17Z\"}]}\n",
+             k_at, k_at);
     snprintf(base[2], sizeof base[2],
              "{\"Records\":[{\"eventVersion\":\"1.08\",\"eventTime\":\"2024-07-31T12:29:17Z\",\"eventID\":\"x\","
              "\"awsRegion\":\"eu\",\"recipientAccountId\":\"1\",\"userIdentity\":{\"type\":\"AssumedRole\","
@@ -737,6 +759,7 @@ int main(void)
         cmocka_unit_test(test_jsonl_bad_line_rejected_alone_with_line_number),
         cmocka_unit_test(test_concatenated_and_pretty_printed_objects),
         cmocka_unit_test(test_truncated_array_rejects_the_cut_element),
+        cmocka_unit_test(test_content_after_an_array_is_not_dropped),
         cmocka_unit_test(test_indexes_continue_across_calls_and_reset),
         cmocka_unit_test(test_many_events_survive_event_array_growth),
         cmocka_unit_test(test_terms_cover_every_attribute),
