@@ -45,6 +45,7 @@ struct tk_http_server {
     tk_metrics_t metrics;
     tk_ratelimit_t rl;
     char *tls_cert_pem, *tls_key_pem;
+    int64_t active_requests;     /* requests between first handler call and completion */
 };
 
 /* ---- request context, one per HTTP request ---- */

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---------------------------------------------------------------- responses */
@@ -401,6 +402,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     }
     if (!r->started) {
         r->started = 1;
+        __atomic_add_fetch(&s->active_requests, 1, __ATOMIC_RELAXED);
         r->conn = conn;
         r->method = method;
         r->route = route_of(method, r->path, r);
@@ -521,6 +523,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         uint64_t dur = tk_mono_ns() - r->t0_ns;
         tk_metrics_count_request(&s->metrics, r->route, r->status);
         access_log(s, r, dur);
+        __atomic_sub_fetch(&s->active_requests, 1, __ATOMIC_RELAXED);
     }
     tk_buf_free(&r->body);
     free(r->uri);
@@ -690,6 +693,13 @@ void tk_http_stop(tk_http_server_t *s)
     MHD_socket fd = MHD_quiesce_daemon(s->daemon);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
+    /* Let requests in progress answer (an append in flight gets its ack)
+     * before MHD closes their sockets; bounded so a stuck client cannot
+     * hold the shutdown. */
+    for (int i = 0; i < 1000 && __atomic_load_n(&s->active_requests, __ATOMIC_RELAXED) > 0; i++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     MHD_stop_daemon(s->daemon);
     tk_ratelimit_destroy(&s->rl);
     free(s->tls_cert_pem);

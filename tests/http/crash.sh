@@ -81,7 +81,8 @@ done
 start_server "$D" --max-page 1000 --lookup-rate 0 --seal-interval 1 || { nok "final restart"; tk_done; }
 # One more client round so pending batches of the last kill are resent.
 $PY "$TMP/client.py" "$URL" "$AUTH" "$ACCT" 999 "$TMP/acked" &
-CPID=$!; sleep 0.5; kill -TERM "$SERVER_PID"; wait "$SERVER_PID"; wait "$CPID"
+CPID=$!; sleep 0.5; kill -TERM "$SERVER_PID"; wait "$SERVER_PID"; rc=$?; wait "$CPID"
+eq "SIGTERM under concurrent ingest: clean exit" 0 "$rc"
 start_server "$D" --max-page 1000 --lookup-rate 0 --seal-interval 1 || { nok "verify restart"; tk_done; }
 
 ST=$(date -u -d '-1 day' +%Y-%m-%dT%H:%M:%SZ); ET=$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)
