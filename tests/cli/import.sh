@@ -86,6 +86,13 @@ eq "25 rejects: exit 1" 1 "$rc"
 eq "25 rejects: 20 listed" 20 "$(grep -c '^.*many.jsonl:[0-9]* ' $TMP/err)"
 check "25 rejects: the remaining 5 are counted" grep -q "and 5 more rejected events" $TMP/err
 
+# CloudTrail's S3 layout as `trailkeep gen` writes it ({"Records":[...]} in .json.gz).
+$BIN gen --format cloudtrail --events 1000 --start 2026-11-01 --days 2 --out $TMP/ct/ --gzip >/dev/null 2>&1
+nct=$(find $TMP/ct -name '*.json.gz' | wc -l)
+out=$($BIN import --data $D --output json $TMP/ct); rc=$?
+eq "gen CloudTrail layout: every file read, all 1000 records accepted" "0 $nct 1000 0" \
+   "$rc $(echo "$out" | field files) $(echo "$out" | field accepted) $(echo "$out" | field rejected)"
+
 # A JSON Lines file larger than the 8 MiB parse chunk: line numbers and
 # counts stay exact across chunks (bad lines near the start and the end).
 $MK $TMP/big.jsonl 30000 $A $((S + 5 * 86400)) 1 --prefix big
