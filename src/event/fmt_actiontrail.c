@@ -111,13 +111,43 @@ static const char *jtype_name(tk_jtype_t t)
 typedef struct terms {
     tk_batch_t *b;
     size_t n;
+    size_t nmulti; /* terms of the multi-valued attributes so far */
 } terms_t;
+
+static int term_cmp(const void *x, const void *y)
+{
+    const tk_term_t *a = x, *b = y;
+    if (a->attr != b->attr)
+        return a->attr < b->attr ? -1 : 1;
+    size_t n = a->val.len < b->val.len ? a->val.len : b->val.len;
+    int c = memcmp(a->val.p, b->val.p, n);
+    if (c)
+        return c;
+    return a->val.len < b->val.len ? -1 : a->val.len > b->val.len;
+}
+
+static int term_eq(const tk_term_t *a, tk_attr_t attr, const char *p, size_t n)
+{
+    return a->attr == attr && a->val.len == n && memcmp(a->val.p, p, n) == 0;
+}
+
+/* Multi-valued attributes (ResourceType, ResourceName) are the only ones
+ * that can repeat a value: they are checked against earlier terms as they
+ * come while few; past 64 a sort at the end removes repeats instead. */
+#define MULTI_CHECK_MAX 64
 
 static void term_add(terms_t *t, tk_attr_t a, const char *p, size_t n)
 {
     if (n == 0)
         return;
     tk_batch_t *b = t->b;
+    if (a == TK_ATTR_RESOURCETYPE || a == TK_ATTR_RESOURCENAME) {
+        if (t->nmulti < MULTI_CHECK_MAX)
+            for (size_t i = 0; i < t->n; i++)
+                if (term_eq(&b->terms[i], a, p, n))
+                    return;
+        t->nmulti++;
+    }
     if (t->n == b->cap_terms) {
         size_t nc = b->cap_terms ? b->cap_terms * 2 : 32;
         tk_term_t *x = realloc(b->terms, nc * sizeof *x);
@@ -134,55 +164,33 @@ static void term_add(terms_t *t, tk_attr_t a, const char *p, size_t n)
     t->n++;
 }
 
-static int term_cmp(const void *x, const void *y)
+/* Final pass: only needed when the multi-valued check was skipped. */
+static size_t terms_dedup(tk_term_t *t, size_t n, size_t nmulti)
 {
-    const tk_term_t *a = x, *b = y;
-    if (a->attr != b->attr)
-        return a->attr < b->attr ? -1 : 1;
-    size_t n = a->val.len < b->val.len ? a->val.len : b->val.len;
-    int c = memcmp(a->val.p, b->val.p, n);
-    if (c)
-        return c;
-    return a->val.len < b->val.len ? -1 : a->val.len > b->val.len;
-}
-
-static int term_eq(const tk_term_t *a, const tk_term_t *b)
-{
-    return a->attr == b->attr && a->val.len == b->val.len && memcmp(a->val.p, b->val.p, a->val.len) == 0;
-}
-
-/* Removes duplicate terms; small sets (the usual ~12) quadratically keeping
- * attribute order, large ones (long resource lists) by sorting. */
-static size_t terms_dedup(tk_term_t *t, size_t n)
-{
-    if (n > 48) {
-        qsort(t, n, sizeof *t, term_cmp);
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++)
-            if (k == 0 || !term_eq(&t[k - 1], &t[i]))
-                t[k++] = t[i];
-        return k;
-    }
+    if (nmulti < MULTI_CHECK_MAX)
+        return n;
+    qsort(t, n, sizeof *t, term_cmp);
     size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t j = 0;
-        while (j < k && !term_eq(&t[j], &t[i]))
-            j++;
-        if (j == k)
+    for (size_t i = 0; i < n; i++)
+        if (k == 0 || term_cmp(&t[k - 1], &t[i]) != 0)
             t[k++] = t[i];
-    }
     return k;
 }
 
-/* Adds one term per non-empty piece of s split on ';' (and ',' when
- * comma is set). */
+/* Adds one term per non-empty piece of s (NUL-terminated, as arena copies
+ * are) split on ';' (and ',' when comma is set), trimmed of blanks. */
 static void term_split(terms_t *t, tk_attr_t a, const char *s, size_t n, int comma)
 {
+    const char *seps = comma ? ";," : ";";
     size_t i = 0;
     while (i <= n) {
-        size_t j = i;
-        while (j < n && s[j] != ';' && !(comma && s[j] == ','))
-            j++;
+        size_t j = i + strcspn(s + i, seps);
+        if (j > n)
+            j = n;
+        while (j < n && s[j] == 0) /* a NUL inside the value: step over it */
+            j += 1 + strcspn(s + j + 1, seps);
+        if (j > n)
+            j = n;
         size_t b = i, e = j;
         while (b < e && (s[b] == ' ' || s[b] == '\t'))
             b++;
@@ -631,7 +639,7 @@ int tk_at_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmembe
     ev.has_error = s[F_ERRORCODE].n > 0;
 
     /* Index terms, one per LookupAttribute value. */
-    terms_t t = {b, 0};
+    terms_t t = {b, 0, 0};
     term_add(&t, TK_ATTR_SERVICENAME, ev.service.p, ev.service.len);
     term_add(&t, TK_ATTR_EVENTNAME, ev.event_name.p, ev.event_name.len);
     if (ui_user.n) {
@@ -716,7 +724,7 @@ int tk_at_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmembe
     }
     if (b->nomem)
         return 0;
-    size_t nt = terms_dedup(b->terms, t.n);
+    size_t nt = terms_dedup(b->terms, t.n, t.nmulti);
     tk_term_t *terms = tk_arena_alloc(&b->arena, nt * sizeof *terms + 1);
     if (!terms) {
         b->nomem = 1;

@@ -445,6 +445,33 @@ static void test_terms_cover_every_attribute(void **st)
     tk_batch_destroy(b);
 }
 
+static void test_long_resource_lists_are_deduplicated(void **st)
+{
+    (void)st;
+    /* 150 names, each twice (resourceName and referencedResources), plus a
+     * name holding an escaped NUL: 151 distinct ResourceName terms. */
+    char *in = malloc(64 * 1024);
+    int k = sprintf(in, "{\"eventTime\":\"2026-11-24T10:00:00Z\",\"recipientAccountId\":\"1\",\"resourceName\":\"");
+    for (int i = 0; i < 150; i++)
+        k += sprintf(in + k, "%sn%d", i ? "," : "", i);
+    k += sprintf(in + k, ",a\\u0000b\",\"referencedResources\":{\"T\":[");
+    for (int i = 0; i < 150; i++)
+        k += sprintf(in + k, "%s\"n%d\"", i ? "," : "", i);
+    sprintf(in + k, "]}}");
+    tk_batch_t *b = parse(in, NULL);
+    assert_int_equal(tk_batch_count(b), 1);
+    const tk_event_t *e = tk_batch_events(b);
+    assert_int_equal(count_terms(e, TK_ATTR_RESOURCENAME), 151);
+    assert_int_equal(count_terms(e, TK_ATTR_RESOURCETYPE), 1);
+    assert_true(has_term(e, TK_ATTR_RESOURCENAME, "n149"));
+    int nul = 0;
+    for (uint32_t i = 0; i < e->nterms; i++)
+        nul += e->terms[i].val.len == 3 && memcmp(e->terms[i].val.p, "a\0b", 3) == 0;
+    assert_int_equal(nul, 1);
+    tk_batch_destroy(b);
+    free(in);
+}
+
 static void test_empty_values_make_no_terms_and_service_derives_from_source(void **st)
 {
     (void)st;
@@ -763,6 +790,7 @@ int main(void)
         cmocka_unit_test(test_indexes_continue_across_calls_and_reset),
         cmocka_unit_test(test_many_events_survive_event_array_growth),
         cmocka_unit_test(test_terms_cover_every_attribute),
+        cmocka_unit_test(test_long_resource_lists_are_deduplicated),
         cmocka_unit_test(test_empty_values_make_no_terms_and_service_derives_from_source),
         cmocka_unit_test(test_sensitive_action_field_wins_over_list),
         cmocka_unit_test(test_sensitive_list_is_sorted_and_searchable),
