@@ -25,10 +25,14 @@ int tk_event_gunzip(const char *data, size_t len, size_t max_out, char **out, si
     if (!d)
         return tk_errf(err, TK_ENOMEM, "out of memory (gzip decompressor)");
     /* The trailer's ISIZE (size mod 2^32 of the last member) is a good first
-     * guess; grow on demand. */
+     * guess, trusted only up to a 32x ratio so a forged trailer cannot make
+     * us reserve gigabytes up front; grow on demand. */
     size_t isize = (size_t)(unsigned char)data[len - 4] | (size_t)(unsigned char)data[len - 3] << 8 |
                    (size_t)(unsigned char)data[len - 2] << 16 | (size_t)(unsigned char)data[len - 1] << 24;
-    size_t cap = isize + 64 > len * 2 ? isize + 64 : len * 4 + 64;
+    size_t guess = len * 32 < isize ? len * 32 : isize;
+    if (guess < len * 2)
+        guess = len * 4;
+    size_t cap = guess + 64;
     if (max_out && cap > max_out + 64)
         cap = max_out + 64;
     char *buf = malloc(cap);

@@ -268,6 +268,25 @@ static void test_seek_resumes_at_a_chunk_with_right_line(void **st)
     tk_source_close(src);
 }
 
+static void test_stratus_folder_walks_to_310_events(void **st)
+{
+    (void)st;
+    const char *sh = getenv("TK_SHARED");
+    char dir[1024], err[TK_ERRLEN];
+    snprintf(dir, sizeof dir, "%s/datasets/stratus-detonation-logs", sh ? sh : "/work/shared");
+    const char *p[] = {dir};
+    tk_source_t *src;
+    assert_int_equal(tk_source_open(p, 1, NULL, &src, err), 0);
+    assert_int_equal(tk_source_file_count(src), 35); /* LICENSE and NOTICE skipped */
+    totals_t t = {0};
+    drain(src, &t, 0);
+    assert_int_equal(t.files, 35);
+    assert_int_equal(t.chunks, 35);
+    assert_int_equal(t.events, 310);
+    assert_int_equal(t.rejects, 0);
+    tk_source_close(src);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +294,7 @@ int main(void)
         cmocka_unit_test(test_folder_walk_filters_and_orders),
         cmocka_unit_test(test_errors_name_the_file_and_skip_it),
         cmocka_unit_test(test_seek_resumes_at_a_chunk_with_right_line),
+        cmocka_unit_test(test_stratus_folder_walks_to_310_events),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
