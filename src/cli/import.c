@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +67,8 @@ static void usage(FILE *f)
 "file:line code field message (the first %d, all with --rejects).\n"
 "\n"
 "exit status: 0 every event was stored or was a duplicate; 1 some events were\n"
-"rejected or a file could not be read; 2 usage error.\n"
+"rejected or a file could not be read; 2 usage error; 130 interrupted (Ctrl-C or\n"
+"SIGTERM: the import stops after the batch being stored; run it again to continue).\n"
 "\n"
 "examples:\n"
 "  trailkeep import --data /var/lib/trailkeep ./actiontrail-logs/\n"
@@ -571,8 +573,19 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
+/* Ctrl-C / SIGTERM: stop after the batch being stored, so the summary and
+ * the state file are exact; everything stored is already durable. */
+static volatile sig_atomic_t g_interrupted;
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_interrupted = 1;
+}
+#define IMPORT_INTERRUPTED 1
+
 /* Main-thread side: takes items in order, reports, stores, records. Returns
- * 0, or the store's error (after which the remaining items are drained). */
+ * 0, IMPORT_INTERRUPTED, or the store's error (after which the remaining
+ * items are drained). */
 static int consume(pipeline_t *pl)
 {
     importer_t *im = pl->im;
@@ -594,6 +607,13 @@ static int consume(pipeline_t *pl)
         pthread_mutex_unlock(&pl->mu);
 
         const in_file_t *f = &im->files[w.file];
+        if (g_interrupted && rc == 0) {
+            rc = IMPORT_INTERRUPTED;
+            pthread_mutex_lock(&pl->mu);
+            pl->stop = 1;
+            pthread_cond_broadcast(&pl->cv);
+            pthread_mutex_unlock(&pl->mu);
+        }
         if (w.first) {
             rejected_before = im->rejected;
             file_failed = 0;
@@ -832,13 +852,25 @@ int tk_cmd_import(int argc, char **argv)
             im.bytes_skipped += f->size;
         }
     }
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART; /* reads in the reader thread must not fail with EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     rc = run_pipeline(&im);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    int interrupted = rc == IMPORT_INTERRUPTED;
+    if (interrupted)
+        rc = 0;
     /* Seal only when something is unsealed (this run's events, or an
      * interrupted run's that the open replayed from the WAL). */
     tk_store_stats_t sst = {0};
     if (im.store)
         tk_store_stats(im.store, &sst);
-    if (rc == 0 && sst.unsealed_events && (rc = tk_store_seal(im.store, err)) != 0)
+    if (rc == 0 && !interrupted && sst.unsealed_events && (rc = tk_store_seal(im.store, err)) != 0)
         fprintf(stderr, "trailkeep import: sealing the store failed: %s (the events are safe in "
                         "the write-ahead log and are sealed on the next open)\n", err);
     tk_store_close(im.store);
@@ -876,6 +908,12 @@ int tk_cmd_import(int argc, char **argv)
                tk_cli_fmt_bytes(read_bytes, by), (double)read_bytes / s / 1e6);
     }
     free_importer(&im);
+    if (interrupted) {
+        fprintf(stderr, "trailkeep import: interrupted; what was stored is durable. Run the same "
+                        "command again to continue: finished files are skipped, events already "
+                        "stored count as duplicates\n");
+        return 130;
+    }
     if (rc)
         return 1;
     if (im.rejected || im.files_failed) {
