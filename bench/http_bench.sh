@@ -119,9 +119,13 @@ INGEST_ROWS=()
 JSON_INGEST=""
 W=$(key "$D/ing" "$ACCT" writer) # creates meta before serve starts
 start_srv "$D/ing"
+# Live ingest: events arrive about now, in time order (the generator's day of
+# history replayed over and over would make every batch a late arrival).
+NOWT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 for B in 100 500; do
   head -n "$B" "$D/events.jsonl" |
-    awk '{ sub(/"eventId":"[^"]*"/, "\"eventId\":\"XXXXXXXXXXXX-'"$B"'-" NR "\""); print }' >"$D/tmpl$B.jsonl"
+    awk -v now="$NOWT" '{ sub(/"eventId":"[^"]*"/, "\"eventId\":\"XXXXXXXXXXXX-'"$B"'-" NR "\"");
+                          sub(/"eventTime":"[^"]*"/, "\"eventTime\":\"" now "\""); print }' >"$D/tmpl$B.jsonl"
   say "HTTP ingest, batches of $B, $CONNS connections, ${SECS}s"
   out=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --timeout 30s -s "$D/ingest.lua" "$URL" -- "$D/tmpl$B.jsonl" "$W" 2>&1)
   line=$(printf '%s\n' "$out" | grep '^RESULT' | tail -1)

@@ -414,6 +414,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
             if (errno || end == cl || v > s->o.max_body) {
                 r->body_too_big = 1;
                 r->body_seen = (size_t)v;
+            } else if (v > 0 && tk_buf_reserve(&r->body, (size_t)v) != 0) {
+                return MHD_NO; /* one allocation instead of a doubling series */
             }
         }
         if (r->body_too_big) {
