@@ -58,11 +58,11 @@
  *     68   4     nblocks
  *     72   8     raw JSON bytes (sum of json lengths)
  *     80   64    account, NUL-padded
- *     144  16x21 sections (SEC_COUNT): u64 offset, u32 compressed size, u32 raw size;
+ *     144  16x22 sections (SEC_COUNT): u64 offset, u32 compressed size, u32 raw size;
  *                an absent or empty section has sizes 0
- *     480  32    prev hash: SHA-256 of the previous segment of the account
+ *     496  32    prev hash: SHA-256 of the previous segment of the account
  *                (all zero for chain index 1)
- *     512  32    hash: SHA-256 of every byte of the file before this field
+ *     528  32    hash: SHA-256 of every byte of the file before this field
  *
  * SECTIONS (raw = after zstd decompression)
  *   SEC_BLOCKS  nblocks x (u64 offset, u32 compressed size, u32 raw size,
@@ -81,6 +81,10 @@
  *               SHA-256) of the segments of the same partition whose events this
  *               segment now holds. Verify accepts those indexes as accounted for
  *               (like ANCHOR entries); open deletes replaced files a crash left.
+ *   SEC_DICT    32 bytes: SHA-256 of the zstd dictionary the blocks were compressed
+ *               with, stored as DIR/dict/<hex>.zdict (content-addressed, never
+ *               changed or deleted); empty when the blocks use no dictionary.
+ *               Sections are always compressed without a dictionary.
  */
 #ifndef TK_STORE_FORMAT_H
 #define TK_STORE_FORMAT_H
@@ -104,6 +108,7 @@ enum {
     SEC_IDS,
     SEC_ATTR0,
     SEC_REPLACES = SEC_ATTR0 + 16,
+    SEC_DICT,
     SEC_COUNT
 };
 #define SEG_MAX_ATTRS 16
@@ -132,9 +137,11 @@ _Static_assert(TK_ATTR__COUNT <= SEG_MAX_ATTRS, "more attributes than the segmen
 #define SEG_BLOCK_ENTRY_SIZE 24u
 #define SEG_ID_ENTRY_SIZE 12u
 #define SEG_BLOCK_TARGET (128u * 1024u) /* raw bytes per block before compression */
+#define DICT_SIZE (64u * 1024u)        /* trained dictionary size */
+#define DICT_MIN_SAMPLE (2u << 20)     /* JSON bytes needed before training one */
 #define SEG_ZSTD_LEVEL 1 /* measured: smaller and 2x faster than 3 on 128 KiB blocks of events */
 
-_Static_assert(SEG_F_PREVHASH == 480, "footer layout drifted from the table in format.h");
-_Static_assert(SEG_FOOTER_SIZE == 544, "footer layout drifted from the table in format.h");
+_Static_assert(SEG_F_PREVHASH == 496, "footer layout drifted from the table in format.h");
+_Static_assert(SEG_FOOTER_SIZE == 560, "footer layout drifted from the table in format.h");
 
 #endif

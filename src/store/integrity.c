@@ -402,6 +402,11 @@ static int verify_account(const char *dir, const char *account, vctx_t *v, char 
                    "content does not match its SHA-256: the segment was changed after sealing");
             continue;
         }
+        if (x->g->has_dict && dict_check(dir, x->g->dict_id, e2)) {
+            x->modified = x->reported = 1;
+            report(v, x->path, TK_VERIFY_MODIFIED, e2);
+            continue;
+        }
         x->placed = x->g->chain == x->name_index && x->g->day == x->dir_day &&
                     !strcmp(x->g->account, account);
     }

@@ -22,11 +22,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zdict.h>
 #include <zstd.h>
 
 /* ---- writer -------------------------------------------------------------- */
 
 typedef struct segw {
+    const segdict_t *dict; /* for blocks only */
     int fd;
     uint64_t off;
     tk_sha256_ctx_t sha;
@@ -47,8 +49,9 @@ static void w_out(segw_t *w, const void *p, size_t n)
     w->off += n;
 }
 
-/* Compresses raw[0..n) as one zstd frame, writes it; returns its size. */
-static uint32_t w_frame(segw_t *w, const void *raw, size_t n, uint64_t *off)
+/* Compresses raw[0..n) as one zstd frame (with the dictionary when use_dict),
+ * writes it; returns its size. */
+static uint32_t w_frame(segw_t *w, const void *raw, size_t n, uint64_t *off, int use_dict)
 {
     *off = w->off;
     if (w->rc)
@@ -59,7 +62,9 @@ static uint32_t w_frame(segw_t *w, const void *raw, size_t n, uint64_t *off)
         w->rc = TK_ENOMEM;
         return 0;
     }
-    size_t c = ZSTD_compressCCtx(w->cctx, w->z.p, bound, raw, n, SEG_ZSTD_LEVEL);
+    size_t c = use_dict && w->dict
+                   ? ZSTD_compress_usingCDict(w->cctx, w->z.p, bound, raw, n, w->dict->cdict)
+                   : ZSTD_compressCCtx(w->cctx, w->z.p, bound, raw, n, SEG_ZSTD_LEVEL);
     if (ZSTD_isError(c)) {
         w->rc = TK_EIO;
         return 0;
@@ -230,13 +235,14 @@ static int build_attr(tk_buf_t *b, tk_attr_t attr, mev_t *const *ev, size_t n)
 
 int seg_write(const char *path, const char *account, int64_t day, uint64_t chain,
               const uint8_t prev[32], mev_t *const *ev, size_t n, const uint64_t *rep_idx,
-              const uint8_t (*rep_hash)[32], size_t nrep, seg_t **out, char *err)
+              const uint8_t (*rep_hash)[32], size_t nrep, const segdict_t *dict, seg_t **out,
+              char *err)
 {
     char tmp[PATH_MAX + 8];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     if (n == 0 || n > UINT32_MAX)
         return tk_errf(err, TK_EINVAL, "a segment holds 1..2^32-1 events, not %zu", n);
-    segw_t w = {.fd = -1};
+    segw_t w = {.fd = -1, .dict = dict};
     w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (w.fd < 0)
         return tk_errf(err, tk_from_errno(errno), "cannot create segment %s: %s", tmp,
@@ -271,7 +277,7 @@ int seg_write(const char *path, const char *account, int64_t day, uint64_t chain
             w.rc = TK_ENOMEM;
         if (raw.len >= SEG_BLOCK_TARGET || i + 1 == n) {
             uint64_t off;
-            uint32_t c = w_frame(&w, raw.p, raw.len, &off);
+            uint32_t c = w_frame(&w, raw.p, raw.len, &off, 1);
             if (tk_buf_put_u64le(&blocks, off) || tk_buf_put_u32le(&blocks, c) ||
                 tk_buf_put_u32le(&blocks, (uint32_t)raw.len) ||
                 tk_buf_put_u32le(&blocks, bfirst) ||
@@ -314,6 +320,9 @@ int seg_write(const char *path, const char *account, int64_t day, uint64_t chain
                     rc = tk_buf_put_u64le(&sec, ids[i].h) || tk_buf_put_u32le(&sec, ids[i].ord);
                 free(ids);
             }
+        } else if (sidx == SEC_DICT) {
+            if (dict)
+                rc = tk_buf_append(&sec, dict->id, 32);
         } else if (sidx == SEC_REPLACES) {
             if (nrep)
                 rc = tk_buf_put_varint(&sec, nrep);
@@ -329,7 +338,7 @@ int seg_write(const char *path, const char *account, int64_t day, uint64_t chain
         uint64_t off = w.off;
         uint32_t c = 0;
         if (sec.len)
-            c = w_frame(&w, sec.p, sec.len, &off);
+            c = w_frame(&w, sec.p, sec.len, &off, 0);
         uint8_t *e = secs + SEG_SECTION_SIZE * (size_t)sidx;
         for (int k = 0; k < 8; k++)
             e[k] = (uint8_t)(off >> (8 * k));
@@ -385,6 +394,8 @@ int seg_write(const char *path, const char *account, int64_t day, uint64_t chain
 
 /* ---- footer ---------------------------------------------------------------- */
 
+static int read_sec(const seg_t *s, int i, uint8_t **out, char *err);
+
 int seg_load(const char *path, seg_t **out, char *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -436,6 +447,17 @@ int seg_load(const char *path, seg_t **out, char *err)
         if (s->sec[i].off > limit || s->sec[i].clen > limit - s->sec[i].off)
             bad = 1;
     }
+    if (!bad && s->sec[SEC_DICT].rawlen) {
+        uint8_t *id = NULL;
+        char e2[TK_ERRLEN];
+        if (s->sec[SEC_DICT].rawlen != 32 || read_sec(s, SEC_DICT, &id, e2)) {
+            bad = 1;
+        } else {
+            memcpy(s->dict_id, id, 32);
+            s->has_dict = 1;
+        }
+        free(id);
+    }
     if (bad) {
         seg_free(s);
         return tk_errf(err, TK_ECORRUPT, "segment %s: footer fields out of range", path);
@@ -486,8 +508,16 @@ int seg_compute_hash(const char *path, uint8_t out[32], char *err)
 /* ---- reading --------------------------------------------------------------- */
 
 /* Reads and decompresses section i of s; *out owned (free). */
+static int read_frame_dict(const seg_t *s, uint64_t off, uint32_t clen, uint32_t rawlen,
+                           const ZSTD_DDict *dd, uint8_t **out, char *err);
 static int read_frame(const seg_t *s, uint64_t off, uint32_t clen, uint32_t rawlen, uint8_t **out,
                       char *err)
+{
+    return read_frame_dict(s, off, clen, rawlen, NULL, out, err);
+}
+
+static int read_frame_dict(const seg_t *s, uint64_t off, uint32_t clen, uint32_t rawlen,
+                           const ZSTD_DDict *dd, uint8_t **out, char *err)
 {
     *out = NULL;
     if (rawlen == 0)
@@ -503,7 +533,14 @@ static int read_frame(const seg_t *s, uint64_t off, uint32_t clen, uint32_t rawl
     else if (pread(fd, c, clen, (off_t)off) != (ssize_t)clen)
         rc = tk_errf(err, TK_ECORRUPT, "segment %s: short read at %" PRIu64, s->path, off);
     else {
-        size_t d = ZSTD_decompress(r, rawlen, c, clen);
+        size_t d;
+        if (dd) {
+            ZSTD_DCtx *dc = ZSTD_createDCtx();
+            d = dc ? ZSTD_decompress_usingDDict(dc, r, rawlen, c, clen, dd) : (size_t)-1;
+            ZSTD_freeDCtx(dc);
+        } else {
+            d = ZSTD_decompress(r, rawlen, c, clen);
+        }
         if (ZSTD_isError(d) || d != rawlen)
             rc = tk_errf(err, TK_ECORRUPT, "segment %s: damaged frame at %" PRIu64 " (%s)", s->path,
                          off, ZSTD_isError(d) ? ZSTD_getErrorName(d) : "size mismatch");
@@ -629,9 +666,10 @@ fail:
         if (!(c)->tail) (c)->tail = (x);                    \
     } while (0)
 
-void segcache_init(segcache_t *c, uint64_t idx_bytes, uint64_t blk_bytes)
+void segcache_init(segcache_t *c, const char *storedir, uint64_t idx_bytes, uint64_t blk_bytes)
 {
     memset(c, 0, sizeof *c);
+    snprintf(c->dictdir, sizeof c->dictdir, "%s/dict", storedir);
     pthread_mutex_init(&c->mu, NULL);
     c->max_bytes = idx_bytes;
     c->max_blk_bytes = blk_bytes;
@@ -708,6 +746,9 @@ void segcache_destroy(segcache_t *c)
         blk_free(b);
         b = n;
     }
+    for (size_t i = 0; i < c->ndicts; i++)
+        ZSTD_freeDDict(c->dicts[i].ddict);
+    free(c->dicts);
     pthread_mutex_destroy(&c->mu);
 }
 
@@ -837,7 +878,42 @@ uint32_t seg_block_of(const segidx_t *x, uint32_t ord)
     return lo;
 }
 
-static int blk_load(segidx_t *x, uint32_t no, segblk_t **out, char *err)
+/* The reader's DDict for id, loaded on first use (dictionaries are few and
+ * never unloaded). */
+static int cache_ddict(segcache_t *c, const uint8_t id[32], const ZSTD_DDict **out, char *err)
+{
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < c->ndicts; i++)
+        if (!memcmp(c->dicts[i].id, id, 32)) {
+            *out = c->dicts[i].ddict;
+            pthread_mutex_unlock(&c->mu);
+            return 0;
+        }
+    pthread_mutex_unlock(&c->mu);
+    segdict_t *d;
+    char storedir[PATH_MAX];
+    snprintf(storedir, sizeof storedir, "%.*s", (int)(strlen(c->dictdir) - 5), c->dictdir);
+    int rc = dict_load(storedir, id, &d, err);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&c->mu);
+    segdict_t *nd = realloc(c->dicts, (c->ndicts + 1) * sizeof *nd);
+    if (!nd) {
+        pthread_mutex_unlock(&c->mu);
+        dict_free(d);
+        return tk_errf(err, TK_ENOMEM, "out of memory");
+    }
+    c->dicts = nd;
+    c->dicts[c->ndicts] = *d;
+    c->dicts[c->ndicts].cdict = NULL;
+    ZSTD_freeCDict(d->cdict);
+    free(d);
+    *out = c->dicts[c->ndicts++].ddict;
+    pthread_mutex_unlock(&c->mu);
+    return 0;
+}
+
+static int blk_load(segcache_t *c, segidx_t *x, uint32_t no, segblk_t **out, char *err)
 {
     const seg_t *s = x->seg;
     segblk_t *b = calloc(1, sizeof *b);
@@ -847,8 +923,11 @@ static int blk_load(segidx_t *x, uint32_t no, segblk_t **out, char *err)
     b->no = no;
     b->first = x->blocks[no].first;
     b->count = x->blocks[no].count;
-    int rc = read_frame(s, x->blocks[no].off, x->blocks[no].clen, x->blocks[no].rawlen,
-                        (uint8_t **)&b->raw, err);
+    const ZSTD_DDict *dd = NULL;
+    int rc = s->has_dict ? cache_ddict(c, s->dict_id, &dd, err) : 0;
+    if (!rc)
+        rc = read_frame_dict(s, x->blocks[no].off, x->blocks[no].clen, x->blocks[no].rawlen, dd,
+                             (uint8_t **)&b->raw, err);
     if (!rc && !(b->ent = malloc(b->count * sizeof *b->ent)))
         rc = tk_errf(err, TK_ENOMEM, "out of memory");
     const uint8_t *p = (const uint8_t *)b->raw, *end = p + x->blocks[no].rawlen;
@@ -901,7 +980,7 @@ int segblk_get(segcache_t *c, segidx_t *x, uint32_t ord, segblk_t **out, char *e
         return 0;
     }
     pthread_mutex_unlock(&c->mu);
-    int rc = blk_load(x, no, &b, err);
+    int rc = blk_load(c, x, no, &b, err);
     if (rc)
         return rc;
     pthread_mutex_lock(&c->mu);
@@ -1122,4 +1201,117 @@ int seg_read_events(segcache_t *c, seg_t *s, mev_t ***out, size_t *nout, char *e
     *out = ev;
     *nout = n;
     return 0;
+}
+
+/* ---- dictionaries ---------------------------------------------------------- */
+
+static void dict_path(const char *storedir, const uint8_t id[32], char *out, size_t n)
+{
+    char hex[65];
+    tk_hex(id, 32, hex);
+    snprintf(out, n, "%s/dict/%s.zdict", storedir, hex);
+}
+
+static int dict_make(const void *buf, size_t len, segdict_t **out, char *err)
+{
+    segdict_t *d = calloc(1, sizeof *d);
+    if (!d)
+        return tk_errf(err, TK_ENOMEM, "out of memory");
+    tk_sha256(buf, len, d->id);
+    d->cdict = ZSTD_createCDict(buf, len, SEG_ZSTD_LEVEL);
+    d->ddict = ZSTD_createDDict(buf, len);
+    if (!d->cdict || !d->ddict) {
+        dict_free(d);
+        return tk_errf(err, TK_ENOMEM, "cannot set up a zstd dictionary");
+    }
+    *out = d;
+    return 0;
+}
+
+void dict_free(segdict_t *d)
+{
+    if (!d)
+        return;
+    ZSTD_freeCDict(d->cdict);
+    ZSTD_freeDDict(d->ddict);
+    free(d);
+}
+
+int dict_check(const char *storedir, const uint8_t id[32], char *err)
+{
+    char path[PATH_MAX + 96], *buf;
+    size_t len;
+    dict_path(storedir, id, path, sizeof path);
+    int rc = tk_fs_read_all(path, &buf, &len, err);
+    if (rc)
+        return rc;
+    uint8_t h[32];
+    tk_sha256(buf, len, h);
+    free(buf);
+    if (memcmp(h, id, 32))
+        return tk_errf(err, TK_ECORRUPT, "dictionary %s does not match its name", path);
+    return 0;
+}
+
+int dict_load(const char *storedir, const uint8_t id[32], segdict_t **out, char *err)
+{
+    char path[PATH_MAX + 96], *buf;
+    size_t len;
+    dict_path(storedir, id, path, sizeof path);
+    int rc = tk_fs_read_all(path, &buf, &len, err);
+    if (rc)
+        return rc;
+    uint8_t h[32];
+    tk_sha256(buf, len, h);
+    if (memcmp(h, id, 32)) {
+        free(buf);
+        return tk_errf(err, TK_ECORRUPT, "dictionary %s does not match its name; run trailkeep verify",
+                       path);
+    }
+    rc = dict_make(buf, len, out, err);
+    free(buf);
+    return rc;
+}
+
+int dict_train(const char *storedir, mev_t *const *ev, size_t n, segdict_t **out, char *err)
+{
+    /* up to 8 MiB of whole events, spread evenly over the input */
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += ev[i]->jsonlen;
+    size_t step = total > (8u << 20) ? total / (8u << 20) + 1 : 1;
+    size_t ns = 0;
+    tk_buf_t buf = TK_BUF_INIT;
+    size_t *sizes = malloc((n / step + 1) * sizeof *sizes);
+    if (!sizes)
+        return tk_errf(err, TK_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i += step) {
+        if (tk_buf_append(&buf, ev[i]->json, ev[i]->jsonlen)) {
+            free(sizes);
+            tk_buf_free(&buf);
+            return tk_errf(err, TK_ENOMEM, "out of memory");
+        }
+        sizes[ns++] = ev[i]->jsonlen;
+    }
+    uint8_t *dict = malloc(DICT_SIZE);
+    size_t dl = dict ? ZDICT_trainFromBuffer(dict, DICT_SIZE, buf.p, sizes, (unsigned)ns) : 0;
+    free(sizes);
+    tk_buf_free(&buf);
+    if (!dict || ZDICT_isError(dl)) {
+        free(dict);
+        return tk_errf(err, TK_EINVAL, "could not train a dictionary: %s",
+                       dict ? ZDICT_getErrorName(dl) : "out of memory");
+    }
+    int rc = dict_make(dict, dl, out, err);
+    char path[PATH_MAX + 96], dir[PATH_MAX + 8];
+    if (!rc) {
+        snprintf(dir, sizeof dir, "%s/dict", storedir);
+        dict_path(storedir, (*out)->id, path, sizeof path);
+        if ((rc = tk_fs_mkdirs(dir, err)) || (rc = tk_fs_write_atomic(path, dict, dl, err))) {
+            dict_free(*out);
+            *out = NULL;
+        }
+    }
+    free(dict);
+    return rc;
 }

@@ -304,6 +304,11 @@ static int write_manifest(tk_store_t *s, char *err)
 {
     tk_buf_t b = TK_BUF_INIT;
     tk_buf_printf(&b, "trailkeep-store 1\nsealed_seq %" PRIu64 "\n", s->sealed_seq);
+    if (s->dict) {
+        char hex[65];
+        tk_hex(s->dict->id, 32, hex);
+        tk_buf_printf(&b, "dict %s\n", hex);
+    }
     pthread_mutex_lock(&s->mu);
     for (size_t i = 0; i < s->ncons; i++)
         tk_buf_printf(&b, "consumer %s %" PRIu64 "\n", s->cons[i].name, s->cons[i].seq);
@@ -333,8 +338,16 @@ static int read_manifest(tk_store_t *s, char *err)
     for (char *line = strtok_r(data + 18, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         char name[256];
         unsigned long long v;
+        char hex[80];
+        uint8_t id[32];
         if (sscanf(line, "sealed_seq %llu", &v) == 1) {
             s->sealed_seq = v;
+        } else if (sscanf(line, "dict %79s", hex) == 1 && strlen(hex) == 64 && !tk_unhex(hex, 64, id)) {
+            char e2[TK_ERRLEN];
+            dict_free(s->dict);
+            s->dict = NULL;
+            if (dict_load(s->dir, id, &s->dict, e2))
+                fprintf(stderr, "trailkeep store: %s; new segments will train a new dictionary\n", e2);
         } else if (sscanf(line, "consumer %255s %llu", name, &v) == 2) {
             tk_store_log_retain(s, name, v);
         }
@@ -615,10 +628,11 @@ int tk_store_open(const tk_store_opts_t *opts, tk_store_t **out, char *err)
     s->opts.dir = s->dir;
     s->lockfd = -1;
     s->seal_bytes = opts->seal_bytes ? opts->seal_bytes : DEFAULT_SEAL_BYTES;
+    s->dict_min = opts->dict_min_bytes ? opts->dict_min_bytes : DICT_MIN_SAMPLE;
     pthread_rwlock_init(&s->state, NULL);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
-    segcache_init(&s->cache, CACHE_IDX_BYTES, CACHE_BLK_BYTES);
+    segcache_init(&s->cache, s->dir, CACHE_IDX_BYTES, CACHE_BLK_BYTES);
     s->wal.fd = -1;
     int rc = 0;
     int wal_opened = 0;
@@ -689,6 +703,7 @@ void tk_store_close(tk_store_t *s)
         free(s->cons[i].name);
     free(s->cons);
     segcache_destroy(&s->cache);
+    dict_free(s->dict);
     wal_close(&s->wal);
     if (s->lockfd >= 0)
         close(s->lockfd);
@@ -1001,6 +1016,15 @@ typedef struct sealed {
     char *final;
 } sealed_t;
 
+/* Trains the store's dictionary from ev once enough JSON has been seen;
+ * failure only costs compression, so it is reported and otherwise ignored. */
+static void maybe_train(tk_store_t *s, mev_t *const *ev, size_t n)
+{
+    char err[TK_ERRLEN];
+    if (dict_train(s->dir, ev, n, &s->dict, err))
+        fprintf(stderr, "trailkeep store: no compression dictionary yet: %s\n", err);
+}
+
 #define COMPACT_MIN_SEGS 8
 #define COMPACT_SMALL_RAW (32ull << 20)
 #define COMPACT_MAX_RAW (256ull << 20)
@@ -1095,8 +1119,10 @@ static int compact_part(tk_store_t *s, acct_t *a, part_t *p, char *err)
         tk_time_day_str(p->day, day);
         snprintf(dir, sizeof dir, "%s/seg/%s/%s", s->dir, a->name, day);
         snprintf(path, sizeof path, "%s/%010" PRIu64 ".seg", dir, a->head_index + 1);
+        if (!s->dict && raw >= s->dict_min)
+            maybe_train(s, all, n);
         rc = seg_write(path, a->name, p->day, a->head_index + 1, a->head_hash, all, n, ri, rh, nr,
-                       &g, err);
+                       s->dict, &g, err);
     }
     free(ri);
     free(rh);
@@ -1159,6 +1185,19 @@ int store_seal_locked(tk_store_t *s, char *err)
     int rc = 0;
     size_t n = 0, cap = 0;
     sealed_t *v = NULL;
+    if (!s->dict && s->unsealed_bytes >= s->dict_min) {
+        mev_t **all = malloc(s->unsealed_events * sizeof *all);
+        size_t k = 0;
+        for (size_t ai = 0; all && ai < s->naccts; ai++)
+            for (size_t pi = 0; pi < s->accts[ai]->nparts; pi++) {
+                part_t *p = s->accts[ai]->parts[pi];
+                for (size_t e = 0; e < p->nev && k < s->unsealed_events; e++)
+                    all[k++] = p->ev[e];
+            }
+        if (all)
+            maybe_train(s, all, k);
+        free(all);
+    }
     for (size_t ai = 0; ai < s->naccts && !rc; ai++) {
         acct_t *a = s->accts[ai];
         uint64_t chain = a->head_index;
@@ -1184,7 +1223,7 @@ int store_seal_locked(tk_store_t *s, char *err)
                 v = nv;
             }
             seg_t *g = NULL;
-            if ((rc = seg_write(path, a->name, p->day, chain, prev, p->ev, p->nev, NULL, NULL, 0, &g, err)))
+            if ((rc = seg_write(path, a->name, p->day, chain, prev, p->ev, p->nev, NULL, NULL, 0, s->dict, &g, err)))
                 break;
             memcpy(prev, g->hash, 32);
             v[n++] = (sealed_t){a, p, g, strdup(path)};

@@ -23,6 +23,8 @@ typedef struct tk_store_opts {
     uint32_t group_commit_us;     /* max wait to gather a group before fsync; 0 = default (1000) */
     size_t seal_bytes;            /* seal when unsealed JSON exceeds this; 0 = default (256 MiB) */
     int read_only;                /* open for lookup/verify only: no WAL replay writes, no lock */
+    size_t dict_min_bytes;        /* JSON bytes a seal needs to train the store's zstd
+                                     dictionary; 0 = default (2 MiB) */
 } tk_store_opts_t;
 
 /* Opens (creating if needed) the store in opts->dir, takes an exclusive lock

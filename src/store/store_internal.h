@@ -100,6 +100,8 @@ typedef struct seg {
     uint32_t nevents, nblocks;
     struct { uint64_t off; uint32_t clen, rawlen; } sec[SEC_COUNT];
     uint8_t prev[32], hash[32];
+    int has_dict;
+    uint8_t dict_id[32];
     /* cache state, guarded by the cache mutex */
     segidx_t *idx;
     segblk_t **blk;
@@ -132,8 +134,18 @@ struct segblk {
     segent_t *ent;
 };
 
+/* A zstd dictionary, content-addressed by the SHA-256 of its bytes. */
+typedef struct segdict {
+    uint8_t id[32];
+    void *cdict;  /* ZSTD_CDict *, writer side (NULL in the reader registry) */
+    void *ddict;  /* ZSTD_DDict * */
+} segdict_t;
+
 typedef struct segcache {
     pthread_mutex_t mu;
+    char dictdir[PATH_MAX];
+    segdict_t *dicts;   /* loaded for reading, by id */
+    size_t ndicts;
     uint64_t max_bytes, bytes;
     /* one LRU list for indexes and blocks would mix types; keep two */
     segidx_t *ihead, *itail;
@@ -141,7 +153,7 @@ typedef struct segcache {
     uint64_t max_blk_bytes, blk_bytes;
 } segcache_t;
 
-void segcache_init(segcache_t *c, uint64_t idx_bytes, uint64_t blk_bytes);
+void segcache_init(segcache_t *c, const char *storedir, uint64_t idx_bytes, uint64_t blk_bytes);
 void segcache_destroy(segcache_t *c);
 /* Drops every cached item of seg (which must not be in use). */
 void segcache_forget(segcache_t *c, seg_t *seg);
@@ -151,7 +163,16 @@ void segcache_forget(segcache_t *c, seg_t *seg);
  * renames. Returns an owned seg_t (seg_free) whose path is the .tmp file. */
 int seg_write(const char *path, const char *account, int64_t day, uint64_t chain,
               const uint8_t prev[32], mev_t *const *ev, size_t n, const uint64_t *rep_idx,
-              const uint8_t (*rep_hash)[32], size_t nrep, seg_t **out, char *err);
+              const uint8_t (*rep_hash)[32], size_t nrep, const segdict_t *dict, seg_t **out,
+              char *err);
+/* Trains a dictionary from samples of ev, stores it as DIR/dict/<hex>.zdict
+ * (durably) and returns it ready for writing (dict_free). */
+int dict_train(const char *storedir, mev_t *const *ev, size_t n, segdict_t **out, char *err);
+/* Loads DIR/dict/<hex>.zdict for writing; TK_ENOTFOUND/TK_ECORRUPT when absent or changed. */
+int dict_load(const char *storedir, const uint8_t id[32], segdict_t **out, char *err);
+void dict_free(segdict_t *d);
+/* 0 when DIR/dict/<hex of id>.zdict exists and hashes to id, else TK_E* with err. */
+int dict_check(const char *storedir, const uint8_t id[32], char *err);
 /* The SEC_REPLACES list of s: owned arrays of chain indexes and hashes. */
 int seg_read_replaces(const seg_t *s, uint64_t **idx, uint8_t (**hash)[32], size_t *n, char *err);
 /* Every event of s, with its terms rebuilt from the attribute indexes (for
@@ -205,6 +226,7 @@ struct tk_store {
     tk_store_opts_t opts;
     int lockfd;
     uint64_t seal_bytes;
+    uint64_t dict_min;
 
     /* committed state: read under state rdlock, changed under wrlock by the leader */
     pthread_rwlock_t state;
@@ -226,6 +248,7 @@ struct tk_store {
 
     wal_t wal;
     segcache_t cache;
+    segdict_t *dict;         /* dictionary new segments use (NULL until trained) */
     uint64_t seg_uid;
 
     /* what open had to cut from the WAL */

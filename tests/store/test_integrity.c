@@ -390,6 +390,52 @@ static void test_compaction_merges_small_segments_and_verifies(void **st)
     tmpdir_remove(dir);
 }
 
+/* Segments compressed with the store's trained dictionary name it by hash;
+ * changing the dictionary file is reported like changing the segment. */
+static void test_verify_detects_changed_dictionary(void **st)
+{
+    (void)st;
+    char *dir = tmpdir_make();
+    tk_store_opts_t o = {.dir = dir, .no_fsync = 1, .dict_min_bytes = 8 * 1024};
+    tk_store_t *s = NULL;
+    char err[TK_ERRLEN], id[16];
+    assert_int_equal(tk_store_open(&o, &s, err), 0);
+    for (int i = 0; i < 60; i++) {
+        snprintf(id, sizeof id, "z%d", i);
+        put(s, "1001", id, (N - 2) * DAYMS + i);
+    }
+    assert_int_equal(tk_store_seal(s, err), 0);
+    char pat[600];
+    snprintf(pat, sizeof pat, "%s/dict/*.zdict", dir);
+    glob_t gl;
+    assert_int_equal(glob(pat, 0, NULL, &gl), 0);
+    assert_int_equal(gl.gl_pathc, 1);
+    vres_t v;
+    tk_verify_summary_t sum = verify(s, &v);
+    assert_int_equal(sum.problems, 0);
+    assert_int_equal(count(s, "1001"), 60);
+    tk_store_close(s);
+    /* the dictionary survives a restart (named in MANIFEST): new seals reuse it */
+    assert_int_equal(tk_store_open(&o, &s, err), 0);
+    put(s, "1001", "after", (N - 1) * DAYMS);
+    assert_int_equal(tk_store_seal(s, err), 0);
+    globfree(&gl);
+    assert_int_equal(glob(pat, 0, NULL, &gl), 0);
+    assert_int_equal(gl.gl_pathc, 1);
+    int fd = open(gl.gl_pathv[0], O_RDWR);
+    uint8_t b;
+    assert_int_equal(pread(fd, &b, 1, 100), 1);
+    b ^= 4;
+    assert_int_equal(pwrite(fd, &b, 1, 100), 1);
+    close(fd);
+    globfree(&gl);
+    sum = verify(s, &v);
+    assert_int_equal(v.n[TK_VERIFY_MODIFIED], 2);
+    assert_int_equal(sum.problems, 2);
+    tk_store_close(s);
+    tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -401,6 +447,7 @@ int main(void)
         cmocka_unit_test(test_verify_detects_swapped_pair),
         cmocka_unit_test(test_verify_detects_inserted_copy),
         cmocka_unit_test(test_compaction_merges_small_segments_and_verifies),
+        cmocka_unit_test(test_verify_detects_changed_dictionary),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
