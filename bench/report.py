@@ -261,8 +261,10 @@ def section_lookup(prefix, title):
     n = next(iter((tk or sq).values()))["n"]
     w(f"Newest 50 events for one attribute of one account, {n} queries per row with values drawn "
       "from events inside the window (so each query has at least one hit), windows ending at the "
-      "newest event. Each query timed alone after an untimed warm-up pass over all of them (warm "
-      "cache), one thread, microseconds. Ratio = trailkeep ÷ SQLite latency (below 1 = trailkeep "
+      "newest event. One untimed warm-up pass over all queries (warm cache), then three timed "
+      "passes; each query is timed alone and its latency is the median of its three (this "
+      "filters out a preemption by other work on the machine, not a query that is always "
+      "slow). One thread, microseconds. Ratio = trailkeep ÷ SQLite latency (below 1 = trailkeep "
       "faster).")
     w("")
     w("| attribute | window | trailkeep p50 | p99 | API p50 | API p99 | SQLite p50 | p99 | p50 ratio | p99 ratio | avg hits tk / SQLite |")
@@ -277,6 +279,10 @@ def section_lookup(prefix, title):
               f"{ratio(g(t, 'p50_us'), g(s, 'p50_us'), 2)} | {ratio(g(t, 'p99_us'), g(s, 'p99_us'), 2)} | "
               f"{fmt_f(g(t, 'avg_results'), 1)} / {fmt_f(g(s, 'avg_results'), 1)} |")
     w("")
+    meta = load(prefix + "lookup_tk") or {}
+    if meta.get("events") is not None:
+        w(f"- The trailkeep store held {fmt_int(meta['events'])} events in {fmt_int(meta.get('segments'))} "
+          f"segments; opening it read-only took {fmt_f(meta.get('open_ms'))} ms.")
     w("- trailkeep: `bench/bench_lookup` opens the store read-only in process; \"trailkeep\" is "
       "`tk_store_lookup()` (the walk, each hit's JSON copied out), \"API\" is `tk_lookup_run()` "
       "(parameter validation, the page, a signed NextToken) with the window rounded out to whole "

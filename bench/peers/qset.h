@@ -17,7 +17,8 @@ typedef struct bx_query {
     char attr[24], window[8];
     char *account, *value;
     int64_t start_ms, end_ms;
-    double us;       /* measured latency of the timed pass */
+    double us;       /* latency: median of the timed passes */
+    double run[3];   /* one latency per timed pass */
     unsigned nres;   /* results returned */
 } bx_query;
 
@@ -25,6 +26,25 @@ typedef struct bx_qset {
     bx_query *q;
     size_t n;
 } bx_qset;
+
+/* Passes over the whole query set: the first warms caches and is not
+ * counted; each query's latency is the median of the other BX_TIMED, which
+ * filters out a preemption by another process on a shared machine without
+ * hiding a query that is slow every time. */
+#define BX_PASSES 4
+#define BX_TIMED (BX_PASSES - 1)
+
+/* Records pass `pass` (0 = warm-up) of q; after the last pass q->us is set. */
+static inline void bx_query_time(bx_query *q, int pass, double us)
+{
+    if (pass == 0)
+        return;
+    q->run[pass - 1] = us;
+    if (pass == BX_PASSES - 1) {
+        double a = q->run[0], b = q->run[1], c = q->run[2];
+        q->us = a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
+    }
+}
 
 static inline double bx_now_us(void)
 {

@@ -4,7 +4,8 @@
  *     event inside the window gives (account, value), so every query has at
  *     least one hit; windows end at the newest event: 1d and 30d back.
  *   sqlite_lookup run DB QUERIES.tsv [COUNTS_OUT]
- *     one untimed warm-up pass, then each query timed alone: newest 50 by
+ *     one untimed warm-up pass, then three timed passes (per query the median
+ *     counts, see qset.h), each query timed alone: newest 50 by
  *     (account, attribute = value, time in window), prepared statements, the
  *     JSON of each row copied out. Prints the qset.h report on stdout. */
 #include "qset.h"
@@ -117,7 +118,7 @@ static int run(sqlite3 *db, const char *qpath, const char *counts)
     }
     size_t bufcap = 1 << 20, buflen;
     char *buf = malloc(bufcap);
-    for (int pass = 0; pass < 2; pass++) {
+    for (int pass = 0; pass < BX_PASSES; pass++) {
         for (size_t i = 0; i < qs.n; i++) {
             bx_query *q = &qs.q[i];
             int a = 0;
@@ -150,7 +151,7 @@ static int run(sqlite3 *db, const char *qpath, const char *counts)
             if (rc != SQLITE_DONE)
                 return fail(db, "lookup");
             sqlite3_reset(s);
-            q->us = bx_now_us() - t0;
+            bx_query_time(q, pass, bx_now_us() - t0);
             q->nres = nres;
         }
     }
