@@ -63,6 +63,8 @@ struct tk_gen {
     int bg_ready;
     gen_sev_t *sev;
     size_t nsev, sev_i;
+    uint64_t *idset;   /* account ids taken (world building only) */
+    uint64_t idmask;
 };
 
 void gen_rng_seed(gen_rng_t *r, uint64_t seed)
@@ -202,11 +204,13 @@ static int build_account(tk_gen_t *g, gen_rng_t *r, uint32_t ai, char *err)
     gen_account_t *a = &g->accts[ai];
     for (;;) { /* 16-digit ids, unique in the world */
         rand_digits(r, (char)('1' + gen_below(r, 2)), a->id, 16);
-        int dup = 0;
-        for (uint32_t j = 0; j < ai && !dup; j++)
-            dup = !strcmp(g->accts[j].id, a->id);
-        if (!dup)
+        uint64_t v = strtoull(a->id, NULL, 10), i = gen_mix(v) & g->idmask;
+        while (g->idset[i] && g->idset[i] != v) /* open addressing, load <= 1/2 */
+            i = (i + 1) & g->idmask;
+        if (!g->idset[i]) {
+            g->idset[i] = v;
             break;
+        }
     }
     const char *co = companies[ai % TK_ARRAY_LEN(companies)];
     if (ai < TK_ARRAY_LEN(companies)) {
@@ -545,7 +549,11 @@ int tk_gen_create(const tk_gen_opts_t *opts, tk_gen_t **out, char *err)
 
     g->accts = calloc(o->accounts, sizeof *g->accts);
     g->acct_cum = calloc(o->accounts, sizeof *g->acct_cum);
-    if (!g->accts || !g->acct_cum)
+    for (g->idmask = 1; g->idmask < 2ull * o->accounts; g->idmask <<= 1)
+        ;
+    g->idset = calloc(g->idmask, sizeof *g->idset);
+    g->idmask--;
+    if (!g->accts || !g->acct_cum || !g->idset)
         goto fail;
     uint64_t c = 0;
     for (uint32_t i = 0; i < o->accounts; i++) {
@@ -615,6 +623,7 @@ void tk_gen_destroy(tk_gen_t *g)
     free(g->acct_cum);
     free(g->hw);
     free(g->sev);
+    free(g->idset);
     free(g);
 }
 

@@ -602,6 +602,34 @@ static void test_gen_rejects_bad_options(void **st)
     tk_gen_destroy(NULL);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void test_gen_account_ids_are_unique_16_digits(void **st)
+{
+    (void)st;
+    tk_gen_opts_t o = opts(1, 10);
+    o.accounts = 20000;
+    o.users = 3;
+    tk_gen_t *g;
+    char err[TK_ERRLEN];
+    assert_int_equal(tk_gen_create(&o, &g, err), 0);
+    const char **ids = calloc(o.accounts, sizeof *ids);
+    for (uint32_t i = 0; i < o.accounts; i++) {
+        ids[i] = tk_gen_account_id(g, i);
+        assert_true(is_digits(ids[i], 16));
+        assert_true(ids[i][0] != '0');
+    }
+    assert_null(tk_gen_account_id(g, o.accounts));
+    qsort(ids, o.accounts, sizeof *ids, cmp_str);
+    for (uint32_t i = 1; i < o.accounts; i++)
+        assert_string_not_equal(ids[i - 1], ids[i]);
+    free(ids);
+    tk_gen_destroy(g);
+}
+
 static void test_gen_cloudtrail_shape_uses_aws_names(void **st)
 {
     (void)st;
@@ -835,6 +863,7 @@ int main(void)
         cmocka_unit_test(test_gen_accesskey_belongs_to_one_identity),
         cmocka_unit_test(test_gen_office_hours_and_weekends_are_busier_and_quieter),
         cmocka_unit_test(test_gen_rejects_bad_options),
+        cmocka_unit_test(test_gen_account_ids_are_unique_16_digits),
         cmocka_unit_test(test_gen_cloudtrail_shape_uses_aws_names),
         cmocka_unit_test(test_gen_writer_frames_parse_as_json),
         cmocka_unit_test(test_gen_writer_folder_layout_holds_every_event),
