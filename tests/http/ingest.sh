@@ -229,6 +229,8 @@ eq "6 events over --max-events 5: 413 TooManyEvents" "413 TooManyEvents" "$CODE 
 head -c 30000 /dev/zero | tr '\0' ' ' >"$TMP/big"
 req POST /v1/events "$B" --data-binary @"$TMP/big" >/dev/null
 eq "body over --max-body: 413" "413 RequestEntityTooLarge" "$CODE $(jget "$TMP/body" 'j["Code"]')"
+req POST /v1/events "$B" -H 'Transfer-Encoding: chunked' --data-binary @"$TMP/big" >/dev/null
+eq "chunked body (no Content-Length) over --max-body: 413" "413 RequestEntityTooLarge" "$CODE $(jget "$TMP/body" 'j["Code"]')"
 head -c 5000000 /dev/zero | tr '\0' ' ' | gzip -c >"$TMP/bomb.gz"
 req POST /v1/events "$B" -H 'Content-Encoding: gzip' --data-binary @"$TMP/bomb.gz" >/dev/null
 eq "gzip bomb over --max-decompressed: 413" "413 RequestEntityTooLarge" "$CODE $(jget "$TMP/body" 'j["Code"]')"
