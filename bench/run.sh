@@ -65,8 +65,8 @@ case "$EVENTS" in ''|*[!0-9]*) die "BENCH_EVENTS must be a number, got '$EVENTS'
 case "$BIG_EVENTS" in ''|*[!0-9]*) die "BENCH_BIG_EVENTS must be a number, got '$BIG_EVENTS'";; esac
 # Disk needed at the peak: the JSON (~1.2 KB/event), SQLite (~2.1 KB/event),
 # PostgreSQL (~2.2 KB/event, removed before the lookups), trailkeep (small).
-need_kb=$(( EVENTS * 6 / 1000 ))
-[ "$BIG" = 1 ] && need_kb=$(( need_kb + BIG_EVENTS * 4 / 1000 ))
+need_kb=$(( EVENTS * 6 ))
+[ "$BIG" = 1 ] && need_kb=$(( need_kb + BIG_EVENTS * 4 ))
 avail_kb=$(df -Pk "$WORK" | awk 'NR==2 {print $4}')
 [ "$avail_kb" -ge "$need_kb" ] ||
   die "not enough free disk under $WORK: ~$((need_kb / 1048576 + 1)) GiB needed, $((avail_kb / 1048576)) GiB free (set BENCH_WORK elsewhere or lower BENCH_EVENTS)"
