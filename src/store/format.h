@@ -70,11 +70,15 @@
  *   SEC_TIMES   nevents varints: time_ms - (day * 86400000), delta from the previous
  *               (non-negative: entries are time-sorted)
  *   SEC_SEQS    nevents varints: zigzag(seq - previous seq), previous starts at min seq
- *   SEC_IDS     nevents x (u64 tk_hash64(eventId), u32 ordinal), sorted by hash then
- *               ordinal: 12 bytes each. A hash hit is confirmed against the block entry.
+ *   SEC_IDS     nevents x u32: low 32 bits of tk_hash64(eventId), in ordinal order.
+ *               Readers sort (hash, ordinal) pairs in memory on first use; a hash
+ *               hit is always confirmed against the eventId in the block entry.
  *   SEC_ATTR0 + a, for every tk_attr_t a except TK_ATTR_EVENTID (its section is empty):
- *               varint nterms; nterms x (varint length, bytes, varint bitmap size,
- *               CRoaring portable bitmap of ordinals), terms sorted by memcmp.
+ *               varint nterms; nterms x (varint length, bytes, varint (size << 1 | kind),
+ *               posting of `size` bytes), terms sorted by memcmp. kind POSTING_LIST:
+ *               varint deltas of the increasing ordinals (the first from 0);
+ *               kind POSTING_ROARING: a CRoaring portable bitmap. The writer picks
+ *               the smaller.
  *               Room is reserved for SEG_MAX_ATTRS keys so new tk_attr_t values
  *               do not move the footer.
  *   SEC_REPLACES  written by compaction: varint n; n x (u64 chain index, 32-byte
@@ -135,7 +139,9 @@ _Static_assert(TK_ATTR__COUNT <= SEG_MAX_ATTRS, "more attributes than the segmen
 #define SEG_FOOTER_SIZE (SEG_F_HASH + 32u)
 
 #define SEG_BLOCK_ENTRY_SIZE 24u
-#define SEG_ID_ENTRY_SIZE 12u
+#define SEG_ID_ENTRY_SIZE 4u
+#define POSTING_LIST 0
+#define POSTING_ROARING 1
 #define SEG_BLOCK_TARGET (128u * 1024u) /* raw bytes per block before compression */
 #define DICT_SIZE (64u * 1024u)        /* trained dictionary size */
 #define DICT_MIN_SAMPLE (2u << 20)     /* JSON bytes needed before training one */

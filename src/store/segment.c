@@ -73,19 +73,6 @@ static uint32_t w_frame(segw_t *w, const void *raw, size_t n, uint64_t *off, int
     return (uint32_t)c;
 }
 
-typedef struct idref {
-    uint64_t h;
-    uint32_t ord;
-} idref_t;
-
-static int idref_cmp(const void *a, const void *b)
-{
-    const idref_t *x = a, *y = b;
-    if (x->h != y->h)
-        return x->h < y->h ? -1 : 1;
-    return x->ord < y->ord ? -1 : x->ord > y->ord;
-}
-
 /* A distinct term of one attribute and the chain of ordinals holding it. */
 typedef struct aterm {
     const char *p;
@@ -213,15 +200,29 @@ static int build_attr(tk_buf_t *b, tk_attr_t attr, mev_t *const *ev, size_t n)
         }
         roaring_bitmap_run_optimize(bm);
         size_t sz = roaring_bitmap_portable_size_in_bytes(bm);
+        /* whichever is smaller: a delta-varint list (rare terms) or the bitmap */
         tk_buf_reset(&ser);
-        rc = tk_buf_reserve(&ser, sz);
-        if (!rc) {
-            roaring_bitmap_portable_serialize(bm, ser.p);
+        uint32_t prevo = 0;
+        for (size_t j = 0; j < no && !rc && ser.len < sz; j++) {
+            rc = tk_buf_put_varint(&ser, ords[j] - prevo);
+            prevo = ords[j];
+        }
+        int kind = POSTING_LIST;
+        if (!rc && ser.len >= sz) {
+            kind = POSTING_ROARING;
+            tk_buf_reset(&ser);
+            rc = tk_buf_reserve(&ser, sz);
+            if (!rc) {
+                roaring_bitmap_portable_serialize(bm, ser.p);
+                ser.len = sz;
+            }
+        }
+        if (!rc)
             rc = tk_buf_put_varint(b, ab.t[i].len) || tk_buf_append(b, ab.t[i].p, ab.t[i].len) ||
-                         tk_buf_put_varint(b, sz) || tk_buf_append(b, ser.p, sz)
+                         tk_buf_put_varint(b, (uint64_t)ser.len << 1 | (uint64_t)kind) ||
+                         tk_buf_append(b, ser.p, ser.len)
                      ? TK_ENOMEM
                      : 0;
-        }
         roaring_bitmap_free(bm);
     }
     tk_buf_free(&ser);
@@ -308,18 +309,9 @@ int seg_write(const char *path, const char *account, int64_t day, uint64_t chain
                 p = ev[i]->seq;
             }
         } else if (sidx == SEC_IDS) {
-            idref_t *ids = malloc(n * sizeof *ids);
-            if (!ids) {
-                rc = TK_ENOMEM;
-            } else {
-                for (size_t i = 0; i < n; i++)
-                    ids[i] = (idref_t){ev[i]->idhash, (uint32_t)i};
-                qsort(ids, n, sizeof *ids, idref_cmp);
-                rc = tk_buf_reserve(&sec, n * SEG_ID_ENTRY_SIZE);
-                for (size_t i = 0; i < n && !rc; i++)
-                    rc = tk_buf_put_u64le(&sec, ids[i].h) || tk_buf_put_u32le(&sec, ids[i].ord);
-                free(ids);
-            }
+            rc = tk_buf_reserve(&sec, n * SEG_ID_ENTRY_SIZE);
+            for (size_t i = 0; i < n && !rc; i++)
+                rc = tk_buf_put_u32le(&sec, (uint32_t)ev[i]->idhash);
         } else if (sidx == SEC_DICT) {
             if (dict)
                 rc = tk_buf_append(&sec, dict->id, 32);
@@ -820,6 +812,50 @@ static int lazy_sec(segcache_t *c, segidx_t *x, int sec, uint8_t **slot, char *e
     return 0;
 }
 
+/* Decodes one posting (format.h SEC_ATTR0) into an owned bitmap of
+ * ordinals < n; NULL when damaged. */
+static roaring_bitmap_t *posting_decode(const uint8_t *p, uint64_t hdr, uint32_t n)
+{
+    size_t len = (size_t)(hdr >> 1);
+    if ((hdr & 1) == POSTING_ROARING) {
+        roaring_bitmap_t *r = roaring_bitmap_portable_deserialize_safe((const char *)p, len);
+        if (r && roaring_bitmap_get_cardinality(r) && roaring_bitmap_maximum(r) >= n) {
+            roaring_bitmap_free(r);
+            r = NULL;
+        }
+        return r;
+    }
+    uint32_t stack[256], *o = stack, cap = 256, k = 0;
+    uint64_t acc = 0;
+    int bad = 0;
+    for (size_t i = 0; i < len && !bad;) {
+        uint64_t d;
+        size_t m = tk_get_varint(p + i, len - i, &d);
+        if (!m || (k && !d) || (acc += d) >= n) {
+            bad = 1;
+            break;
+        }
+        if (k == cap) {
+            uint32_t *no = malloc((size_t)cap * 2 * sizeof *no);
+            if (!no) {
+                bad = 1;
+                break;
+            }
+            memcpy(no, o, k * sizeof *o);
+            if (o != stack)
+                free(o);
+            o = no;
+            cap *= 2;
+        }
+        o[k++] = (uint32_t)acc;
+        i += m;
+    }
+    roaring_bitmap_t *r = bad || !k ? NULL : roaring_bitmap_of_ptr(k, o);
+    if (o != stack)
+        free(o);
+    return r;
+}
+
 int segidx_term(segcache_t *c, segidx_t *x, tk_attr_t attr, const char *v, size_t vlen, void **bmp,
                 char *err)
 {
@@ -842,9 +878,13 @@ int segidx_term(segcache_t *c, segidx_t *x, tk_attr_t attr, const char *v, size_
             goto corrupt;
         const uint8_t *t = p + k;
         p = t + tl;
-        if (!(k = tk_get_varint(p, (size_t)(end - p), &bl)) || bl > (uint64_t)(end - p - (ptrdiff_t)k))
+        if (!(k = tk_get_varint(p, (size_t)(end - p), &bl)))
             goto corrupt;
         const uint8_t *bm = p + k;
+        uint64_t hdr = bl;
+        bl >>= 1;
+        if (bl > (uint64_t)(end - bm))
+            goto corrupt;
         p = bm + bl;
         size_t m = tl < vlen ? (size_t)tl : vlen;
         int cmp = memcmp(t, v, m);
@@ -854,7 +894,7 @@ int segidx_term(segcache_t *c, segidx_t *x, tk_attr_t attr, const char *v, size_
             continue;
         if (cmp > 0)
             return 0;
-        roaring_bitmap_t *r = roaring_bitmap_portable_deserialize_safe((const char *)bm, bl);
+        roaring_bitmap_t *r = posting_decode(bm, hdr, x->seg->nevents);
         if (!r)
             goto corrupt;
         *bmp = r;
@@ -1010,28 +1050,70 @@ void segblk_put(segcache_t *c, segblk_t *b)
     pthread_mutex_unlock(&c->mu);
 }
 
+static int u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* x->ids: (hash32 << 32 | ordinal) for every event, sorted, built on first use
+ * from SEC_IDS (which holds just the hashes, in ordinal order). */
+static int lazy_ids(segcache_t *c, segidx_t *x, char *err)
+{
+    pthread_mutex_lock(&c->mu);
+    int have = x->ids != NULL;
+    pthread_mutex_unlock(&c->mu);
+    if (have)
+        return 0;
+    uint32_t n = x->seg->nevents;
+    uint8_t *raw = NULL;
+    int rc = read_sec(x->seg, SEC_IDS, &raw, err);
+    if (rc)
+        return rc;
+    if (!raw || x->seg->sec[SEC_IDS].rawlen != (uint64_t)n * SEG_ID_ENTRY_SIZE) {
+        free(raw);
+        return tk_errf(err, TK_ECORRUPT, "segment %s: eventId index damaged", x->seg->path);
+    }
+    uint64_t *v = malloc((size_t)n * sizeof *v);
+    if (!v) {
+        free(raw);
+        return tk_errf(err, TK_ENOMEM, "out of memory");
+    }
+    for (uint32_t i = 0; i < n; i++)
+        v[i] = (uint64_t)tk_get_u32le(raw + (size_t)i * 4) << 32 | i;
+    free(raw);
+    qsort(v, n, sizeof *v, u64_cmp);
+    pthread_mutex_lock(&c->mu);
+    if (x->ids) {
+        free(v);
+    } else {
+        x->ids = (uint8_t *)v;
+        x->bytes += (uint64_t)n * 8;
+        c->bytes += (uint64_t)n * 8;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return 0;
+}
+
 int segidx_find_id(segcache_t *c, segidx_t *x, const char *id, size_t idlen, uint32_t *ordp,
                    char *err)
 {
-    int rc = lazy_sec(c, x, SEC_IDS, &x->ids, err);
+    int rc = lazy_ids(c, x, err);
     if (rc)
         return rc;
     uint32_t n = x->seg->nevents;
-    if (!x->ids || x->seg->sec[SEC_IDS].rawlen != (uint64_t)n * SEG_ID_ENTRY_SIZE)
-        return tk_errf(err, TK_ECORRUPT, "segment %s: eventId index damaged", x->seg->path);
-    uint64_t h = tk_hash64(id, idlen);
+    const uint64_t *v = (const uint64_t *)(const void *)x->ids;
+    uint64_t h = (uint64_t)(uint32_t)tk_hash64(id, idlen) << 32;
     uint32_t lo = 0, hi = n;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (tk_get_u64le(x->ids + (size_t)mid * SEG_ID_ENTRY_SIZE) < h)
+        if (v[mid] < h)
             lo = mid + 1;
         else
             hi = mid;
     }
-    for (; lo < n && tk_get_u64le(x->ids + (size_t)lo * SEG_ID_ENTRY_SIZE) == h; lo++) {
-        uint32_t ord = tk_get_u32le(x->ids + (size_t)lo * SEG_ID_ENTRY_SIZE + 8);
-        if (ord >= n)
-            return tk_errf(err, TK_ECORRUPT, "segment %s: eventId index damaged", x->seg->path);
+    for (; lo < n && (v[lo] >> 32) == (h >> 32); lo++) {
+        uint32_t ord = (uint32_t)v[lo];
         segblk_t *b = NULL;
         if ((rc = segblk_get(c, x, ord, &b, err)))
             return rc;
@@ -1118,12 +1200,13 @@ int seg_read_events(segcache_t *c, seg_t *s, mev_t ***out, size_t *nout, char *e
             }
             const char *t = (const char *)p + k;
             p += k + tl;
-            if (!(k = tk_get_varint(p, (size_t)(end - p), &bl)) || bl > (uint64_t)(end - p - (ptrdiff_t)k)) {
+            if (!(k = tk_get_varint(p, (size_t)(end - p), &bl)) ||
+                (bl >> 1) > (uint64_t)(end - p - (ptrdiff_t)k)) {
                 rc = TK_ECORRUPT;
                 break;
             }
-            roaring_bitmap_t *bm = roaring_bitmap_portable_deserialize_safe((const char *)p + k, bl);
-            p += k + bl;
+            roaring_bitmap_t *bm = posting_decode(p + k, bl, n);
+            p += k + (bl >> 1);
             if (!bm) {
                 rc = TK_ECORRUPT;
                 break;

@@ -115,7 +115,7 @@ struct segidx {
     struct { uint64_t off; uint32_t clen, rawlen, first, count; } *blocks;
     uint32_t *trel;         /* time_ms - day start, per ordinal */
     uint64_t *seqs;
-    uint8_t *ids;           /* SEC_IDS raw, NULL until needed */
+    uint8_t *ids;           /* sorted (hash32 << 32 | ordinal) u64s, NULL until needed */
     uint8_t *attr[TK_ATTR__COUNT]; /* raw attribute sections, NULL until needed */
     uint32_t attr_len[TK_ATTR__COUNT];
 };

@@ -402,6 +402,8 @@ int wal_write_group(wal_t *w, const void *buf, size_t n, uint64_t first_seq, cha
         return tk_errf(err, TK_EIO, "the WAL had an fsync failure earlier; restart to recover");
     char path[PATH_MAX + 32];
     if (w->fd < 0 || w->rotate_next) {
+        /* each process (and each file past WAL_ROTATE_BYTES or a seal) starts a
+         * new file named by its first seq; files are never reopened for append */
         wal_path(w, first_seq, path, sizeof path);
         int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (fd < 0)
@@ -428,12 +430,6 @@ int wal_write_group(wal_t *w, const void *buf, size_t n, uint64_t first_seq, cha
         w->cur_first = first_seq;
         w->cur_len = 0;
         w->rotate_next = 0;
-    } else if (w->fd < 0) {
-        wal_path(w, w->cur_first, path, sizeof path);
-        w->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-        if (w->fd < 0)
-            return tk_errf(err, tk_from_errno(errno), "cannot open WAL file %s: %s", path,
-                           strerror(errno));
     }
     int rc = 0, e = 0;
     if (w->fail_next_errno) {
@@ -477,9 +473,14 @@ void wal_trim(wal_t *w, uint64_t keep_from, uint64_t last_seq)
     size_t drop = 0;
     for (size_t i = 0; i < w->nfiles; i++) {
         uint64_t last_in = i + 1 < w->nfiles ? w->files[i + 1].first_seq - 1 : last_seq;
-        if (last_in >= keep_from || i + 1 == w->nfiles)
-            break; /* never delete the current file */
+        /* the file being appended to stays, unless the next write starts a new one */
+        if (last_in >= keep_from || (i + 1 == w->nfiles && !w->rotate_next))
+            break;
         drop = i + 1;
+    }
+    if (drop == w->nfiles && w->fd >= 0) {
+        close(w->fd);
+        w->fd = -1;
     }
     for (size_t i = 0; i < drop; i++) {
         char path[PATH_MAX + 32];
