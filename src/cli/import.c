@@ -13,9 +13,9 @@
 #include "base/tk.h"
 #include "base/tktime.h"
 #include "event/parse.h"
+#include "event/source.h"
 #include "store/store.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -26,7 +26,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #define CHUNK_BYTES (8u << 20)  /* JSON Lines are parsed in pieces this big */
 #define DEFAULT_BATCH 4096
@@ -39,8 +38,8 @@ static void usage(FILE *f)
 "\n"
 "Loads audit events from files and folders into the store. A PATH is a file or a\n"
 "folder; folders are read recursively (files ending in .json, .jsonl, .ndjson or\n"
-".gz; hidden files are skipped). Gzip is detected by content, so any file may be\n"
-"compressed. Formats: ActionTrail (JSON array or JSON Lines), CloudTrail\n"
+".gz; hidden files and CloudTrail-Digest folders are skipped). Gzip is detected\n"
+"by content. Formats: ActionTrail (JSON array or JSON Lines), CloudTrail\n"
 "({\"Records\":[...]} or a bare array of records), JSON Lines of either.\n"
 "\n"
 "options:\n"
@@ -87,6 +86,7 @@ typedef struct in_file {
 typedef struct importer {
     const char *dir;
     tk_store_t *store;
+    tk_source_t *src;  /* the files, in walk order (tk_source) */
     tk_parse_opts_t popts;
     size_t batch;
     int force;
@@ -208,55 +208,6 @@ static int add_file(importer_t *im, const char *path, const struct stat *st)
     return 0;
 }
 
-static int wanted_name(const char *name)
-{
-    static const char *ext[] = {".json", ".jsonl", ".ndjson", ".gz"};
-    if (name[0] == '.')
-        return 0;
-    size_t n = strlen(name);
-    for (size_t i = 0; i < TK_ARRAY_LEN(ext); i++) {
-        size_t e = strlen(ext[i]);
-        if (n > e && !strcmp(name + n - e, ext[i]))
-            return 1;
-    }
-    return 0;
-}
-
-/* Depth-first, names sorted, so the import order (and thus sequence numbers)
- * is the same on every run. Symbolic links to folders are not followed inside
- * a walk (no cycles); links to files are. */
-static int walk(importer_t *im, const char *dir, int depth)
-{
-    struct dirent **ents;
-    int n = scandir(dir, &ents, NULL, alphasort);
-    if (n < 0) {
-        fprintf(stderr, "trailkeep import: cannot read folder '%s': %s\n", dir, strerror(errno));
-        im->files_failed++;
-        return 0;
-    }
-    int rc = 0;
-    for (int i = 0; i < n; i++) {
-        const char *name = ents[i]->d_name;
-        char path[PATH_MAX];
-        struct stat st, lst;
-        if (rc || name[0] == '.' ||
-            (size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path ||
-            lstat(path, &lst) != 0 || stat(path, &st) != 0) {
-            free(ents[i]);
-            continue;
-        }
-        if (S_ISDIR(st.st_mode)) {
-            if (!S_ISLNK(lst.st_mode) && depth < 64)
-                rc = walk(im, path, depth + 1);
-        } else if (S_ISREG(st.st_mode) && wanted_name(name)) {
-            rc = add_file(im, path, &st);
-        }
-        free(ents[i]);
-    }
-    free(ents);
-    return rc;
-}
-
 static void json_str(FILE *f, const char *s)
 {
     tk_buf_t b = TK_BUF_INIT;
@@ -288,24 +239,6 @@ static void report_reject(importer_t *im, const char *file, const tk_reject_t *r
         json_str(f, r->message);
         fputs("}\n", f);
     }
-}
-
-static int looks_like_json_lines(const char *p, size_t n)
-{
-    size_t i = 0;
-    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
-        i++;
-    if (i == n || p[i] != '{')
-        return 0;
-    const char *nl = memchr(p + i, '\n', n - i);
-    if (!nl)
-        return 0;
-    const char *e = nl;
-    while (e > p + i && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-        e--;
-    /* A first line that is a whole object: JSON Lines, unless it is a
-     * one-line CloudTrail {"Records":...} document. */
-    return e > p + i && e[-1] == '}' && memmem(p + i, (size_t)(e - (p + i)), "\"Records\"", 9) == NULL;
 }
 
 /* Appends the batch's events in slices of im->batch (one durable append each). */
@@ -345,10 +278,9 @@ static int store_events(importer_t *im, tk_batch_t *b, const char *file, char *e
 typedef struct work {
     tk_batch_t *b;        /* parsed chunk; NULL when the file failed */
     size_t file;          /* index into im->files */
-    uint64_t base_line;   /* lines before this chunk in the file */
     uint64_t base_index;  /* events before this chunk in the file */
     size_t seen0;         /* tk_batch_seen before the parse */
-    double frac;          /* share of the file done after this chunk */
+    uint64_t src_bytes;   /* on-disk bytes the source has consumed (progress) */
     char *buf;            /* this piece of the file (events may point into it) */
     int first, last;
     int failed;
@@ -406,166 +338,119 @@ static void give_back(pipeline_t *pl, tk_batch_t *b)
     pthread_mutex_unlock(&pl->mu);
 }
 
-/* Reads from gz until buf holds at least want bytes or the file ends.
- * 0, or -1 with msg filled on a read or decompression error. */
-static int fill(gzFile gz, char **buf, size_t *len, size_t *cap, size_t want, int *eof,
-                char *msg)
+/* The first file at or after k that is not skipped (im->nfiles if none). */
+static size_t next_unskipped(const importer_t *im, size_t k)
 {
-    while (!*eof && *len < want) {
-        if (*len + 1 >= *cap) {
-            /* Grow geometrically: `want` may be "everything" (SIZE_MAX / 2). */
-            size_t nc = *cap ? *cap * 2 : CHUNK_BYTES + 1;
-            char *p = realloc(*buf, nc);
-            if (!p) {
-                snprintf(msg, TK_ERRLEN, "out of memory reading the file");
-                return -1;
-            }
-            *buf = p;
-            *cap = nc;
-        }
-        size_t ask = want - *len < *cap - 1 - *len ? want - *len : *cap - 1 - *len;
-        int r = gzread(gz, *buf + *len, ask > (1u << 30) ? 1u << 30 : (unsigned)ask);
-        if (r < 0) {
-            int zerr;
-            const char *m = gzerror(gz, &zerr);
-            snprintf(msg, TK_ERRLEN, "cannot read: %s", zerr == Z_ERRNO ? strerror(errno) : m);
-            return -1;
-        }
-        if (r == 0) {
-            int zerr;
-            const char *m = gzerror(gz, &zerr);
-            if (zerr != Z_OK) {
-                /* A truncated .gz: what was read is kept, the file fails. */
-                snprintf(msg, TK_ERRLEN, "cannot decompress: %s (file cut short?)", m);
-                return -1;
-            }
-            *eof = 1;
-        }
-        *len += (size_t)r;
-    }
-    return 0;
+    while (k < im->nfiles && im->files[k].skip)
+        k++;
+    return k;
 }
 
-/* Reader side for one file. JSON Lines are streamed in pieces of about
- * CHUNK_BYTES cut after a newline, so memory stays bounded whatever the file
- * size (gzip too: zlib decompresses as it reads, and reads plain files
- * as they are). Other shapes (a JSON array, {"Records":[...]}) are one JSON
- * document and are read whole. Each work item owns its piece of the file,
- * because parsed events may point into it. Returns -1 when the pipeline
- * stops. */
-static int read_file(pipeline_t *pl, size_t fi)
-{
-    importer_t *im = pl->im;
-    const in_file_t *f = &im->files[fi];
-    work_t w;
-    memset(&w, 0, sizeof w);
-    w.file = fi;
-    w.first = 1;
-    gzFile gz = gzopen(f->path, "rb");
-    if (!gz) {
-        snprintf(w.msg, sizeof w.msg, "cannot open: %s", strerror(errno ? errno : ENOMEM));
-        w.failed = w.last = 1;
-        return push_work(pl, &w);
-    }
-    gzbuffer(gz, 1u << 20);
-    char *cur = NULL;
-    size_t len = 0, cap = 0;
-    int eof = 0, rc = 0;
-    if (fill(gz, &cur, &len, &cap, CHUNK_BYTES, &eof, w.msg))
-        goto failed;
-    tk_parse_opts_t po = im->popts;
-    po.source_name = f->path;
-    int stream = (po.format == TK_FMT_AUTO || po.format == TK_FMT_JSONL ||
-                  po.format == TK_FMT_ACTIONTRAIL) && looks_like_json_lines(cur, len);
-    if (!stream && fill(gz, &cur, &len, &cap, SIZE_MAX / 2, &eof, w.msg))
-        goto failed;
-    uint64_t base_line = 0, base_index = 0;
-    for (;;) {
-        size_t cut = len;
-        if (!eof) {
-            const char *nl = len ? memrchr(cur, '\n', len) : NULL;
-            if (!nl) {
-                /* One line longer than a piece: read on until its end. */
-                if (fill(gz, &cur, &len, &cap, len + CHUNK_BYTES, &eof, w.msg))
-                    goto failed;
-                continue;
-            }
-            cut = (size_t)(nl - cur) + 1;
-        }
-        /* The rest goes to the next piece, read before this one is queued
-         * so that this one knows whether it is the last. */
-        char *next = NULL;
-        size_t nlen = len - cut, ncap = 0;
-        if (!eof || nlen) {
-            ncap = (nlen > CHUNK_BYTES ? nlen : CHUNK_BYTES) + 1;
-            if (!(next = malloc(ncap))) {
-                snprintf(w.msg, sizeof w.msg, "out of memory reading the file");
-                goto failed;
-            }
-            memcpy(next, cur + cut, nlen);
-            if (fill(gz, &next, &nlen, &ncap, CHUNK_BYTES, &eof, w.msg)) {
-                free(next);
-                goto failed;
-            }
-        }
-        tk_batch_t *b = take_batch(pl);
-        if (!b) {
-            free(next);
-            rc = -1;
-            break;
-        }
-        w.b = b;
-        w.base_line = base_line;
-        w.base_index = base_index;
-        w.seen0 = tk_batch_seen(b);
-        if (tk_event_parse(b, cur, cut, &po, w.msg) != 0) {
-            give_back(pl, b);
-            free(next);
-            w.b = NULL;
-            goto failed;
-        }
-        base_index += tk_batch_seen(b) - w.seen0;
-        for (const char *q = cur, *e = cur + cut; (q = memchr(q, '\n', (size_t)(e - q))); q++)
-            base_line++;
-        w.last = eof && nlen == 0;
-        w.frac = f->size ? (double)gzoffset(gz) / (double)f->size : 1;
-        w.buf = cur;
-        if (push_work(pl, &w)) {
-            give_back(pl, b);
-            free(cur);
-            free(next);
-            cur = NULL;
-            rc = -1;
-            break;
-        }
-        w.first = 0;
-        cur = next;
-        len = nlen;
-        cap = ncap;
-        if (w.last)
-            break;
-    }
-    free(cur);
-    gzclose(gz);
-    return rc;
-
-failed:
-    /* Nothing more of this file: it counts as failed; what earlier pieces
-     * stored stays stored. */
-    free(cur);
-    gzclose(gz);
-    w.b = NULL;
-    w.buf = NULL;
-    w.failed = w.last = 1;
-    return push_work(pl, &w);
-}
-
+/* Reader thread: walks the files through tk_source (the event module's file
+ * reader: gzip, JSON Lines in pieces of CHUNK_BYTES cut at record starts,
+ * whole documents in one piece), parses each piece into a batch and queues
+ * it. A piece is copied, because the source reuses its buffer and parsed
+ * events may point into their input until they are stored. */
 static void *reader_main(void *arg)
 {
     pipeline_t *pl = arg;
-    for (size_t i = 0; i < pl->im->nfiles; i++)
-        if (!pl->im->files[i].skip && read_file(pl, i) < 0)
+    importer_t *im = pl->im;
+    char err[TK_ERRLEN];
+    uint64_t base_index = 0;
+    int started = 0, need_seek = 0;
+    size_t cur = next_unskipped(im, 0);
+    if (cur != 0)
+        need_seek = 1;
+    while (cur < im->nfiles) {
+        work_t w;
+        memset(&w, 0, sizeof w);
+        w.file = cur;
+        if (need_seek) {
+            need_seek = 0;
+            if (tk_source_seek(im->src, cur, 0, w.msg) != 0) {
+                w.failed = w.first = w.last = 1;
+                if (push_work(pl, &w))
+                    break;
+                cur = next_unskipped(im, cur + 1);
+                need_seek = 1;
+                continue;
+            }
+        }
+        tk_source_chunk_t ch;
+        int r = tk_source_next(im->src, &ch, err);
+        if (r == 0)
             break;
+        if (r < 0) {
+            /* The source skips the failed file by itself. */
+            snprintf(w.msg, sizeof w.msg, "%s", err);
+            w.failed = w.last = 1;
+            w.first = !started;
+            if (push_work(pl, &w))
+                break;
+            size_t nx = next_unskipped(im, cur + 1);
+            need_seek = nx != cur + 1;
+            cur = nx;
+            started = 0;
+            continue;
+        }
+        if (ch.file_index != cur) /* never expected: follow the source */
+            cur = ch.file_index;
+        w.file = cur;
+        if (ch.first)
+            base_index = 0;
+        w.first = ch.first;
+        w.last = ch.last;
+        started = !ch.last;
+        w.src_bytes = tk_source_bytes_done(im->src);
+        char *buf = malloc(ch.len + 1);
+        tk_batch_t *b = buf ? take_batch(pl) : NULL;
+        if (!b) {
+            free(buf);
+            if (!pl->stop) {
+                snprintf(w.msg, sizeof w.msg, "out of memory");
+                w.failed = w.last = 1;
+                push_work(pl, &w);
+            }
+            break;
+        }
+        memcpy(buf, ch.data, ch.len);
+        buf[ch.len] = 0;
+        tk_parse_opts_t po = im->popts;
+        po.source_name = ch.path;
+        po.first_line = ch.first_line;
+        /* A forced --format applies to whole documents; line files are
+         * always JSON Lines (each line sniffed). */
+        if (ch.format == TK_FMT_JSONL || po.format == TK_FMT_AUTO)
+            po.format = ch.format;
+        w.seen0 = tk_batch_seen(b);
+        w.base_index = base_index;
+        if (tk_event_parse(b, buf, ch.len, &po, w.msg) != 0) {
+            /* Nothing could be attempted: the file counts as failed; what
+             * earlier pieces stored stays stored. The rest is skipped. */
+            give_back(pl, b);
+            free(buf);
+            w.failed = w.last = 1;
+            if (push_work(pl, &w))
+                break;
+            cur = next_unskipped(im, cur + 1);
+            need_seek = !ch.last || cur != ch.file_index + 1;
+            started = 0;
+            continue;
+        }
+        base_index += tk_batch_seen(b) - w.seen0;
+        w.b = b;
+        w.buf = buf;
+        if (push_work(pl, &w)) {
+            give_back(pl, b);
+            free(buf);
+            break;
+        }
+        if (ch.last) {
+            size_t nx = next_unskipped(im, cur + 1);
+            need_seek = nx != cur + 1;
+            cur = nx;
+        }
+    }
     pthread_mutex_lock(&pl->mu);
     pl->done = 1;
     pthread_cond_broadcast(&pl->cv);
@@ -620,14 +505,16 @@ static int consume(pipeline_t *pl)
         }
         if (w.failed && rc == 0) {
             tk_progress_clear(&im->prog);
-            fprintf(stderr, "trailkeep import: skipping '%s': %s\n", f->path, w.msg);
+            if (!strncmp(w.msg, f->path, strlen(f->path))) /* the message names the file */
+                fprintf(stderr, "trailkeep import: skipping %s\n", w.msg);
+            else
+                fprintf(stderr, "trailkeep import: skipping '%s': %s\n", f->path, w.msg);
             file_failed = 1;
         }
         if (w.b && rc == 0) {
             const tk_reject_t *rj = tk_batch_rejects(w.b);
             for (size_t i = 0; i < tk_batch_reject_count(w.b); i++)
-                report_reject(im, f->path, &rj[i], rj[i].line ? rj[i].line + w.base_line : 0,
-                              w.base_index + (rj[i].index - w.seen0));
+                report_reject(im, f->path, &rj[i], rj[i].line, w.base_index + (rj[i].index - w.seen0));
             rc = store_events(im, w.b, f->path, err);
             if (rc) {
                 tk_progress_clear(&im->prog);
@@ -660,8 +547,7 @@ static int consume(pipeline_t *pl)
         if (rc == 0)
             tk_progress_update(&im->prog, 0, files_done, im->nfiles,
                                im->accepted + im->duplicates + im->rejected,
-                               im->bytes_done + (w.last ? 0 : (uint64_t)((double)f->size * w.frac)),
-                               im->bytes_total);
+                               im->bytes_skipped + w.src_bytes, im->bytes_total);
     }
     return rc;
 }
@@ -730,6 +616,7 @@ static void free_importer(importer_t *im)
     for (size_t i = 0; i < im->ndone; i++)
         free(im->done[i]);
     free(im->done);
+    tk_source_close(im->src);
 }
 
 int tk_cmd_import(int argc, char **argv)
@@ -803,23 +690,36 @@ int tk_cmd_import(int argc, char **argv)
         goto usage_err;
     }
 
-    /* Plan first: the list of files and their total size drive the progress bar. */
+    /* Plan first: the list of files and their total size drive the progress
+     * bar; a path that does not exist is reported and the others proceed. */
+    char err[TK_ERRLEN];
+    int nok = 0;
     for (int i = 0; i < npaths; i++) {
         struct stat st;
         if (stat(paths[i], &st) != 0) {
             fprintf(stderr, "trailkeep import: cannot read '%s': %s\n", paths[i], strerror(errno));
             im.files_failed++;
-        } else if (S_ISDIR(st.st_mode)) {
-            if (walk(&im, paths[i], 0))
-                goto oom;
-        } else if (add_file(&im, paths[i], &st)) {
-            goto oom;
+        } else {
+            paths[nok++] = paths[i];
         }
+    }
+    tk_source_opts_t sopts = {.chunk_bytes = CHUNK_BYTES};
+    if (nok && tk_source_open((const char *const *)paths, (size_t)nok, &sopts, &im.src, err)) {
+        fprintf(stderr, "trailkeep import: %s\n", err);
+        free(paths);
+        free_importer(&im);
+        return 1;
     }
     free(paths);
     paths = NULL;
-
-    char err[TK_ERRLEN];
+    for (size_t i = 0; im.src && i < tk_source_file_count(im.src); i++) {
+        const char *path = tk_source_file_path(im.src, i);
+        struct stat st;
+        if (stat(path, &st) != 0)
+            memset(&st, 0, sizeof st); /* vanished: the reader reports it */
+        if (add_file(&im, path, &st))
+            goto oom;
+    }
     tk_store_opts_t so = {.dir = im.dir};
     int rc = im.dry_run ? 0 : tk_store_open(&so, &im.store, err);
     if (rc) {

@@ -22,6 +22,9 @@ $MK $TMP/in/b/c/arr.json 30 $B $S 3600 --format array --prefix r
 echo "not events" > $TMP/in/README.txt           # skipped: not a known extension
 $MK $TMP/in/a/.hidden.jsonl 5 $A $S 60 --prefix h  # skipped: hidden
 
+mkdir -p $TMP/in/AWSLogs/111122223333/CloudTrail-Digest/us-east-1
+echo '{"digest": "not events"}' | gzip > $TMP/in/AWSLogs/111122223333/CloudTrail-Digest/us-east-1/d.json.gz  # skipped
+
 out=$($BIN import --data $TMP/dry --dry-run --output json $TMP/in "$STRATUS"); rc=$?
 eq "--dry-run: exit 0, all 490 events valid" "0 490 0" "$rc $(echo "$out" | field accepted) $(echo "$out" | field rejected)"
 check "--dry-run: creates no store" test ! -e $TMP/dry
@@ -150,7 +153,7 @@ check "missing path: named in the message" grep -q "does-not-exist" $TMP/err
 head -c $(( $(stat -c %s $TMP/in/a/part2.json.gz) / 2 )) $TMP/in/a/part2.json.gz > $TMP/cut.json.gz
 out=$($BIN import --data $TMP/data3 --output json $TMP/cut.json.gz 2>$TMP/err); rc=$?
 eq "truncated .gz: exit 1, counted as failed" "1 1" "$rc $(echo "$out" | field failed)"
-check "truncated .gz: says it cannot decompress" grep -q "cut.json.gz.*cannot decompress" $TMP/err
+check "truncated .gz: names the file and says it is truncated" grep -q "skipping .*cut.json.gz.*truncated" $TMP/err
 
 # --batch 1 gives the same result as big batches.
 out=$($BIN import --data $TMP/data2 --batch 7 --output json $TMP/in/a); rc=$?
