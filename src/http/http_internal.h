@@ -46,6 +46,7 @@ struct tk_http_server {
     tk_ratelimit_t rl;
     char *tls_cert_pem, *tls_key_pem;
     int64_t active_requests;     /* requests between first handler call and completion */
+    int test_append_delay_ms;    /* TK_TEST_APPEND_DELAY_MS: tests hold appends in flight */
 };
 
 /* ---- request context, one per HTTP request ---- */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* One parse arena per request thread: simdjson's parser buffers are large,
  * and re-creating them per request would dominate small batches. */
@@ -148,6 +149,11 @@ void tk_route_events(tk_req_t *r)
                          "retry the same request later.",
                          s->o.max_inflight_appends);
             return;
+        }
+        if (s->test_append_delay_ms > 0) {
+            struct timespec ts = {s->test_append_delay_ms / 1000,
+                                  (long)(s->test_append_delay_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
         }
         uint64_t t0 = tk_mono_ns();
         rc = tk_store_append(s->store, tk_batch_events(b), n, &res, NULL, err);

@@ -617,6 +617,11 @@ int tk_http_start(const tk_http_opts_t *opts, tk_store_t *store, tk_meta_t *meta
     if (s->o.lookup_rate == 0)
         s->o.lookup_rate = 50;
     s->log_fd = opts->access_log_fd == 0 ? 2 : opts->access_log_fd;
+    /* Test hook: hold each append in flight this long, so tests can provoke
+     * the in-flight limit and a shutdown during an append deterministically. */
+    const char *delay = getenv("TK_TEST_APPEND_DELAY_MS");
+    if (delay && *delay)
+        s->test_append_delay_ms = atoi(delay);
     s->metrics.started_ms = tk_now_ms();
     tk_ratelimit_init(&s->rl, s->o.lookup_rate, s->o.lookup_burst);
 
