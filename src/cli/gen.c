@@ -110,7 +110,7 @@ int tk_cmd_gen(int argc, char **argv)
     tk_gen_write_opts_t w;
     memset(&w, 0, sizeof w);
     const char *out = NULL, *format = "actiontrail";
-    int stats = 0, per_day_given = 0, fpd_given = 0;
+    int stats = 0, fpd_given = 0;
     uint64_t v;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -144,7 +144,6 @@ int tk_cmd_gen(int argc, char **argv)
             NEED_VAL();
             if (parse_count(val, &o.events_per_day) || !o.events_per_day)
                 BAD_VAL("a positive count (e.g. 1000, 50k, 1M)");
-            per_day_given = 1;
         } else if (!strcmp(a, "--days") || !strcmp(a, "--accounts") || !strcmp(a, "--users") ||
                    !strcmp(a, "--files-per-day")) {
             NEED_VAL();
@@ -196,7 +195,6 @@ int tk_cmd_gen(int argc, char **argv)
             return 2;
         }
     }
-    (void)per_day_given;
     if (!strcmp(format, "actiontrail") || !strcmp(format, "jsonl")) {
         o.shape = TK_GEN_SHAPE_ACTIONTRAIL;
         w.frame = TK_GEN_FRAME_JSONL;
