@@ -171,7 +171,8 @@ static void print_page(lookup_cli_t *c, const tk_lookup_page_t *pg, int first, i
     } else {
         for (size_t i = 0; i < pg->count; i++)
             table_row(&c->table, &pg->events[i]);
-        tk_table_flush(&c->table, stdout);
+        if (pg->count) /* no header over an empty result */
+            tk_table_flush(&c->table, stdout);
     }
     c->printed += pg->count;
 }
