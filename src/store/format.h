@@ -21,21 +21,26 @@
  * Accounts name directories, so they are restricted to 1..64 characters of
  * [A-Za-z0-9._-] and never "." or ".." (checked on append).
  *
- * WAL RECORD
+ * WAL FRAME (one group commit: one write(), one fdatasync)
  *   OFFSET SIZE  field
- *   0      4     len: bytes after this 8-byte prefix (seq + payload), 9..WAL_MAX_REC
+ *   0      4     len: bytes after this 8-byte prefix, 17..WAL_MAX_FRAME
  *   4      4     checksum: tk_checksum32 over the `len` bytes that follow
- *   8      8     seq: global sequence number, strictly increasing within and across files
- *   16     len-8 payload:
+ *   8      8     first seq: seq of the first record; the others follow by +1
+ *   16     4     count of records (>= 1)
+ *   20     4     raw size of the records (after decompression)
+ *   24     1     flags: WAL_FRAME_ZSTD when the records are one zstd frame
+ *   25     ...   the records, each [u32 size][payload]:
  *                  u8      kind (WAL_KIND_EVENT)
  *                  varint  account length, bytes
  *                  8       time_ms (int64)
  *                  varint  eventId length, bytes
  *                  varint  nterms; nterms x (u8 attr, varint length, bytes)
  *                  varint  json length, bytes
- * Records of one group commit are written with one write() and one fdatasync.
- * Replay stops at the first record whose length, checksum, seq order or
- * payload is wrong and truncates the file there (a torn tail is never trusted).
+ * Seqs are dense across frames and files (a frame's first seq is the previous
+ * frame's last + 1; a file's name is its first frame's seq). Replay stops at
+ * the first frame whose length, checksum, sequence or layout is wrong and
+ * truncates the file there: a group is recovered whole or not at all, which
+ * is what its appenders were told (all acknowledged together after the fsync).
  *
  * SEGMENT FILE (one (account, UTC day) partition, one seal)
  *   OFFSET SIZE  field
@@ -95,8 +100,9 @@
 
 #include "event/event.h"
 
-#define WAL_HDR_SIZE 16u               /* len + checksum + seq */
-#define WAL_MAX_REC (TK_EVENT_MAX_BYTES + 64u * 1024u) /* json + id + terms, generous */
+#define WAL_FRAME_HDR 25u              /* len, checksum, first seq, count, raw size, flags */
+#define WAL_FRAME_ZSTD 1u
+#define WAL_MAX_FRAME (1u << 30)       /* raw or stored bytes of one group */
 #define WAL_KIND_EVENT 1u
 #define WAL_ROTATE_BYTES (64u << 20)   /* start a new WAL file past this size */
 

@@ -849,7 +849,7 @@ static void run_group(tk_store_t *s, areq_t *grp)
                 r->dups++;
                 continue;
             }
-            if (wal_encode_rec(&buf, seq, p->acct, p->acctlen, p->m)) {
+            if (wal_encode_rec(&buf, p->acct, p->acctlen, p->m)) {
                 rc = tk_errf(err, TK_ENOMEM, "out of memory");
                 break;
             }
@@ -860,7 +860,7 @@ static void run_group(tk_store_t *s, areq_t *grp)
         }
     }
     if (!rc && np)
-        rc = wal_write_group(&s->wal, buf.p, buf.len, first, err);
+        rc = wal_write_group(&s->wal, buf.p, buf.len, first, (uint32_t)np, err);
     if (!rc && np) {
         pthread_rwlock_wrlock(&s->state);
         for (size_t i = 0; i < np && !rc; i++) {

@@ -59,13 +59,15 @@ typedef struct wal {
     int no_fsync;
     int failed;             /* an fsync failed: the file state is unknown, refuse writes */
     int fail_next_errno;    /* test hook */
+    tk_buf_t frame;         /* the group being written (leader only) */
+    void *cctx;             /* ZSTD_CCtx * for frames (leader only) */
     pthread_mutex_t mu;     /* guards files/nfiles for concurrent log readers */
     wal_file_t *files;
     size_t nfiles, capfiles;
 } wal_t;
 
 /* Encodes ev of account acct as one record (header + payload) appended to b. */
-int wal_encode_rec(tk_buf_t *b, uint64_t seq, const char *acct, size_t acctlen, const mev_t *ev);
+int wal_encode_rec(tk_buf_t *b, const char *acct, size_t acctlen, const mev_t *ev);
 /* Decodes a payload into an owned mev (and its account, borrowed from p). */
 int wal_decode(const uint8_t *p, size_t n, uint64_t seq, mev_t **out, tk_str_t *account);
 
@@ -78,7 +80,8 @@ int wal_open(wal_t *w, const char *dir, int read_only, int no_fsync, wal_apply_f
 void wal_close(wal_t *w);
 /* Writes one group [first_seq..] and makes it durable; on failure the file is
  * truncated back to its length before the call. */
-int wal_write_group(wal_t *w, const void *buf, size_t n, uint64_t first_seq, char *err);
+int wal_write_group(wal_t *w, const void *buf, size_t n, uint64_t first_seq, uint32_t count,
+                    char *err);
 /* Deletes files whose every record has seq < keep_from. */
 void wal_trim(wal_t *w, uint64_t keep_from, uint64_t last_seq);
 uint64_t wal_bytes(wal_t *w);
