@@ -14,9 +14,10 @@ S=$(date -u -d 2026-11-20T00:00:00Z +%s)
 NOW=$(date -u +%s)
 
 $MK $TMP/a.jsonl 100 $A $S 60
-# Relative-time data: 100 events one minute apart ending ~21.5 min ago; the
-# 30 s offset keeps every boundary 30 s away from the lookup's "now".
-$MK $TMP/r.jsonl 100 $R $((NOW - 7170)) 60 --prefix rel
+# Relative-time data: 100 events ten minutes apart, the last 5 min ago; the
+# 5 min offset keeps every boundary of -1h / -3h 5 min away from the
+# lookup's "now", however slow the machine.
+$MK $TMP/r.jsonl 100 $R $((NOW - 59700)) 600 --prefix rel
 $BIN import --data $D --quiet $TMP/a.jsonl $TMP/r.jsonl; eq "import for lookup tests" 0 $?
 
 L() { $BIN lookup --data $D --account $A --start 2026-11-19 --end 2026-11-21 "$@"; }
@@ -74,8 +75,8 @@ eq "time range is inclusive at both ends" 3 "$($BIN lookup --data $D --account $
 eq "another account sees none of A's events" 0 "$($BIN lookup --data $D --account 1234 --start 2026-11-19 --end 2026-11-21 --count)"
 
 # relative times and defaults
-eq "relative --start -1h" 40 "$($BIN lookup --data $D --account $R --start -1h --count)"
-eq "relative --start -3h --end -1h" 60 "$($BIN lookup --data $D --account $R --start -3h --end -1h --count)"
+eq "relative --start -1h" 6 "$($BIN lookup --data $D --account $R --start -1h --count)"
+eq "relative --start -3h --end -1h" 12 "$($BIN lookup --data $D --account $R --start -3h --end -1h --count)"
 eq "default range (last 7 days) holds all recent events" 100 "$($BIN lookup --data $D --account $R --count)"
 eq "default range excludes older events" 0 "$($BIN lookup --data $D --account $A --end 2026-11-19T23:59:59Z --count)"
 
