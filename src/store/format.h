@@ -102,6 +102,9 @@
 
 #define WAL_FRAME_HDR 25u              /* len, checksum, first seq, count, raw size, flags */
 #define WAL_FRAME_ZSTD 1u
+#ifndef WAL_ZSTD_LEVEL
+#define WAL_ZSTD_LEVEL 1
+#endif
 #define WAL_MAX_FRAME (1u << 30)       /* raw or stored bytes of one group */
 #define WAL_KIND_EVENT 1u
 #define WAL_ROTATE_BYTES (64u << 20)   /* start a new WAL file past this size */

@@ -512,7 +512,7 @@ int wal_write_group(wal_t *w, const void *buf, size_t n, uint64_t first_seq, uin
     if (n >= 512) {
         if (!w->cctx)
             w->cctx = ZSTD_createCCtx();
-        size_t c = w->cctx ? ZSTD_compressCCtx(w->cctx, h + WAL_FRAME_HDR, bound, buf, n, 1)
+        size_t c = w->cctx ? ZSTD_compressCCtx(w->cctx, h + WAL_FRAME_HDR, bound, buf, n, WAL_ZSTD_LEVEL)
                            : (size_t)-1;
         if (!ZSTD_isError(c) && c < n) {
             body = c;
