@@ -668,7 +668,9 @@ int tk_store_open(const tk_store_opts_t *opts, tk_store_t **out, char *err)
     wal_opened = 1;
     if (rc)
         goto fail;
-    if (s->cut_bytes)
+    /* a read-only opener racing the writer sees its last frame half-written:
+     * that is not damage, so only the writer reports a cut */
+    if (s->cut_bytes && !opts->read_only)
         fprintf(stderr, "trailkeep store: WAL recovery: %s\n", s->cutmsg);
     s->last_seq = last > s->sealed_seq ? last : s->sealed_seq;
     s->next_seq = s->last_seq + 1;

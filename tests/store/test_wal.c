@@ -529,6 +529,68 @@ static void test_concurrent_appenders_share_group_commit(void **st)
     tmpdir_remove(dir);
 }
 
+typedef struct rw {
+    const char *dir;
+    int stop;
+    int rc;
+    size_t opens;
+} rw_t;
+
+static void *ro_reader(void *arg)
+{
+    rw_t *r = arg;
+    size_t last = 0;
+    while (!__atomic_load_n(&r->stop, __ATOMIC_SEQ_CST) && !r->rc) {
+        tk_store_opts_t o = {.dir = r->dir, .read_only = 1};
+        tk_store_t *s = NULL;
+        char err[TK_ERRLEN];
+        if ((r->rc = tk_store_open(&o, &s, err))) {
+            fprintf(stderr, "# read-only open: %s\n", err);
+            break;
+        }
+        got_t g = {0};
+        r->rc = tk_store_scan(s, "1001", 1, got_cb, &g, err);
+        for (size_t k = 1; k < g.n && !r->rc; k++)
+            if (g.t[k] < g.t[k - 1] || (g.t[k] == g.t[k - 1] && g.seq[k] <= g.seq[k - 1]))
+                r->rc = -300;
+        if (!r->rc && g.n < last) /* acknowledged events never disappear */
+            r->rc = -301;
+        last = g.n;
+        got_free(&g);
+        tk_store_close(s);
+        r->opens++;
+    }
+    return NULL;
+}
+
+/* `trailkeep lookup` opens read-only while `serve` writes and seals. */
+static void test_read_only_opens_while_writer_appends_and_seals(void **st)
+{
+    (void)st;
+    char *dir = tmpdir_make();
+    tk_store_opts_t o = {.dir = dir, .no_fsync = 1, .seal_bytes = 64 * 1024};
+    tk_store_t *s = NULL;
+    char err[TK_ERRLEN], id[32];
+    assert_int_equal(tk_store_open(&o, &s, err), 0);
+    rw_t r = {dir, 0, 0, 0};
+    pthread_t th;
+    pthread_create(&th, NULL, ro_reader, &r);
+    for (int i = 0; i < 600; i++) {
+        snprintf(id, sizeof id, "ro-%d", i);
+        assert_int_equal(put1(s, "1001", id, T0 + (i % 7) * TK_MS_PER_DAY / 3 + i, NULL), 0);
+    }
+    while (r.opens < 3 && !r.rc)
+        usleep(1000);
+    __atomic_store_n(&r.stop, 1, __ATOMIC_SEQ_CST);
+    pthread_join(th, NULL);
+    assert_int_equal(r.rc, 0);
+    got_t g = {0};
+    assert_int_equal(count_all(s, "1001", &g), 600);
+    got_free(&g);
+    tk_store_close(s);
+    tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -541,6 +603,7 @@ int main(void)
         cmocka_unit_test(test_writer_lock_and_read_only_open),
         cmocka_unit_test(test_log_read_in_seq_order_and_retention_for_consumers),
         cmocka_unit_test(test_concurrent_appenders_share_group_commit),
+        cmocka_unit_test(test_read_only_opens_while_writer_appends_and_seals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
