@@ -69,7 +69,7 @@ static void wal_file(const char *dir, char *out, size_t n)
     out[0] = 0;
     while ((de = readdir(d)))
         if (strstr(de->d_name, ".wal") && !strstr(de->d_name, "orphan"))
-            snprintf(out, n, "%s/%s", wd, de->d_name);
+            assert_true((size_t)snprintf(out, n, "%s/%s", wd, de->d_name) < n);
     closedir(d);
     assert_true(out[0] != 0);
 }
