@@ -1031,6 +1031,14 @@ static void maybe_train(tk_store_t *s, mev_t *const *ev, size_t n)
 #define COMPACT_SMALL_RAW (32ull << 20)
 #define COMPACT_MAX_RAW (256ull << 20)
 
+static int seg_tier(const seg_t *g)
+{
+    int t = 0;
+    for (uint64_t r = g->raw_bytes >> 16; r >= 4 && t < 31; r >>= 2)
+        t++;
+    return t;
+}
+
 static int seg_chain_cmp(const void *a, const void *b)
 {
     const seg_t *x = *(seg_t *const *)a, *y = *(seg_t *const *)b;
@@ -1042,23 +1050,35 @@ static int mevp_cmp(const void *a, const void *b)
     return mev_cmp(*(mev_t *const *)a, *(mev_t *const *)b);
 }
 
-/* Merges the small segments of a partition into one new chain link whose
- * SEC_REPLACES names them, so periodic seals (every minute in serve) do not
- * leave thousands of tiny segments per day for lookups to open. The caller
- * holds the writer role and p has no unsealed events. Cost: one rewrite of
- * at most COMPACT_MAX_RAW bytes of JSON each time COMPACT_MIN_SEGS small
- * segments have accumulated. */
+/* Merges small segments of a partition into one new chain link whose
+ * SEC_REPLACES names them, so periodic seals (every minute in serve) and the
+ * automatic seals of a big import do not leave hundreds of small segments per
+ * day for lookups to open. The caller holds the writer role and p has no
+ * unsealed events. Cost: when COMPACT_MIN_SEGS segments of one size tier
+ * have accumulated, one rewrite of them (at most COMPACT_MAX_RAW of JSON). */
 static int compact_part(tk_store_t *s, acct_t *a, part_t *p, char *err)
 {
+    /* size tiers (x4 apart from 64 KiB): only segments of one tier are merged,
+     * so each byte is rewritten about once per tier, not once per seal */
+    int tier_n[32] = {0}, tier = -1;
+    for (size_t i = 0; i < p->nsegs; i++)
+        if (p->segs[i]->raw_bytes < COMPACT_SMALL_RAW)
+            tier_n[seg_tier(p->segs[i])]++;
+    for (int t = 0; t < 32 && tier < 0; t++)
+        if (tier_n[t] >= COMPACT_MIN_SEGS)
+            tier = t;
+    if (tier < 0 || p->nev)
+        return 0;
     seg_t *x[64];
     size_t nx = 0;
     uint64_t raw = 0;
     for (size_t i = 0; i < p->nsegs && nx < 64; i++)
-        if (p->segs[i]->raw_bytes < COMPACT_SMALL_RAW && raw + p->segs[i]->raw_bytes <= COMPACT_MAX_RAW) {
+        if (p->segs[i]->raw_bytes < COMPACT_SMALL_RAW && seg_tier(p->segs[i]) == tier &&
+            raw + p->segs[i]->raw_bytes <= COMPACT_MAX_RAW) {
             x[nx++] = p->segs[i];
             raw += p->segs[i]->raw_bytes;
         }
-    if (nx < COMPACT_MIN_SEGS || p->nev)
+    if (nx < 2)
         return 0;
     mev_t **all = NULL;
     size_t n = 0;
