@@ -689,7 +689,8 @@ void tk_store_close(tk_store_t *s)
         return;
     pthread_mutex_lock(&s->mu);
     s->closing = 1;
-    while (s->leader)
+    /* appends already inside finish (and are durable) before memory goes */
+    while (s->leader || s->active)
         pthread_cond_wait(&s->cv, &s->mu);
     pthread_mutex_unlock(&s->mu);
     for (size_t i = 0; i < s->naccts; i++) {
@@ -852,6 +853,8 @@ static void run_group(tk_store_t *s, areq_t *grp)
                 continue;
             }
             if (wal_encode_rec(&buf, p->acct, p->acctlen, p->m)) {
+                free(p->m);
+                p->m = NULL;
                 rc = tk_errf(err, TK_ENOMEM, "out of memory");
                 break;
             }
@@ -920,6 +923,7 @@ int tk_store_append(tk_store_t *s, const tk_event_t *ev, size_t n, tk_append_res
         pthread_mutex_unlock(&s->mu);
         return tk_errf(err, TK_ECLOSED, "store is closing");
     }
+    s->active++;
     if (s->qtail)
         s->qtail->next = &req;
     else
@@ -954,6 +958,8 @@ int tk_store_append(tk_store_t *s, const tk_event_t *ev, size_t n, tk_append_res
             pthread_cond_wait(&s->cv, &s->mu);
         }
     }
+    if (--s->active == 0 && s->closing)
+        pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
     if (res) {
         res->accepted = req.rc ? 0 : req.accepted;

@@ -242,6 +242,7 @@ struct tk_store {
     pthread_cond_t cv;
     int leader;              /* someone holds the writer role */
     int closing;
+    int active;              /* appenders inside tk_store_append */
     struct areq *qhead, *qtail;
     uint64_t next_seq;       /* next seq to assign (leader only) */
     uint64_t last_seq;       /* highest durable seq */
