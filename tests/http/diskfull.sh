@@ -32,8 +32,12 @@ dd if=/dev/zero of="$MNT/ballast" bs=64k count=8 2>/dev/null
 NOW=$(date +%s)
 : >"$TMP/acked"
 full=0
-for b in $(seq 0 60); do
-  gen_events 100 100000000000000 $((NOW - 600)) 0 "b$b" '{"pad":"'"$(head -c 600 /dev/zero | tr '\0' x)"'"}' >"$TMP/batch"
+# Random padding: the WAL compresses its frames, so a repetitive pad would
+# never fill the disk.
+for b in $(seq 0 200); do
+  gen_events 100 100000000000000 $((NOW - 600)) 0 "b$b" |
+    $PY -c 'import sys,os,base64
+for l in sys.stdin: print(l.rstrip()[:-1] + ",\"pad\":\"" + base64.b64encode(os.urandom(450)).decode() + "\"}")' >"$TMP/batch"
   req POST /v1/events "$A" --data-binary @"$TMP/batch" >/dev/null
   if [ "$CODE" = 200 ]; then
     cut -d'"' -f4 "$TMP/batch" >>"$TMP/acked"
