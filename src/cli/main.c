@@ -17,6 +17,8 @@ WEAK int tk_cmd_serve(int, char **);
 WEAK int tk_cmd_keys(int, char **);
 WEAK int tk_cmd_accounts(int, char **);
 WEAK int tk_cmd_rules(int, char **);
+WEAK int tk_cmd_trails(int, char **);
+WEAK int tk_cmd_insights(int, char **);
 
 #ifndef TK_VERSION
 #define TK_VERSION "0.1.0"
@@ -36,6 +38,8 @@ static const struct {
     {"keys", tk_cmd_keys, "create, list and revoke API keys"},
     {"accounts", tk_cmd_accounts, "manage accounts and the organization"},
     {"rules", tk_cmd_rules, "alert rules: templates, Sigma import, test rules on events"},
+    {"trails", tk_cmd_trails, "trails: deliver events to OSS/S3, folders, syslog"},
+    {"insights", tk_cmd_insights, "Insights: anomalies against each account's baseline"},
 };
 
 const char *tk_cli_default_data(void)
