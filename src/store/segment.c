@@ -561,8 +561,10 @@ static void idx_free(segidx_t *x)
     free(x->trel);
     free(x->seqs);
     free(x->ids);
-    for (int i = 0; i < TK_ATTR__COUNT; i++)
+    for (int i = 0; i < TK_ATTR__COUNT; i++) {
         free(x->attr[i]);
+        free(x->attr_off[i]);
+    }
     free(x);
 }
 
@@ -812,6 +814,50 @@ static int lazy_sec(segcache_t *c, segidx_t *x, int sec, uint8_t **slot, char *e
     return 0;
 }
 
+/* Validates an attribute section once and records where each term entry
+ * starts, so lookups binary-search it (a linear walk over thousands of
+ * ResourceName terms per segment cost milliseconds on 30-day windows). */
+static int build_term_offsets(segcache_t *c, segidx_t *x, tk_attr_t attr, char *err)
+{
+    int sec = SEC_ATTR0 + (int)attr;
+    const uint8_t *base = x->attr[attr], *p = base, *end = base + x->seg->sec[sec].rawlen;
+    uint64_t nterms;
+    size_t k = tk_get_varint(p, (size_t)(end - p), &nterms);
+    if (!k || nterms > x->seg->sec[sec].rawlen)
+        goto corrupt;
+    p += k;
+    uint32_t *off = malloc((nterms ? nterms : 1) * sizeof *off);
+    if (!off)
+        return tk_errf(err, TK_ENOMEM, "out of memory");
+    for (uint64_t i = 0; i < nterms; i++) {
+        uint64_t tl, bl;
+        off[i] = (uint32_t)(p - base);
+        if (!(k = tk_get_varint(p, (size_t)(end - p), &tl)) || tl > (uint64_t)(end - p - (ptrdiff_t)k))
+            goto corrupt_free;
+        p += k + tl;
+        if (!(k = tk_get_varint(p, (size_t)(end - p), &bl)) || (bl >> 1) > (uint64_t)(end - p - (ptrdiff_t)k))
+            goto corrupt_free;
+        p += k + (bl >> 1);
+        if (i && tl == 0)
+            goto corrupt_free;
+    }
+    pthread_mutex_lock(&c->mu);
+    if (x->attr_off[attr]) {
+        free(off);
+    } else {
+        x->attr_off[attr] = off;
+        x->attr_nterms[attr] = (uint32_t)nterms;
+        x->bytes += nterms * 4;
+        c->bytes += nterms * 4;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return 0;
+corrupt_free:
+    free(off);
+corrupt:
+    return tk_errf(err, TK_ECORRUPT, "segment %s: attribute index damaged", x->seg->path);
+}
+
 /* Decodes one posting (format.h SEC_ATTR0) into an owned bitmap of
  * ordinals < n; NULL when damaged. */
 static roaring_bitmap_t *posting_decode(const uint8_t *p, uint64_t hdr, uint32_t n)
@@ -864,45 +910,50 @@ int segidx_term(segcache_t *c, segidx_t *x, tk_attr_t attr, const char *v, size_
     int rc = lazy_sec(c, x, sec, &x->attr[attr], err);
     if (rc || !x->attr[attr])
         return rc;
-    /* terms are sorted; a linear walk over varint-prefixed entries with an
-     * early exit is cheap next to a disk read, and needs no offset table */
-    const uint8_t *p = x->attr[attr], *end = p + x->seg->sec[sec].rawlen;
-    uint64_t nterms;
-    size_t k = tk_get_varint(p, (size_t)(end - p), &nterms);
-    if (!k)
-        goto corrupt;
-    p += k;
-    for (uint64_t i = 0; i < nterms; i++) {
-        uint64_t tl, bl;
-        if (!(k = tk_get_varint(p, (size_t)(end - p), &tl)) || tl > (uint64_t)(end - p - (ptrdiff_t)k))
-            goto corrupt;
-        const uint8_t *t = p + k;
-        p = t + tl;
-        if (!(k = tk_get_varint(p, (size_t)(end - p), &bl)))
-            goto corrupt;
-        const uint8_t *bm = p + k;
-        uint64_t hdr = bl;
-        bl >>= 1;
-        if (bl > (uint64_t)(end - bm))
-            goto corrupt;
-        p = bm + bl;
+    if (!x->attr_off[attr] && (rc = build_term_offsets(c, x, attr, err)))
+        return rc;
+    /* binary search over the sorted terms */
+    const uint8_t *base = x->attr[attr], *end = base + x->seg->sec[sec].rawlen;
+    const uint32_t *off = x->attr_off[attr];
+    uint32_t lo = 0, hi = x->attr_nterms[attr];
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        uint64_t tl;
+        size_t k = tk_get_varint(base + off[mid], (size_t)(end - base - off[mid]), &tl);
+        const uint8_t *t = base + off[mid] + k;
         size_t m = tl < vlen ? (size_t)tl : vlen;
         int cmp = memcmp(t, v, m);
         if (!cmp)
             cmp = tl < vlen ? -1 : tl > vlen;
+        if (cmp == 0) {
+            lo = mid;
+            hi = mid + 1;
+            break;
+        }
         if (cmp < 0)
-            continue;
-        if (cmp > 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo >= hi)
+        return 0;
+    {
+        const uint8_t *p = base + off[lo];
+        uint64_t tl, bl;
+        size_t k = tk_get_varint(p, (size_t)(end - p), &tl);
+        const uint8_t *t = p + k;
+        if (tl != vlen || memcmp(t, v, vlen))
             return 0;
+        p = t + tl;
+        k = tk_get_varint(p, (size_t)(end - p), &bl);
+        const uint8_t *bm = p + k;
+        uint64_t hdr = bl;
         roaring_bitmap_t *r = posting_decode(bm, hdr, x->seg->nevents);
         if (!r)
-            goto corrupt;
+            return tk_errf(err, TK_ECORRUPT, "segment %s: attribute index damaged", x->seg->path);
         *bmp = r;
         return 0;
     }
-    return 0;
-corrupt:
-    return tk_errf(err, TK_ECORRUPT, "segment %s: attribute index damaged", x->seg->path);
 }
 
 uint32_t seg_block_of(const segidx_t *x, uint32_t ord)

@@ -120,7 +120,8 @@ struct segidx {
     uint64_t *seqs;
     uint8_t *ids;           /* sorted (hash32 << 32 | ordinal) u64s, NULL until needed */
     uint8_t *attr[TK_ATTR__COUNT]; /* raw attribute sections, NULL until needed */
-    uint32_t attr_len[TK_ATTR__COUNT];
+    uint32_t *attr_off[TK_ATTR__COUNT]; /* offset of each term entry (sorted), built on use */
+    uint32_t attr_nterms[TK_ATTR__COUNT];
 };
 
 typedef struct segent {
