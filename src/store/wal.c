@@ -591,7 +591,8 @@ void wal_trim(wal_t *w, uint64_t keep_from, uint64_t last_seq)
         wal_path(w, w->files[i].first_seq, path, sizeof path);
         unlink(path);
     }
-    memmove(w->files, w->files + drop, (w->nfiles - drop) * sizeof *w->files);
+    if (drop) /* w->files may be NULL on a store with no WAL file yet */
+        memmove(w->files, w->files + drop, (w->nfiles - drop) * sizeof *w->files);
     w->nfiles -= drop;
     pthread_mutex_unlock(&w->mu);
 }
