@@ -162,7 +162,7 @@ int tk_store_purge(tk_store_t *s, int64_t now_ms, const tk_retention_t *ret, int
         return tk_errf(err, TK_EPERM, "store %s is open read-only; purge needs a writer", s->dir);
     int own = !s->opts.read_only;
     if (own)
-        store_lead_begin(s);
+        pthread_mutex_lock(&s->seal_mu);
     int rc = 0, need_seal = 0;
     for (size_t ai = 0; ai < s->naccts; ai++) {
         acct_t *a = s->accts[ai];
@@ -174,6 +174,8 @@ int tk_store_purge(tk_store_t *s, int64_t now_ms, const tk_retention_t *ret, int
     /* expired events still in the WAL are sealed first so deleting files removes them for good */
     if (need_seal && !dry_run)
         rc = store_seal_locked(s, err);
+    if (own)
+        store_lead_begin(s); /* partitions go away: no append may hold one meanwhile */
     for (size_t ai = 0; ai < s->naccts && !rc; ai++) {
         acct_t *a = s->accts[ai];
         int days = days_for(ret, a->name);
@@ -258,6 +260,8 @@ int tk_store_purge(tk_store_t *s, int64_t now_ms, const tk_retention_t *ret, int
                 free(p->ev[k]);
             free(p->ev);
             free(p->set);
+            free(p->fz); /* empty: purge holds seal_mu, so no seal has frozen events */
+            free(p->fzset);
             free(p);
             r.days_removed++;
             r.segments_removed += nsegs;
@@ -269,8 +273,10 @@ int tk_store_purge(tk_store_t *s, int64_t now_ms, const tk_retention_t *ret, int
         if (have_anchor)
             free(an.g);
     }
-    if (own)
+    if (own) {
         store_lead_end(s);
+        pthread_mutex_unlock(&s->seal_mu);
+    }
     if (rep)
         *rep = r;
     return rc;
@@ -546,7 +552,7 @@ int tk_store_verify(tk_store_t *s, const char *account,
     vctx_t v = {cb, ud, sum, NULL};
     int own = !s->opts.read_only;
     if (own)
-        store_lead_begin(s); /* no seal or purge changes files under our feet */
+        pthread_mutex_lock(&s->seal_mu); /* no seal, compaction or purge changes files meanwhile */
     int rc = 0;
     if (account) {
         if (!store_account_ok(account, strlen(account))) {
@@ -588,6 +594,6 @@ int tk_store_verify(tk_store_t *s, const char *account,
         free(names);
     }
     if (own)
-        store_lead_end(s);
+        pthread_mutex_unlock(&s->seal_mu);
     return rc;
 }

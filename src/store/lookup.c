@@ -34,7 +34,7 @@ typedef struct src {
     int mem;
     seg_t *seg;
     segidx_t *x;
-    part_t *p;
+    mev_t *const *arr; /* unsealed or frozen events (mem sources) */
     roaring_bitmap_t *bm;
     roaring_uint32_iterator_t it;
     int64_t lo, hi, cur; /* inclusive index range; cur = current */
@@ -73,12 +73,12 @@ static int64_t seg_lb(const segidx_t *x, int64_t base, int64_t t, uint64_t q)
     return lo;
 }
 
-static int64_t mem_lb(const part_t *p, int64_t t, uint64_t q)
+static int64_t mem_lb(mev_t *const *ev, size_t n, int64_t t, uint64_t q)
 {
-    int64_t lo = 0, hi = (int64_t)p->nev;
+    int64_t lo = 0, hi = (int64_t)n;
     while (lo < hi) {
         int64_t mid = (lo + hi) / 2;
-        if (key_lt(p->ev[mid]->time_ms, p->ev[mid]->seq, t, q))
+        if (key_lt(ev[mid]->time_ms, ev[mid]->seq, t, q))
             lo = mid + 1;
         else
             hi = mid;
@@ -127,7 +127,7 @@ static void src_load(walk_t *w, src_t *c)
     c->has = 0;
     if (c->mem) {
         while (c->cur >= c->lo && c->cur <= c->hi) {
-            const mev_t *m = c->p->ev[c->cur];
+            const mev_t *m = c->arr[c->cur];
             if (mem_match(w, m)) {
                 c->has = 1;
                 c->t = m->time_ms;
@@ -244,7 +244,7 @@ static int walk_part(walk_t *w, part_t *p, int64_t start, int64_t endp1)
 {
     tk_store_t *s = w->s;
     size_t ns = 0;
-    src_t *src = calloc(p->nsegs + 1, sizeof *src);
+    src_t *src = calloc(p->nsegs + 2, sizeof *src);
     if (!src)
         return tk_errf(w->err, TK_ENOMEM, "out of memory");
     int rc = 0;
@@ -256,13 +256,18 @@ static int walk_part(walk_t *w, part_t *p, int64_t start, int64_t endp1)
         rc = seg_src_init(w, &src[ns], start, endp1);
         ns++;
     }
-    if (!rc && p->nev) {
+    /* unsealed events, and those a running seal has frozen */
+    for (int k = 0; k < 2 && !rc; k++) {
+        mev_t *const *ev = k ? p->fz : p->ev;
+        size_t n = k ? p->nfz : p->nev;
+        if (!n)
+            continue;
         src_t *c = &src[ns++];
         c->mem = 1;
-        c->p = p;
-        RANGE(w, mem_lb(p, start, 0), mem_lb(p, endp1, 0),
-              (w->cq == UINT64_MAX ? mem_lb(p, w->ct + 1, 0) : mem_lb(p, w->ct, w->cq + 1)),
-              mem_lb(p, w->ct, w->cq), c->lo, c->hi);
+        c->arr = ev;
+        RANGE(w, mem_lb(ev, n, start, 0), mem_lb(ev, n, endp1, 0),
+              (w->cq == UINT64_MAX ? mem_lb(ev, n, w->ct + 1, 0) : mem_lb(ev, n, w->ct, w->cq + 1)),
+              mem_lb(ev, n, w->ct, w->cq), c->lo, c->hi);
         c->cur = w->fwd ? c->lo : c->hi;
         src_load(w, c);
     }
@@ -279,7 +284,7 @@ static int walk_part(walk_t *w, part_t *p, int64_t start, int64_t endp1)
         if (!best)
             break;
         if (best->mem) {
-            const mev_t *m = best->p->ev[best->cur];
+            const mev_t *m = best->arr[best->cur];
             rc = emit(w, m->seq, m->time_ms, m->json, m->jsonlen);
         } else {
             segblk_t *b = NULL;

@@ -169,17 +169,24 @@ static part_t *part_get(acct_t *a, int64_t day)
     return p;
 }
 
-static mev_t *pset_find(const part_t *p, const char *id, size_t len, uint64_t h)
+static mev_t *set_find(mev_t *const *set, size_t cap, const char *id, size_t len, uint64_t h)
 {
-    if (!p->setcap)
+    if (!cap)
         return NULL;
-    for (size_t i = h & (p->setcap - 1);; i = (i + 1) & (p->setcap - 1)) {
-        mev_t *m = p->set[i];
+    for (size_t i = h & (cap - 1);; i = (i + 1) & (cap - 1)) {
+        mev_t *m = set[i];
         if (!m)
             return NULL;
         if (m->idhash == h && m->idlen == len && !memcmp(m->id, id, len))
             return m;
     }
+}
+
+/* The unsealed or frozen event of p with this eventId, if any. */
+static mev_t *pset_find(const part_t *p, const char *id, size_t len, uint64_t h)
+{
+    mev_t *m = set_find(p->set, p->setcap, id, len, h);
+    return m ? m : set_find(p->fzset, p->fzsetcap, id, len, h);
 }
 
 static void pset_put(mev_t **set, size_t cap, mev_t *m)
@@ -248,6 +255,10 @@ static void part_clear_unsealed(part_t *p)
 static void part_free(part_t *p, segcache_t *c)
 {
     part_clear_unsealed(p);
+    for (size_t i = 0; i < p->nfz; i++)
+        free(p->fz[i]);
+    free(p->fz);
+    free(p->fzset);
     for (size_t i = 0; i < p->nsegs; i++) {
         segcache_forget(c, p->segs[i]);
         seg_free(p->segs[i]);
@@ -631,6 +642,7 @@ int tk_store_open(const tk_store_opts_t *opts, tk_store_t **out, char *err)
     s->dict_min = opts->dict_min_bytes ? opts->dict_min_bytes : DICT_MIN_SAMPLE;
     pthread_rwlock_init(&s->state, NULL);
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->seal_mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     segcache_init(&s->cache, s->dir, CACHE_IDX_BYTES, CACHE_BLK_BYTES);
     s->wal.fd = -1;
@@ -712,6 +724,7 @@ void tk_store_close(tk_store_t *s)
         close(s->lockfd);
     pthread_rwlock_destroy(&s->state);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->seal_mu);
     pthread_cond_destroy(&s->cv);
     free(s);
 }
@@ -812,6 +825,8 @@ static void run_group(tk_store_t *s, areq_t *grp)
     char err[TK_ERRLEN] = "";
     if (!pend || !g.slot)
         rc = tk_errf(err, TK_ENOMEM, "out of memory");
+    /* a seal or compaction may change segment lists meanwhile: read under the lock */
+    pthread_rwlock_rdlock(&s->state);
     for (areq_t *r = grp; r && !rc; r = r->next) {
         r->accepted = r->dups = 0;
         for (size_t i = 0; i < r->n && !rc; i++) {
@@ -864,6 +879,7 @@ static void run_group(tk_store_t *s, areq_t *grp)
             np++;
         }
     }
+    pthread_rwlock_unlock(&s->state);
     if (!rc && np)
         rc = wal_write_group(&s->wal, buf.p, buf.len, first, (uint32_t)np, err);
     if (!rc && np) {
@@ -883,6 +899,7 @@ static void run_group(tk_store_t *s, areq_t *grp)
         }
         s->last_seq = seq - 1;
         s->next_seq = seq;
+        s->seal_due = s->unsealed_bytes - s->frozen_bytes >= s->seal_bytes;
         pthread_rwlock_unlock(&s->state);
     }
     for (size_t i = 0; i < np; i++)
@@ -937,20 +954,11 @@ int tk_store_append(tk_store_t *s, const tk_event_t *ev, size_t n, tk_append_res
             s->qhead = s->qtail = NULL;
             pthread_mutex_unlock(&s->mu);
             run_group(s, grp);
-            seal_now = s->unsealed_bytes >= s->seal_bytes;
+            seal_now = s->seal_due;
             pthread_mutex_lock(&s->mu);
             for (areq_t *r = grp, *nx; r; r = nx) {
                 nx = r->next;
                 r->done = 1;
-            }
-            if (seal_now) {
-                /* keep the writer role for the seal; followers wait a little longer */
-                pthread_cond_broadcast(&s->cv);
-                pthread_mutex_unlock(&s->mu);
-                char e2[TK_ERRLEN];
-                if (store_seal_locked(s, e2))
-                    fprintf(stderr, "trailkeep store: automatic seal failed: %s\n", e2);
-                pthread_mutex_lock(&s->mu);
             }
             s->leader = 0;
             pthread_cond_broadcast(&s->cv);
@@ -958,6 +966,19 @@ int tk_store_append(tk_store_t *s, const tk_event_t *ev, size_t n, tk_append_res
             pthread_cond_wait(&s->cv, &s->mu);
         }
     }
+    pthread_mutex_unlock(&s->mu);
+    /* the seal runs in this caller but outside the writer role: other appends
+     * go on meanwhile; if a seal is already running it will not be repeated */
+    if (seal_now && !req.rc && pthread_mutex_trylock(&s->seal_mu) == 0) {
+        char e2[TK_ERRLEN];
+        pthread_rwlock_rdlock(&s->state);
+        int due = s->unsealed_bytes - s->frozen_bytes >= s->seal_bytes;
+        pthread_rwlock_unlock(&s->state);
+        if (due && store_seal_locked(s, e2))
+            fprintf(stderr, "trailkeep store: automatic seal failed: %s\n", e2);
+        pthread_mutex_unlock(&s->seal_mu);
+    }
+    pthread_mutex_lock(&s->mu);
     if (--s->active == 0 && s->closing)
         pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
@@ -1073,7 +1094,7 @@ static int compact_part(tk_store_t *s, acct_t *a, part_t *p, char *err)
     for (int t = 0; t < 32 && tier < 0; t++)
         if (tier_n[t] >= COMPACT_MIN_SEGS)
             tier = t;
-    if (tier < 0 || p->nev)
+    if (tier < 0)
         return 0;
     seg_t *x[64];
     size_t nx = 0;
@@ -1207,57 +1228,131 @@ static int compact_part(tk_store_t *s, acct_t *a, part_t *p, char *err)
  * into place and write HEADs; (4) sync; (5) publish in memory; (6) record
  * sealed_seq in the MANIFEST; (7) trim the WAL. Until (6) every sealed event
  * is also in the WAL past sealed_seq; replay dedups it against the segment. */
-int store_seal_locked(tk_store_t *s, char *err)
+/* Moves every partition's unsealed events aside (frozen: still visible to
+ * lookups and dedup, no longer changed) so the seal can write them while
+ * appends go on into fresh unsealed sets. Needs the writer role, briefly:
+ * after it, every event with seq <= *upto is frozen or already sealed. */
+static int freeze(tk_store_t *s, sealed_t **out, size_t *nout, uint64_t *upto)
 {
-    uint64_t upto = s->last_seq;
-    int rc = 0;
     size_t n = 0, cap = 0;
     sealed_t *v = NULL;
-    if (!s->dict && s->unsealed_bytes >= s->dict_min) {
-        mev_t **all = malloc(s->unsealed_events * sizeof *all);
-        size_t k = 0;
-        for (size_t ai = 0; all && ai < s->naccts; ai++)
-            for (size_t pi = 0; pi < s->accts[ai]->nparts; pi++) {
-                part_t *p = s->accts[ai]->parts[pi];
-                for (size_t e = 0; e < p->nev && k < s->unsealed_events; e++)
-                    all[k++] = p->ev[e];
-            }
-        if (all)
-            maybe_train(s, all, k);
-        free(all);
-    }
+    int rc = 0;
+    store_lead_begin(s);
+    pthread_rwlock_wrlock(&s->state);
     for (size_t ai = 0; ai < s->naccts && !rc; ai++) {
         acct_t *a = s->accts[ai];
-        uint64_t chain = a->head_index;
-        uint8_t prev[32];
-        memcpy(prev, a->head_hash, 32);
-        for (size_t pi = 0; pi < a->nparts && !rc; pi++) {
+        for (size_t pi = 0; pi < a->nparts; pi++) {
             part_t *p = a->parts[pi];
             if (!p->nev)
                 continue;
-            char day[9], dir[PATH_MAX + 100], path[PATH_MAX + 120];
-            tk_time_day_str(p->day, day);
-            snprintf(dir, sizeof dir, "%s/seg/%s/%s", s->dir, a->name, day);
-            if ((rc = tk_fs_mkdirs(dir, err)))
-                break;
-            snprintf(path, sizeof path, "%s/%010" PRIu64 ".seg", dir, ++chain);
             if (n == cap) {
                 cap = cap ? cap * 2 : 16;
                 sealed_t *nv = realloc(v, cap * sizeof *nv);
                 if (!nv) {
-                    rc = tk_errf(err, TK_ENOMEM, "out of memory");
+                    rc = TK_ENOMEM;
                     break;
                 }
                 v = nv;
             }
-            seg_t *g = NULL;
-            if ((rc = seg_write(path, a->name, p->day, chain, prev, p->ev, p->nev, NULL, NULL, 0, s->dict, &g, err)))
-                break;
-            memcpy(prev, g->hash, 32);
-            v[n++] = (sealed_t){a, p, g, strdup(path)};
-            if (!v[n - 1].final)
-                rc = tk_errf(err, TK_ENOMEM, "out of memory");
+            v[n++] = (sealed_t){a, p, NULL, NULL};
+            p->fz = p->ev;
+            p->nfz = p->nev;
+            p->fzset = p->set;
+            p->fzsetcap = p->setcap;
+            p->fz_bytes = p->unsealed_bytes;
+            s->frozen_bytes += p->fz_bytes;
+            p->ev = NULL;
+            p->set = NULL;
+            p->nev = p->capev = p->setcap = 0;
+            p->unsealed_bytes = 0;
         }
+    }
+    *upto = s->last_seq;
+    pthread_rwlock_unlock(&s->state);
+    store_lead_end(s);
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *nout = n;
+    return 0;
+}
+
+/* Puts frozen events back among the unsealed ones after a failed seal. */
+static void unfreeze(tk_store_t *s, sealed_t *v, size_t n)
+{
+    pthread_rwlock_wrlock(&s->state);
+    for (size_t i = 0; i < n; i++) {
+        part_t *p = v[i].p;
+        for (size_t k = 0; k < p->nfz; k++)
+            if (part_add(p, p->fz[k]))
+                free(p->fz[k]); /* out of memory: the event is still in the WAL */
+        s->frozen_bytes -= p->fz_bytes;
+        free(p->fz);
+        free(p->fzset);
+        p->fz = NULL;
+        p->fzset = NULL;
+        p->nfz = p->fzsetcap = 0;
+        p->fz_bytes = 0;
+    }
+    pthread_rwlock_unlock(&s->state);
+}
+
+/* Seal in phases so a failure or crash never leaves a half-published seal:
+ * (0) freeze the unsealed events; (1) write every segment as .tmp, chaining
+ * per account; (2) sync; (3) rename into place and write HEADs; (4) sync;
+ * (5) publish in memory; (6) record sealed_seq in the MANIFEST; (7) trim the
+ * WAL. Until (6) every sealed event is also in the WAL past sealed_seq;
+ * replay skips those a segment already holds. Appends continue throughout
+ * (only the freeze and the WAL trim take the writer role). The caller holds
+ * seal_mu. */
+int store_seal_locked(tk_store_t *s, char *err)
+{
+    uint64_t upto;
+    size_t n = 0;
+    sealed_t *v = NULL;
+    int rc = freeze(s, &v, &n, &upto);
+    if (rc)
+        return tk_errf(err, rc, "out of memory");
+    if (!s->dict) {
+        size_t total = 0, cnt = 0;
+        for (size_t i = 0; i < n; i++) {
+            total += v[i].p->fz_bytes;
+            cnt += v[i].p->nfz;
+        }
+        if (total >= s->dict_min) {
+            mev_t **all = malloc(cnt * sizeof *all);
+            size_t k = 0;
+            for (size_t i = 0; all && i < n; i++)
+                for (size_t e = 0; e < v[i].p->nfz; e++)
+                    all[k++] = v[i].p->fz[e];
+            if (all)
+                maybe_train(s, all, k);
+            free(all);
+        }
+    }
+    uint64_t chain = 0;
+    uint8_t prev[32];
+    for (size_t i = 0; i < n && !rc; i++) {
+        acct_t *a = v[i].a;
+        part_t *p = v[i].p;
+        if (i == 0 || v[i - 1].a != a) {
+            chain = a->head_index;
+            memcpy(prev, a->head_hash, 32);
+        }
+        char day[9], dir[PATH_MAX + 100], path[PATH_MAX + 120];
+        tk_time_day_str(p->day, day);
+        snprintf(dir, sizeof dir, "%s/seg/%s/%s", s->dir, a->name, day);
+        if ((rc = tk_fs_mkdirs(dir, err)))
+            break;
+        snprintf(path, sizeof path, "%s/%010" PRIu64 ".seg", dir, ++chain);
+        if ((rc = seg_write(path, a->name, p->day, chain, prev, p->fz, p->nfz, NULL, NULL, 0,
+                            s->dict, &v[i].g, err)))
+            break;
+        memcpy(prev, v[i].g->hash, 32);
+        if (!(v[i].final = strdup(path)))
+            rc = tk_errf(err, TK_ENOMEM, "out of memory");
     }
     if (!rc)
         rc = seal_sync(s, err);
@@ -1276,34 +1371,45 @@ int store_seal_locked(tk_store_t *s, char *err)
     if (!rc)
         rc = seal_sync(s, err);
     if (rc) {
-        /* nothing published: the events stay unsealed (and in the WAL); a renamed
-         * segment is overwritten by the next seal of the same chain index */
+        /* nothing published: the events go back to unsealed (and are in the WAL);
+         * a renamed segment is overwritten by the next seal of the same index */
         for (size_t i = 0; i < n; i++) {
-            if (v[i].final)
+            if (v[i].final && v[i].g)
                 unlink(v[i].g->path);
             free(v[i].final);
             seg_free(v[i].g);
         }
+        unfreeze(s, v, n);
         free(v);
         return rc;
     }
     pthread_rwlock_wrlock(&s->state);
     for (size_t i = 0; i < n; i++) {
         sealed_t *x = &v[i];
-        if (part_add_seg(x->p, x->g)) {
-            /* durable on disk: a reopen loads it; here it stays unsealed in memory */
+        part_t *p = x->p;
+        if (part_add_seg(p, x->g)) {
+            /* durable on disk (a reopen loads it); here its events stay frozen */
             seg_free(x->g);
+            x->g = NULL;
             continue;
         }
         x->g->uid = ++s->seg_uid;
         x->a->head_index = x->g->chain;
         memcpy(x->a->head_hash, x->g->hash, 32);
-        s->unsealed_bytes -= x->p->unsealed_bytes;
-        s->unsealed_events -= x->p->nev;
+        s->unsealed_bytes -= p->fz_bytes;
+        s->frozen_bytes -= p->fz_bytes;
+        s->unsealed_events -= p->nfz;
         s->sealed_events += x->g->nevents;
         s->seg_count++;
         s->seg_bytes += x->g->file_bytes;
-        part_clear_unsealed(x->p);
+        for (size_t k = 0; k < p->nfz; k++)
+            free(p->fz[k]);
+        free(p->fz);
+        free(p->fzset);
+        p->fz = NULL;
+        p->fzset = NULL;
+        p->nfz = p->fzsetcap = 0;
+        p->fz_bytes = 0;
     }
     pthread_rwlock_unlock(&s->state);
     /* compaction: the partitions just sealed may now hold many small segments */
@@ -1321,14 +1427,16 @@ int store_seal_locked(tk_store_t *s, char *err)
             return rc;
         }
     }
-    s->wal.rotate_next = 1;
     uint64_t keep = s->sealed_seq + 1;
     pthread_mutex_lock(&s->mu);
     for (size_t i = 0; i < s->ncons; i++)
         if (s->cons[i].seq < keep)
             keep = s->cons[i].seq;
     pthread_mutex_unlock(&s->mu);
+    store_lead_begin(s); /* the WAL file state belongs to the writer role */
+    s->wal.rotate_next = 1;
     wal_trim(&s->wal, keep, s->last_seq);
+    store_lead_end(s);
     return 0;
 }
 
@@ -1336,9 +1444,9 @@ int tk_store_seal(tk_store_t *s, char *err)
 {
     if (s->opts.read_only)
         return tk_errf(err, TK_EPERM, "store %s is open read-only", s->dir);
-    store_lead_begin(s);
+    pthread_mutex_lock(&s->seal_mu);
     int rc = store_seal_locked(s, err);
-    store_lead_end(s);
+    pthread_mutex_unlock(&s->seal_mu);
     return rc;
 }
 
@@ -1407,7 +1515,7 @@ int tk_store_accounts(tk_store_t *s, char ***out, size_t *n, char *err)
         acct_t *a = s->accts[i];
         int any = 0;
         for (size_t j = 0; j < a->nparts && !any; j++)
-            any = a->parts[j]->nev || a->parts[j]->nsegs;
+            any = a->parts[j]->nev || a->parts[j]->nfz || a->parts[j]->nsegs;
         if (!any)
             continue;
         if (!(v[k++] = strdup(a->name)))
@@ -1450,7 +1558,7 @@ int tk_store_account_counts(tk_store_t *s, void (*cb)(void *ud, const char *acco
     for (size_t i = 0; i < n && counts; i++) {
         acct_t *a = store_acct_find(s, names[i], strlen(names[i]));
         for (size_t j = 0; a && j < a->nparts; j++)
-            counts[i] += a->parts[j]->nev + a->parts[j]->sealed_events;
+            counts[i] += a->parts[j]->nev + a->parts[j]->nfz + a->parts[j]->sealed_events;
     }
     pthread_rwlock_unlock(&s->state);
     for (size_t i = 0; i < n; i++) {

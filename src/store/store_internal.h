@@ -1,8 +1,9 @@
 /* trailkeep store internals shared by wal.c, segment.c, store.c and
  * integrity.c. Nothing outside src/store (and its tests) includes this.
  * Locking (see store.c): one writer at a time holds the "leader" role (group
- * commit, seal, purge); readers and the leader's publishing step synchronise
- * on the state rwlock; the segment caches have their own mutex. */
+ * commit; briefly seal and purge); seal_mu serialises seal, compaction, purge
+ * and verify; the partition map is read under the state rdlock and changed
+ * under its wrlock; the segment caches have their own mutex. */
 #ifndef TK_STORE_INTERNAL_H
 #define TK_STORE_INTERNAL_H
 
@@ -215,6 +216,12 @@ typedef struct part {
     size_t setcap;
     uint64_t unsealed_bytes;
     uint64_t sealed_events;
+    /* frozen: being written by a seal; read-only until the seal publishes */
+    mev_t **fz;
+    size_t nfz;
+    mev_t **fzset;
+    size_t fzsetcap;
+    uint64_t fz_bytes;
 } part_t;
 
 typedef struct acct {
@@ -237,6 +244,9 @@ struct tk_store {
     acct_t **accts;
     size_t naccts, capaccts;
     uint64_t unsealed_bytes, unsealed_events, sealed_events, seg_count, seg_bytes;
+    uint64_t frozen_bytes;   /* part of unsealed_bytes being sealed */
+    int seal_due;            /* set by the leader: unsealed bytes passed seal_bytes */
+    pthread_mutex_t seal_mu; /* one seal, compaction, purge or verify at a time */
 
     /* group commit */
     pthread_mutex_t mu;
@@ -263,9 +273,11 @@ struct tk_store {
 
 acct_t *store_acct_find(tk_store_t *s, const char *name, size_t len);
 part_t *acct_part_find(acct_t *a, int64_t day);
-/* Leader role for seal/purge: blocks other writers. */
+/* The writer role (what a group-commit leader holds): no append runs while
+ * it is held. Seal takes it briefly to freeze and to trim; purge to remove. */
 void store_lead_begin(tk_store_t *s);
 void store_lead_end(tk_store_t *s);
+/* Seals (see store.c); the caller holds seal_mu. */
 int store_seal_locked(tk_store_t *s, char *err);
 /* 1 when account is a valid account name (safe as a directory name). */
 int store_account_ok(const char *p, size_t n);

@@ -540,25 +540,28 @@ static void *ro_reader(void *arg)
 {
     rw_t *r = arg;
     size_t last = 0;
-    while (!__atomic_load_n(&r->stop, __ATOMIC_SEQ_CST) && !r->rc) {
+    while (!__atomic_load_n(&r->stop, __ATOMIC_SEQ_CST) && !__atomic_load_n(&r->rc, __ATOMIC_SEQ_CST)) {
         tk_store_opts_t o = {.dir = r->dir, .read_only = 1};
         tk_store_t *s = NULL;
         char err[TK_ERRLEN];
-        if ((r->rc = tk_store_open(&o, &s, err))) {
+        int orc = tk_store_open(&o, &s, err);
+        if (orc) {
+            __atomic_store_n(&r->rc, orc, __ATOMIC_SEQ_CST);
             fprintf(stderr, "# read-only open: %s\n", err);
             break;
         }
         got_t g = {0};
-        r->rc = tk_store_scan(s, "1001", 1, got_cb, &g, err);
-        for (size_t k = 1; k < g.n && !r->rc; k++)
+        int rc = tk_store_scan(s, "1001", 1, got_cb, &g, err);
+        for (size_t k = 1; k < g.n && !rc; k++)
             if (g.t[k] < g.t[k - 1] || (g.t[k] == g.t[k - 1] && g.seq[k] <= g.seq[k - 1]))
-                r->rc = -300;
-        if (!r->rc && g.n < last) /* acknowledged events never disappear */
-            r->rc = -301;
+                rc = -300;
+        if (!rc && g.n < last) /* acknowledged events never disappear */
+            rc = -301;
+        __atomic_store_n(&r->rc, rc, __ATOMIC_SEQ_CST);
         last = g.n;
         got_free(&g);
         tk_store_close(s);
-        r->opens++;
+        __atomic_add_fetch(&r->opens, 1, __ATOMIC_SEQ_CST);
     }
     return NULL;
 }
@@ -579,7 +582,7 @@ static void test_read_only_opens_while_writer_appends_and_seals(void **st)
         snprintf(id, sizeof id, "ro-%d", i);
         assert_int_equal(put1(s, "1001", id, T0 + (i % 7) * TK_MS_PER_DAY / 3 + i, NULL), 0);
     }
-    while (r.opens < 3 && !r.rc)
+    while (__atomic_load_n(&r.opens, __ATOMIC_SEQ_CST) < 3 && !__atomic_load_n(&r.rc, __ATOMIC_SEQ_CST))
         usleep(1000);
     __atomic_store_n(&r.stop, 1, __ATOMIC_SEQ_CST);
     pthread_join(th, NULL);
@@ -587,6 +590,84 @@ static void test_read_only_opens_while_writer_appends_and_seals(void **st)
     got_t g = {0};
     assert_int_equal(count_all(s, "1001", &g), 600);
     got_free(&g);
+    tk_store_close(s);
+    tmpdir_remove(dir);
+}
+
+typedef struct sealer {
+    tk_store_t *s;
+    int stop;
+    int rc;
+    int seals;
+} sealer_t;
+
+static void *seal_loop(void *arg)
+{
+    sealer_t *z = arg;
+    char err[TK_ERRLEN];
+    while (!__atomic_load_n(&z->stop, __ATOMIC_SEQ_CST) && !__atomic_load_n(&z->rc, __ATOMIC_SEQ_CST)) {
+        __atomic_store_n(&z->rc, tk_store_seal(z->s, err), __ATOMIC_SEQ_CST);
+        __atomic_add_fetch(&z->seals, 1, __ATOMIC_SEQ_CST);
+    }
+    return NULL;
+}
+
+typedef struct idfind {
+    const char *want;
+    int found;
+} idfind_t;
+
+static int find_cb(void *ud, const tk_stored_event_t *ev)
+{
+    idfind_t *f = ud;
+    if (memmem(ev->json.p, ev->json.len, f->want, strlen(f->want)))
+        f->found++;
+    return 0;
+}
+
+/* Seals run beside appends: an acknowledged event is visible to the next
+ * lookup whether it is unsealed, frozen by the running seal, or sealed. */
+static void test_acknowledged_events_stay_visible_while_seals_run(void **st)
+{
+    (void)st;
+    char *dir = tmpdir_make();
+    tk_store_t *s = open_store(dir, 0);
+    sealer_t z = {s, 0, 0, 0};
+    pthread_t th;
+    pthread_create(&th, NULL, seal_loop, &z);
+    char id[32], want[40], err[TK_ERRLEN];
+    int i;
+    for (i = 0; (i < 300 || __atomic_load_n(&z.seals, __ATOMIC_SEQ_CST) < 5) && i < 20000 &&
+                !__atomic_load_n(&z.rc, __ATOMIC_SEQ_CST);
+         i++) {
+        snprintf(id, sizeof id, "vis-%d", i);
+        int64_t t = T0 + (i % 3) * TK_MS_PER_DAY + i;
+        assert_int_equal(put1(s, "1001", id, t, NULL), 0);
+        snprintf(want, sizeof want, "\"vis-%d\"", i);
+        idfind_t f = {want, 0};
+        tk_lookup_req_t q = {.account = "1001", .start_ms = t, .end_ms = t, .nattrs = 1};
+        q.attrs[0].key = TK_ATTR_EVENTID;
+        q.attrs[0].value = id;
+        assert_int_equal(tk_store_lookup(s, &q, find_cb, &f, err), 0);
+        assert_int_equal(f.found, 1);
+        uint8_t dup;
+        assert_int_equal(put1(s, "1001", id, t, &dup), 0); /* dedup sees frozen events too */
+        assert_int_equal(dup, 1);
+    }
+    __atomic_store_n(&z.stop, 1, __ATOMIC_SEQ_CST);
+    pthread_join(th, NULL);
+    assert_int_equal(z.rc, 0);
+    assert_true(z.seals >= 5);
+    got_t g = {0};
+    assert_int_equal(count_all(s, "1001", &g), (size_t)i);
+    got_free(&g);
+    tk_store_close(s);
+    s = open_store(dir, 0);
+    assert_int_equal(count_all(s, "1001", &g), (size_t)i);
+    got_free(&g);
+    tk_verify_summary_t sum;
+    assert_int_equal(tk_store_verify(s, NULL, NULL, NULL, &sum, err), 0);
+    assert_int_equal(sum.problems, 0);
     tk_store_close(s);
     tmpdir_remove(dir);
 }
@@ -604,6 +685,7 @@ int main(void)
         cmocka_unit_test(test_log_read_in_seq_order_and_retention_for_consumers),
         cmocka_unit_test(test_concurrent_appenders_share_group_commit),
         cmocka_unit_test(test_read_only_opens_while_writer_appends_and_seals),
+        cmocka_unit_test(test_acknowledged_events_stay_visible_while_seals_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
