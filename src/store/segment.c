@@ -500,6 +500,36 @@ int seg_compute_hash(const char *path, uint8_t out[32], char *err)
 /* ---- reading --------------------------------------------------------------- */
 
 /* Reads and decompresses section i of s; *out owned (free). */
+/* Decompression contexts are reused: creating one per block read was a fifth
+ * of a lookup's time. The pool lives as long as the process (reachable, so
+ * not a leak) and is shared by every store. */
+static pthread_mutex_t dctx_mu = PTHREAD_MUTEX_INITIALIZER;
+static ZSTD_DCtx *dctx_pool[16];
+static int dctx_n;
+
+static ZSTD_DCtx *dctx_get(void)
+{
+    ZSTD_DCtx *d = NULL;
+    pthread_mutex_lock(&dctx_mu);
+    if (dctx_n)
+        d = dctx_pool[--dctx_n];
+    pthread_mutex_unlock(&dctx_mu);
+    return d ? d : ZSTD_createDCtx();
+}
+
+static void dctx_put(ZSTD_DCtx *d)
+{
+    if (!d)
+        return;
+    pthread_mutex_lock(&dctx_mu);
+    if (dctx_n < (int)(sizeof dctx_pool / sizeof dctx_pool[0])) {
+        dctx_pool[dctx_n++] = d;
+        d = NULL;
+    }
+    pthread_mutex_unlock(&dctx_mu);
+    ZSTD_freeDCtx(d);
+}
+
 static int read_frame_dict(const seg_t *s, uint64_t off, uint32_t clen, uint32_t rawlen,
                            const ZSTD_DDict *dd, uint8_t **out, char *err);
 static int read_frame(const seg_t *s, uint64_t off, uint32_t clen, uint32_t rawlen, uint8_t **out,
@@ -525,14 +555,11 @@ static int read_frame_dict(const seg_t *s, uint64_t off, uint32_t clen, uint32_t
     else if (pread(fd, c, clen, (off_t)off) != (ssize_t)clen)
         rc = tk_errf(err, TK_ECORRUPT, "segment %s: short read at %" PRIu64, s->path, off);
     else {
-        size_t d;
-        if (dd) {
-            ZSTD_DCtx *dc = ZSTD_createDCtx();
-            d = dc ? ZSTD_decompress_usingDDict(dc, r, rawlen, c, clen, dd) : (size_t)-1;
-            ZSTD_freeDCtx(dc);
-        } else {
-            d = ZSTD_decompress(r, rawlen, c, clen);
-        }
+        ZSTD_DCtx *dc = dctx_get();
+        size_t d = !dc   ? (size_t)-1
+                   : dd ? ZSTD_decompress_usingDDict(dc, r, rawlen, c, clen, dd)
+                        : ZSTD_decompressDCtx(dc, r, rawlen, c, clen);
+        dctx_put(dc);
         if (ZSTD_isError(d) || d != rawlen)
             rc = tk_errf(err, TK_ECORRUPT, "segment %s: damaged frame at %" PRIu64 " (%s)", s->path,
                          off, ZSTD_isError(d) ? ZSTD_getErrorName(d) : "size mismatch");
