@@ -25,7 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define DEFAULT_SEAL_BYTES (256ull << 20)
+#define DEFAULT_SEAL_BYTES (128ull << 20) /* with a seal running, up to ~2x this is in memory */
 #define CACHE_IDX_BYTES (96ull << 20)
 #define CACHE_BLK_BYTES (64ull << 20)
 #define MAX_DAY 2932896 /* 10000-01-01: keeps YYYYMMDD 8 digits */
