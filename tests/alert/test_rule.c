@@ -1,0 +1,599 @@
+/* Tests of the alert rule core: every operator (matches, non-matches and
+ * compile errors), path semantics over objects and arrays, and/or/not,
+ * thresholds (count, distinct, window expiry, grouping), suppression, the
+ * group cap, the CloudTrail view, explanations and malformed events. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "alert/alert_internal.h"
+#include "alert/rule.h"
+#include "base/tk.h"
+
+typedef struct hits {
+    int fires, matches;
+    uint64_t last_count;
+    char last_group[128];
+    char last_why[512];
+    uint64_t last_suppressed;
+} hits_t;
+
+static void on_hit(void *ctx, const tk_alert_hit_t *h)
+{
+    hits_t *x = ctx;
+    if (h->kind == TK_ALERT_MATCH) {
+        x->matches++;
+        return;
+    }
+    x->fires++;
+    x->last_count = h->count;
+    x->last_suppressed = h->suppressed;
+    snprintf(x->last_group, sizeof x->last_group, "%.*s", (int)h->group_len, h->group_key);
+    snprintf(x->last_why, sizeof x->last_why, "%s", h->why ? h->why : "");
+}
+
+static tk_alert_engine_t *engine_with(const char *rule_json, int explain)
+{
+    char err[TK_ERRLEN] = "";
+    tk_rule_t *r = NULL;
+    int rc = tk_rule_from_json(rule_json, strlen(rule_json), &r, err);
+    if (rc)
+        fail_msg("rule did not compile: %s", err);
+    tk_alert_opts_t o = {.explain = explain};
+    tk_alert_engine_t *e;
+    assert_int_equal(tk_alert_engine_create(&o, &e, err), 0);
+    assert_int_equal(tk_alert_engine_add(e, r, err), 0);
+    return e;
+}
+
+/* Fires of a one-condition rule over one event. */
+static int fires(const char *cond, const char *event)
+{
+    char rule[2048];
+    snprintf(rule, sizeof rule, "{\"id\":\"t\",\"match\":%s}", cond);
+    tk_alert_engine_t *e = engine_with(rule, 0);
+    hits_t h = {0};
+    char err[TK_ERRLEN];
+    int rc = tk_alert_engine_eval(e, "acct", 4, event, strlen(event), 1000, on_hit, &h, err);
+    tk_alert_engine_destroy(e);
+    assert_int_equal(rc, 0);
+    return h.fires;
+}
+
+static int compile_error(const char *cond, char *err)
+{
+    char rule[2048];
+    snprintf(rule, sizeof rule, "{\"id\":\"t\",\"match\":%s}", cond);
+    tk_rule_t *r = NULL;
+    int rc = tk_rule_from_json(rule, strlen(rule), &r, err);
+    tk_rule_destroy(r);
+    return rc;
+}
+
+static const char *EV =
+    "{\"eventName\":\"ConsoleSignin\",\"sourceIpAddress\":\"203.0.113.7\","
+    "\"userIdentity\":{\"type\":\"ram-user\",\"userName\":\"Alice\",\"accountId\":\"123\"},"
+    "\"requestParameters\":{\"PageSize\":\"50\",\"Count\":7,\"Flag\":true,\"Nothing\":null,"
+    "\"Tags\":[\"prod\",\"pci\"],"
+    "\"IpPermissions\":[{\"IpRanges\":[{\"CidrIp\":\"10.0.0.0/8\"}]},{\"IpRanges\":[{\"CidrIp\":\"0.0.0.0/0\"}]}]},"
+    "\"errorMessage\":\"say \\\"hi\\\" \\u00e9\\ud83d\\ude00\",\"v6\":\"2001:db8::1\",\"mapped\":\"::ffff:10.1.2.3\"}";
+
+static void test_eq_ne_in_match_exactly_and_case_sensitively_by_default(void **s)
+{
+    (void)s;
+    assert_int_equal(fires("{\"field\":\"eventName\",\"op\":\"eq\",\"value\":\"ConsoleSignin\"}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"eventName\",\"op\":\"eq\",\"value\":\"consolesignin\"}", EV), 0);
+    assert_int_equal(fires("{\"field\":\"eventName\",\"op\":\"eq\",\"value\":\"consolesignin\",\"nocase\":true}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"eventName\",\"value\":\"ConsoleSign\"}", EV), 0);
+    assert_int_equal(fires("{\"field\":\"eventName\",\"op\":\"ne\",\"value\":\"ConsoleSignin\"}", EV), 0);
+    assert_int_equal(fires("{\"field\":\"eventName\",\"op\":\"ne\",\"value\":\"X\"}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"absent\",\"op\":\"ne\",\"value\":\"X\"}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"eventName\",\"op\":\"in\",\"values\":[\"A\",\"ConsoleSignin\"]}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"eventName\",\"values\":[\"A\",\"B\"]}", EV), 0);
+    /* numbers and booleans compare as their text */
+    assert_int_equal(fires("{\"field\":\"requestParameters.Count\",\"value\":7}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"requestParameters.Flag\",\"value\":true}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"requestParameters.Flag\",\"value\":\"false\"}", EV), 0);
+}
+
+static void test_substring_operators_respect_nocase(void **s)
+{
+    (void)s;
+    assert_int_equal(fires("{\"field\":\"userIdentity.userName\",\"op\":\"contains\",\"value\":\"lic\"}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"userIdentity.userName\",\"op\":\"contains\",\"value\":\"LIC\"}", EV), 0);
+    assert_int_equal(fires("{\"field\":\"userIdentity.userName\",\"op\":\"contains\",\"value\":\"LIC\",\"nocase\":true}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"userIdentity.userName\",\"op\":\"startswith\",\"value\":\"Al\"}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"userIdentity.userName\",\"op\":\"starts_with\",\"value\":\"li\"}", EV), 0);
+    assert_int_equal(fires("{\"field\":\"userIdentity.userName\",\"op\":\"endswith\",\"value\":\"ice\"}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"userIdentity.userName\",\"op\":\"endswith\",\"value\":\"ICE\",\"nocase\":true}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"userIdentity.userName\",\"op\":\"endswith\",\"value\":\"xAlice\"}", EV), 0);
+    /* match_all: every value must be found */
+    assert_int_equal(fires("{\"field\":\"userIdentity.userName\",\"op\":\"contains\",\"values\":[\"Al\",\"ce\"],\"match_all\":true}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"userIdentity.userName\",\"op\":\"contains\",\"values\":[\"Al\",\"zz\"],\"match_all\":true}", EV), 0);
+    assert_int_equal(fires("{\"field\":\"userIdentity.userName\",\"op\":\"contains\",\"values\":[\"Al\",\"zz\"]}", EV), 1);
+}
+
+static void test_glob_handles_stars_marks_and_escapes(void **s)
+{
+    (void)s;
+    assert_int_equal(fires("{\"field\":\"eventName\",\"op\":\"glob\",\"value\":\"Console*\"}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"eventName\",\"op\":\"glob\",\"value\":\"*Sign?n\"}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"eventName\",\"op\":\"glob\",\"value\":\"*Sign?\"}", EV), 0);
+    assert_int_equal(fires("{\"field\":\"eventName\",\"op\":\"glob\",\"value\":\"c*S*n\",\"nocase\":true}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"x\",\"op\":\"glob\",\"value\":\"a\\\\*b\"}", "{\"x\":\"a*b\"}"), 1);
+    assert_int_equal(fires("{\"field\":\"x\",\"op\":\"glob\",\"value\":\"a\\\\*b\"}", "{\"x\":\"axxb\"}"), 0);
+    assert_int_equal(fires("{\"field\":\"x\",\"op\":\"glob\",\"value\":\"*\"}", "{\"x\":\"\"}"), 1);
+}
+
+static void test_regex_is_unanchored_and_reports_bad_patterns(void **s)
+{
+    (void)s;
+    char err[TK_ERRLEN];
+    assert_int_equal(fires("{\"field\":\"eventName\",\"op\":\"regex\",\"value\":\"^Console(Signin|Login)$\"}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"eventName\",\"op\":\"regex\",\"value\":\"sign\"}", EV), 0);
+    assert_int_equal(fires("{\"field\":\"eventName\",\"op\":\"re\",\"value\":\"sign\",\"nocase\":true}", EV), 1);
+    assert_int_equal(compile_error("{\"field\":\"eventName\",\"op\":\"regex\",\"value\":\"(unclosed\"}", err), TK_EINVAL);
+    assert_non_null(strstr(err, "regex /(unclosed/"));
+    assert_non_null(strstr(err, "match:"));
+}
+
+static void test_cidr_matches_ipv4_ipv6_and_mapped_addresses(void **s)
+{
+    (void)s;
+    char err[TK_ERRLEN];
+    assert_int_equal(fires("{\"field\":\"sourceIpAddress\",\"op\":\"cidr\",\"value\":\"203.0.113.0/24\"}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"sourceIpAddress\",\"op\":\"cidr\",\"value\":\"203.0.112.0/24\"}", EV), 0);
+    assert_int_equal(fires("{\"field\":\"sourceIpAddress\",\"op\":\"cidr\",\"value\":\"203.0.113.7\"}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"sourceIpAddress\",\"op\":\"cidr\",\"value\":\"0.0.0.0/0\"}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"sourceIpAddress\",\"op\":\"cidr\",\"value\":\"203.0.113.0/27\"}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"sourceIpAddress\",\"op\":\"cidr\",\"value\":\"203.0.113.8/29\"}", EV), 0);
+    assert_int_equal(fires("{\"field\":\"v6\",\"op\":\"cidr\",\"value\":\"2001:db8::/32\"}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"v6\",\"op\":\"cidr\",\"value\":\"2001:db9::/32\"}", EV), 0);
+    assert_int_equal(fires("{\"field\":\"v6\",\"op\":\"cidr\",\"value\":\"0.0.0.0/0\"}", EV), 0);
+    assert_int_equal(fires("{\"field\":\"v6\",\"op\":\"cidr\",\"value\":\"::/0\"}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"mapped\",\"op\":\"cidr\",\"value\":\"10.0.0.0/8\"}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"userIdentity.userName\",\"op\":\"cidr\",\"value\":\"0.0.0.0/0\"}", EV), 0);
+    assert_int_equal(compile_error("{\"field\":\"a\",\"op\":\"cidr\",\"value\":\"10.0.0.0/33\"}", err), TK_EINVAL);
+    assert_non_null(strstr(err, "prefix must be 0..32"));
+    assert_int_equal(compile_error("{\"field\":\"a\",\"op\":\"cidr\",\"value\":\"2001:db8::/129\"}", err), TK_EINVAL);
+    assert_int_equal(compile_error("{\"field\":\"a\",\"op\":\"cidr\",\"value\":\"not-an-ip/8\"}", err), TK_EINVAL);
+    assert_non_null(strstr(err, "is not a CIDR"));
+}
+
+static void test_exists_and_null_look_at_presence(void **s)
+{
+    (void)s;
+    assert_int_equal(fires("{\"field\":\"userIdentity.type\",\"op\":\"exists\"}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"userIdentity\",\"op\":\"exists\",\"value\":true}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"userIdentity.mfa\",\"op\":\"exists\"}", EV), 0);
+    assert_int_equal(fires("{\"field\":\"userIdentity.mfa\",\"op\":\"exists\",\"value\":false}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"requestParameters.Nothing\",\"op\":\"null\"}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"requestParameters.Missing\",\"op\":\"null\"}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"requestParameters.Count\",\"op\":\"null\"}", EV), 0);
+}
+
+static void test_numeric_comparisons_accept_numbers_and_numeric_strings(void **s)
+{
+    (void)s;
+    char err[TK_ERRLEN];
+    assert_int_equal(fires("{\"field\":\"requestParameters.Count\",\"op\":\"lt\",\"value\":8}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"requestParameters.Count\",\"op\":\"lt\",\"value\":7}", EV), 0);
+    assert_int_equal(fires("{\"field\":\"requestParameters.Count\",\"op\":\"le\",\"value\":7}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"requestParameters.Count\",\"op\":\"gt\",\"value\":6.5}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"requestParameters.Count\",\"op\":\"gt\",\"value\":7}", EV), 0);
+    assert_int_equal(fires("{\"field\":\"requestParameters.Count\",\"op\":\"ge\",\"value\":\"7\"}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"requestParameters.PageSize\",\"op\":\"ge\",\"value\":50}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"requestParameters.PageSize\",\"op\":\"gt\",\"value\":50}", EV), 0);
+    assert_int_equal(fires("{\"field\":\"eventName\",\"op\":\"gt\",\"value\":0}", EV), 0);
+    assert_int_equal(compile_error("{\"field\":\"a\",\"op\":\"gt\",\"value\":\"ten\"}", err), TK_EINVAL);
+    assert_non_null(strstr(err, "'ten' is not a number"));
+    assert_int_equal(compile_error("{\"field\":\"a\",\"op\":\"gt\",\"values\":[1,2]}", err), TK_EINVAL);
+    assert_non_null(strstr(err, "takes one value"));
+}
+
+static void test_fieldref_compares_two_fields(void **s)
+{
+    (void)s;
+    assert_int_equal(fires("{\"field\":\"a\",\"op\":\"fieldref\",\"value\":\"b.c\"}", "{\"a\":\"x\",\"b\":{\"c\":\"x\"}}"), 1);
+    assert_int_equal(fires("{\"field\":\"a\",\"op\":\"fieldref\",\"value\":\"b.c\"}", "{\"a\":\"x\",\"b\":{\"c\":\"y\"}}"), 0);
+    assert_int_equal(fires("{\"field\":\"a\",\"op\":\"fieldref\",\"value\":\"b.c\"}", "{\"a\":\"x\"}"), 0);
+}
+
+static void test_paths_reach_into_arrays_by_any_element_or_index(void **s)
+{
+    (void)s;
+    assert_int_equal(fires("{\"field\":\"requestParameters.Tags\",\"value\":\"pci\"}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"requestParameters.Tags.0\",\"value\":\"prod\"}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"requestParameters.Tags.0\",\"value\":\"pci\"}", EV), 0);
+    assert_int_equal(fires("{\"field\":\"requestParameters.IpPermissions.IpRanges.CidrIp\",\"value\":\"0.0.0.0/0\"}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"requestParameters.IpPermissions.0.IpRanges.CidrIp\",\"value\":\"0.0.0.0/0\"}", EV), 0);
+    assert_int_equal(fires("{\"field\":\"requestParameters.IpPermissions.1.IpRanges.0.CidrIp\",\"value\":\"0.0.0.0/0\"}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"requestParameters.IpPermissions.0.IpRanges\",\"op\":\"exists\"}", EV), 1);
+    /* escapes are decoded before comparing */
+    assert_int_equal(fires("{\"field\":\"errorMessage\",\"value\":\"say \\\"hi\\\" \\u00e9\\ud83d\\ude00\"}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"errorMessage\",\"op\":\"contains\",\"value\":\"\\\"hi\\\"\"}", EV), 1);
+    assert_int_equal(fires("{\"field\":\"k\\\"q\",\"value\":\"v\"}", "{\"k\\\"q\":\"v\"}"), 1);
+}
+
+static void test_and_or_not_combine(void **s)
+{
+    (void)s;
+    assert_int_equal(fires("{\"all\":[{\"field\":\"eventName\",\"value\":\"ConsoleSignin\"},{\"field\":\"userIdentity.type\",\"value\":\"ram-user\"}]}", EV), 1);
+    assert_int_equal(fires("{\"all\":[{\"field\":\"eventName\",\"value\":\"ConsoleSignin\"},{\"field\":\"userIdentity.type\",\"value\":\"root-account\"}]}", EV), 0);
+    assert_int_equal(fires("{\"any\":[{\"field\":\"eventName\",\"value\":\"X\"},{\"field\":\"userIdentity.type\",\"value\":\"ram-user\"}]}", EV), 1);
+    assert_int_equal(fires("{\"any\":[{\"field\":\"eventName\",\"value\":\"X\"},{\"field\":\"eventName\",\"value\":\"Y\"}]}", EV), 0);
+    assert_int_equal(fires("{\"not\":{\"field\":\"eventName\",\"value\":\"X\"}}", EV), 1);
+    assert_int_equal(fires("{\"and\":[{\"not\":{\"field\":\"eventName\",\"value\":\"ConsoleSignin\"}}]}", EV), 0);
+    assert_int_equal(fires("{\"or\":[{\"field\":\"eventName\",\"values\":[\"A\",\"B\"]},{\"field\":\"eventName\",\"value\":\"ConsoleSignin\"}]}", EV), 1);
+}
+
+static void test_bad_rules_are_refused_with_the_place_named(void **s)
+{
+    (void)s;
+    char err[TK_ERRLEN];
+    assert_int_equal(compile_error("{\"field\":\"a\",\"op\":\"equal\",\"value\":1}", err), TK_EINVAL);
+    assert_non_null(strstr(err, "unknown operator 'equal'"));
+    assert_non_null(strstr(err, "eq, ne, in"));
+    assert_int_equal(compile_error("{\"all\":[{\"field\":\"a\",\"value\":1},{\"feild\":\"b\"}]}", err), TK_EINVAL);
+    assert_non_null(strstr(err, "match.all[1]"));
+    assert_int_equal(compile_error("{\"field\":\"a..b\",\"value\":1}", err), TK_EINVAL);
+    assert_non_null(strstr(err, "empty step"));
+    assert_int_equal(compile_error("{\"field\":\"a\",\"op\":\"in\",\"value\":\"x\"}", err), TK_EINVAL);
+    assert_int_equal(compile_error("{\"field\":\"a\",\"op\":\"eq\"}", err), TK_EINVAL);
+    assert_non_null(strstr(err, "needs a value"));
+    assert_int_equal(compile_error("{\"all\":[]}", err), TK_EINVAL);
+    assert_int_equal(compile_error("{\"field\":\"a\",\"value\":1,\"all\":[]}", err), TK_EINVAL);
+    const char *bad[] = {
+        "{\"match\":{\"field\":\"a\",\"value\":1}}",
+        "{\"id\":\"x\"}",
+        "{\"id\":\"x\",\"match\":{\"field\":\"a\",\"value\":1},\"severity\":\"urgent\"}",
+        "{\"id\":\"x\",\"match\":{\"field\":\"a\",\"value\":1},\"threshold\":{\"count\":0,\"window\":\"1m\"}}",
+        "{\"id\":\"x\",\"match\":{\"field\":\"a\",\"value\":1},\"threshold\":{\"count\":3}}",
+        "{\"id\":\"x\",\"match\":{\"field\":\"a\",\"value\":1},\"threshold\":{\"count\":3,\"window\":\"5 min\"}}",
+        "{\"id\":\"x\",\"match\":{\"field\":\"a\",\"value\":1},\"colour\":\"red\"}",
+        "{\"id\":\"x\",\"match\":{\"field\":\"a\",\"value\":1},\"source\":\"ocsf\"}",
+        "{\"id\":\"x\",",
+    };
+    for (size_t i = 0; i < TK_ARRAY_LEN(bad); i++) {
+        tk_rule_t *r = NULL;
+        err[0] = 0;
+        assert_int_equal(tk_rule_from_json(bad[i], strlen(bad[i]), &r, err), TK_EINVAL);
+        assert_null(r);
+        assert_true(strlen(err) > 10);
+    }
+}
+
+static void test_malformed_events_are_rejected_without_state_change(void **s)
+{
+    (void)s;
+    tk_alert_engine_t *e = engine_with("{\"id\":\"t\",\"match\":{\"field\":\"a\",\"op\":\"exists\"}}", 0);
+    const char *bad[] = {"", "[1]", "{\"a\":", "{\"a\":\"x}", "{\"a\" 1}", "{\"a\":tru}", "{\"a\":[1,}", "{\"a\":\"\\q\"}"};
+    char err[TK_ERRLEN];
+    hits_t h = {0};
+    for (size_t i = 0; i < TK_ARRAY_LEN(bad); i++)
+        assert_int_equal(tk_alert_engine_eval(e, NULL, 0, bad[i], strlen(bad[i]), 1, on_hit, &h, err), TK_EINVAL);
+    tk_alert_stats_t st;
+    tk_alert_engine_stats(e, &st);
+    assert_int_equal(st.bad_events, TK_ARRAY_LEN(bad));
+    assert_int_equal(h.fires, 0);
+    assert_int_equal(tk_alert_engine_eval(e, NULL, 0, "{\"a\":1}", 7, 1, on_hit, &h, err), 0);
+    assert_int_equal(h.fires, 1);
+    tk_alert_engine_destroy(e);
+}
+
+static int feed(tk_alert_engine_t *e, hits_t *h, const char *user, int64_t t)
+{
+    char ev[256], err[TK_ERRLEN];
+    snprintf(ev, sizeof ev, "{\"eventName\":\"ConsoleSignin\",\"errorCode\":\"InvalidPassword\",\"userIdentity\":{\"userName\":\"%s\"},\"recipientAccountId\":\"111\"}", user);
+    return tk_alert_engine_eval(e, NULL, 0, ev, strlen(ev), t, on_hit, h, err);
+}
+
+#define MIN 60000LL
+
+static void test_threshold_counts_within_sliding_window_per_group(void **s)
+{
+    (void)s;
+    tk_alert_engine_t *e = engine_with(
+        "{\"id\":\"bf\",\"match\":{\"field\":\"eventName\",\"value\":\"ConsoleSignin\"},"
+        "\"threshold\":{\"count\":3,\"window\":\"10m\"},\"group_by\":[\"userIdentity.userName\"]}", 0);
+    hits_t h = {0};
+    int64_t t0 = 1700000000000LL;
+    feed(e, &h, "bob", t0);
+    feed(e, &h, "bob", t0 + 1 * MIN);
+    feed(e, &h, "eve", t0 + 2 * MIN); /* another group: does not add to bob */
+    assert_int_equal(h.fires, 0);
+    feed(e, &h, "bob", t0 + 9 * MIN);
+    assert_int_equal(h.fires, 1);
+    assert_int_equal(h.last_count, 3);
+    assert_string_equal(h.last_group, "bob");
+    /* after a firing the count starts again */
+    feed(e, &h, "bob", t0 + 10 * MIN);
+    feed(e, &h, "bob", t0 + 11 * MIN);
+    assert_int_equal(h.fires, 1);
+    feed(e, &h, "bob", t0 + 12 * MIN);
+    assert_int_equal(h.fires, 2);
+    /* window expiry: three events spread over more than 10 minutes never fire */
+    feed(e, &h, "eve", t0 + 13 * MIN);
+    feed(e, &h, "eve", t0 + 23 * MIN); /* the 2-minute one has expired */
+    assert_int_equal(h.fires, 2);
+    feed(e, &h, "eve", t0 + 34 * MIN); /* 13 has expired too */
+    assert_int_equal(h.fires, 2);
+    feed(e, &h, "eve", t0 + 35 * MIN);
+    feed(e, &h, "eve", t0 + 36 * MIN);
+    assert_int_equal(h.fires, 3);
+    assert_string_equal(h.last_group, "eve");
+    tk_alert_engine_destroy(e);
+}
+
+static void test_threshold_state_is_per_account(void **s)
+{
+    (void)s;
+    tk_alert_engine_t *e = engine_with(
+        "{\"id\":\"bf\",\"match\":{\"field\":\"eventName\",\"value\":\"ConsoleSignin\"},"
+        "\"threshold\":{\"count\":2,\"window\":\"10m\"}}", 0);
+    hits_t h = {0};
+    char err[TK_ERRLEN];
+    const char *ev = "{\"eventName\":\"ConsoleSignin\"}";
+    assert_int_equal(tk_alert_engine_eval(e, "A", 1, ev, strlen(ev), 1000, on_hit, &h, err), 0);
+    assert_int_equal(tk_alert_engine_eval(e, "B", 1, ev, strlen(ev), 2000, on_hit, &h, err), 0);
+    assert_int_equal(h.fires, 0);
+    assert_int_equal(tk_alert_engine_eval(e, "B", 1, ev, strlen(ev), 3000, on_hit, &h, err), 0);
+    assert_int_equal(h.fires, 1);
+    tk_alert_engine_destroy(e);
+}
+
+static void test_distinct_threshold_counts_different_values_only(void **s)
+{
+    (void)s;
+    tk_alert_engine_t *e = engine_with(
+        "{\"id\":\"spray\",\"match\":{\"field\":\"eventName\",\"value\":\"ConsoleSignin\"},"
+        "\"threshold\":{\"count\":3,\"window\":\"10m\",\"distinct\":\"userIdentity.userName\"}}", 0);
+    hits_t h = {0};
+    int64_t t0 = 1700000000000LL;
+    feed(e, &h, "a", t0);
+    feed(e, &h, "a", t0 + MIN);
+    feed(e, &h, "b", t0 + 2 * MIN);
+    feed(e, &h, "b", t0 + 3 * MIN);
+    assert_int_equal(h.fires, 0);
+    feed(e, &h, "a", t0 + 11 * MIN); /* refreshes a; b (2,3) still in window */
+    feed(e, &h, "c", t0 + 12 * MIN);
+    assert_int_equal(h.fires, 1);
+    assert_int_equal(h.last_count, 3);
+    tk_alert_engine_destroy(e);
+}
+
+static void test_suppression_sends_one_alert_per_incident(void **s)
+{
+    (void)s;
+    tk_alert_engine_t *e = engine_with(
+        "{\"id\":\"root\",\"match\":{\"field\":\"eventName\",\"value\":\"ConsoleSignin\"},"
+        "\"suppress\":\"1h\",\"group_by\":[\"userIdentity.userName\"]}", 0);
+    hits_t h = {0};
+    int64_t t0 = 1700000000000LL;
+    feed(e, &h, "root", t0);
+    feed(e, &h, "root", t0 + 10 * MIN);
+    feed(e, &h, "root", t0 + 59 * MIN);
+    feed(e, &h, "alice", t0 + 59 * MIN);
+    assert_int_equal(h.fires, 2);
+    feed(e, &h, "root", t0 + 61 * MIN);
+    assert_int_equal(h.fires, 3);
+    assert_int_equal(h.last_suppressed, 2);
+    tk_alert_stats_t st;
+    tk_alert_engine_stats(e, &st);
+    assert_int_equal(st.suppressed, 2);
+    assert_int_equal(st.fires, 3);
+    tk_alert_engine_destroy(e);
+}
+
+static void test_without_threshold_every_match_fires(void **s)
+{
+    (void)s;
+    tk_alert_engine_t *e = engine_with("{\"id\":\"x\",\"match\":{\"field\":\"eventName\",\"value\":\"ConsoleSignin\"}}", 0);
+    hits_t h = {0};
+    for (int i = 0; i < 5; i++)
+        feed(e, &h, "u", 1000 + i);
+    assert_int_equal(h.fires, 5);
+    tk_alert_stats_t st;
+    tk_alert_engine_stats(e, &st);
+    assert_int_equal(st.groups, 0);
+    tk_alert_engine_destroy(e);
+}
+
+static void test_group_cap_counts_untracked_groups_and_expiry_frees_room(void **s)
+{
+    (void)s;
+    char err[TK_ERRLEN];
+    const char *j = "{\"id\":\"bf\",\"match\":{\"field\":\"eventName\",\"value\":\"ConsoleSignin\"},"
+                    "\"threshold\":{\"count\":2,\"window\":\"1m\"},\"group_by\":[\"userIdentity.userName\"]}";
+    tk_rule_t *r;
+    assert_int_equal(tk_rule_from_json(j, strlen(j), &r, err), 0);
+    tk_alert_opts_t o = {.max_groups = 3};
+    tk_alert_engine_t *e;
+    assert_int_equal(tk_alert_engine_create(&o, &e, err), 0);
+    assert_int_equal(tk_alert_engine_add(e, r, err), 0);
+    hits_t h = {0};
+    int64_t t0 = 1700000000000LL;
+    feed(e, &h, "u1", t0);
+    feed(e, &h, "u2", t0);
+    feed(e, &h, "u3", t0);
+    feed(e, &h, "u4", t0); /* no room */
+    tk_alert_stats_t st;
+    tk_alert_engine_stats(e, &st);
+    assert_int_equal(st.groups, 3);
+    assert_int_equal(st.group_cap_hits, 1);
+    /* two minutes later the old groups have expired: a new one fits */
+    feed(e, &h, "u5", t0 + 2 * MIN);
+    feed(e, &h, "u5", t0 + 2 * MIN + 1);
+    assert_int_equal(h.fires, 1);
+    tk_alert_engine_stats(e, &st);
+    assert_int_equal(st.groups_expired, 3);
+    assert_int_equal(st.group_cap_hits, 1);
+    tk_alert_engine_destroy(e);
+}
+
+static void test_cloudtrail_rules_read_the_original_record_when_present(void **s)
+{
+    (void)s;
+    const char *rule = "{\"id\":\"ct\",\"source\":\"cloudtrail\",\"match\":{\"all\":["
+                       "{\"field\":\"eventName\",\"value\":\"ConsoleLogin\"},"
+                       "{\"field\":\"userIdentity.type\",\"value\":\"Root\"}]}}";
+    /* a stored event mapped from CloudTrail: canonical names outside, original inside */
+    const char *stored = "{\"eventName\":\"ConsoleSignin\",\"userIdentity\":{\"type\":\"root-account\"},"
+                         "\"cloudTrailRecord\":{\"eventName\":\"ConsoleLogin\",\"userIdentity\":{\"type\":\"Root\"}}}";
+    const char *raw = "{\"eventName\":\"ConsoleLogin\",\"userIdentity\":{\"type\":\"Root\"}}";
+    /* canonical fields that look like CloudTrail must not leak into the view when the original is there */
+    const char *mixed = "{\"eventName\":\"ConsoleLogin\",\"userIdentity\":{\"type\":\"Root\"},"
+                        "\"cloudTrailRecord\":{\"eventName\":\"GetUser\",\"userIdentity\":{\"type\":\"Root\"}}}";
+    tk_alert_engine_t *e = engine_with(rule, 0);
+    hits_t h = {0};
+    char err[TK_ERRLEN];
+    assert_int_equal(tk_alert_engine_eval(e, "a", 1, stored, strlen(stored), 1, on_hit, &h, err), 0);
+    assert_int_equal(h.fires, 1);
+    assert_int_equal(tk_alert_engine_eval(e, "a", 1, raw, strlen(raw), 1, on_hit, &h, err), 0);
+    assert_int_equal(h.fires, 2);
+    assert_int_equal(tk_alert_engine_eval(e, "a", 1, mixed, strlen(mixed), 1, on_hit, &h, err), 0);
+    assert_int_equal(h.fires, 2);
+    tk_alert_engine_destroy(e);
+}
+
+static void test_explanation_names_the_conditions_that_held(void **s)
+{
+    (void)s;
+    tk_alert_engine_t *e = engine_with(
+        "{\"id\":\"x\",\"match\":{\"all\":[{\"field\":\"eventName\",\"values\":[\"A\",\"ConsoleSignin\"]},"
+        "{\"any\":[{\"field\":\"sourceIpAddress\",\"op\":\"cidr\",\"value\":\"203.0.113.0/24\"},{\"field\":\"nope\",\"op\":\"exists\"}]},"
+        "{\"not\":{\"field\":\"userIdentity.type\",\"value\":\"root-account\"}}]}}", 1);
+    hits_t h = {0};
+    char err[TK_ERRLEN];
+    assert_int_equal(tk_alert_engine_eval(e, "a", 1, EV, strlen(EV), 1, on_hit, &h, err), 0);
+    assert_int_equal(h.fires, 1);
+    assert_string_equal(h.last_why,
+                        "eventName in [\"A\", \"ConsoleSignin\"] (got \"ConsoleSignin\") and "
+                        "sourceIpAddress cidr \"203.0.113.0/24\" (got \"203.0.113.7\") and "
+                        "not(userIdentity.type eq \"root-account\")");
+    tk_alert_engine_destroy(e);
+}
+
+static void test_prefilter_never_hides_a_match(void **s)
+{
+    (void)s;
+    /* rules with and without eventName keys, mixed case, in one engine; every
+     * event's fires must equal those of each rule evaluated alone */
+    const char *rules[] = {
+        "{\"id\":\"r1\",\"match\":{\"field\":\"eventName\",\"value\":\"ConsoleSignin\"}}",
+        "{\"id\":\"r2\",\"match\":{\"field\":\"eventName\",\"value\":\"consolesignin\",\"nocase\":true}}",
+        "{\"id\":\"r3\",\"match\":{\"any\":[{\"field\":\"eventName\",\"value\":\"A\"},{\"field\":\"x\",\"op\":\"exists\"}]}}",
+        "{\"id\":\"r4\",\"match\":{\"all\":[{\"field\":\"x\",\"op\":\"exists\"},{\"field\":\"eventName\",\"values\":[\"B\",\"ConsoleSignin\"]}]}}",
+        "{\"id\":\"r5\",\"match\":{\"not\":{\"field\":\"eventName\",\"value\":\"B\"}}}",
+        "{\"id\":\"r6\",\"match\":{\"field\":\"eventName\",\"op\":\"glob\",\"value\":\"Console*\"}}",
+    };
+    const char *evs[] = {
+        "{\"eventName\":\"ConsoleSignin\"}", "{\"eventName\":\"CONSOLESIGNIN\",\"x\":1}",
+        "{\"eventName\":\"A\"}", "{\"eventName\":\"B\",\"x\":1}", "{\"x\":\"y\"}",
+        "{\"eventName\":[\"B\",\"ConsoleSignin\"],\"x\":2}",
+    };
+    char err[TK_ERRLEN];
+    tk_alert_engine_t *all;
+    assert_int_equal(tk_alert_engine_create(NULL, &all, err), 0);
+    for (size_t i = 0; i < TK_ARRAY_LEN(rules); i++) {
+        tk_rule_t *r;
+        assert_int_equal(tk_rule_from_json(rules[i], strlen(rules[i]), &r, err), 0);
+        assert_int_equal(tk_alert_engine_add(all, r, err), 0);
+    }
+    int total_alone = 0, total_all = 0;
+    for (size_t j = 0; j < TK_ARRAY_LEN(evs); j++) {
+        hits_t h = {0};
+        assert_int_equal(tk_alert_engine_eval(all, "a", 1, evs[j], strlen(evs[j]), 1, on_hit, &h, err), 0);
+        int alone = 0;
+        for (size_t i = 0; i < TK_ARRAY_LEN(rules); i++) {
+            tk_alert_engine_t *one = engine_with(rules[i], 0);
+            hits_t h1 = {0};
+            assert_int_equal(tk_alert_engine_eval(one, "a", 1, evs[j], strlen(evs[j]), 1, on_hit, &h1, err), 0);
+            alone += h1.fires;
+            tk_alert_engine_destroy(one);
+        }
+        assert_int_equal(h.fires, alone);
+        total_alone += alone;
+        total_all += h.fires;
+    }
+    assert_int_equal(total_all, total_alone);
+    assert_int_equal(total_alone, 18);
+    tk_alert_stats_t st;
+    tk_alert_engine_stats(all, &st);
+    assert_true(st.rule_evals < TK_ARRAY_LEN(rules) * TK_ARRAY_LEN(evs));
+    tk_alert_engine_destroy(all);
+}
+
+static void test_duplicate_rule_ids_and_late_adds_are_refused(void **s)
+{
+    (void)s;
+    char err[TK_ERRLEN];
+    const char *j = "{\"id\":\"x\",\"match\":{\"field\":\"a\",\"op\":\"exists\"}}";
+    tk_alert_engine_t *e = engine_with(j, 0);
+    tk_rule_t *r;
+    assert_int_equal(tk_rule_from_json(j, strlen(j), &r, err), 0);
+    assert_int_equal(tk_alert_engine_add(e, r, err), TK_EEXIST);
+    hits_t h = {0};
+    assert_int_equal(tk_alert_engine_eval(e, "a", 1, "{}", 2, 1, on_hit, &h, err), 0);
+    const char *j2 = "{\"id\":\"y\",\"match\":{\"field\":\"a\",\"op\":\"exists\"}}";
+    assert_int_equal(tk_rule_from_json(j2, strlen(j2), &r, err), 0);
+    assert_int_equal(tk_alert_engine_add(e, r, err), TK_EBUSY);
+    assert_int_equal(tk_alert_engine_rule_count(e), 1);
+    tk_alert_engine_destroy(e);
+}
+
+static void test_durations_and_severities_parse(void **s)
+{
+    (void)s;
+    int64_t ms;
+    assert_int_equal(tk_duration_parse("30m", &ms), 0);
+    assert_int_equal(ms, 30 * MIN);
+    assert_int_equal(tk_duration_parse("2d", &ms), 0);
+    assert_int_equal(ms, 2 * 86400000LL);
+    assert_int_equal(tk_duration_parse("45", &ms), 0);
+    assert_int_equal(ms, 45000);
+    assert_int_equal(tk_duration_parse("5 m", &ms), TK_EINVAL);
+    assert_int_equal(tk_duration_parse("-5m", &ms), TK_EINVAL);
+    tk_severity_t sv;
+    assert_int_equal(tk_severity_parse("HIGH", &sv), 0);
+    assert_int_equal(sv, TK_SEV_HIGH);
+    assert_int_equal(tk_severity_parse("informational", &sv), 0);
+    assert_int_equal(sv, TK_SEV_REPORT);
+    assert_int_equal(tk_severity_parse("urgent", &sv), TK_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_eq_ne_in_match_exactly_and_case_sensitively_by_default),
+        cmocka_unit_test(test_substring_operators_respect_nocase),
+        cmocka_unit_test(test_glob_handles_stars_marks_and_escapes),
+        cmocka_unit_test(test_regex_is_unanchored_and_reports_bad_patterns),
+        cmocka_unit_test(test_cidr_matches_ipv4_ipv6_and_mapped_addresses),
+        cmocka_unit_test(test_exists_and_null_look_at_presence),
+        cmocka_unit_test(test_numeric_comparisons_accept_numbers_and_numeric_strings),
+        cmocka_unit_test(test_fieldref_compares_two_fields),
+        cmocka_unit_test(test_paths_reach_into_arrays_by_any_element_or_index),
+        cmocka_unit_test(test_and_or_not_combine),
+        cmocka_unit_test(test_bad_rules_are_refused_with_the_place_named),
+        cmocka_unit_test(test_malformed_events_are_rejected_without_state_change),
+        cmocka_unit_test(test_threshold_counts_within_sliding_window_per_group),
+        cmocka_unit_test(test_threshold_state_is_per_account),
+        cmocka_unit_test(test_distinct_threshold_counts_different_values_only),
+        cmocka_unit_test(test_suppression_sends_one_alert_per_incident),
+        cmocka_unit_test(test_without_threshold_every_match_fires),
+        cmocka_unit_test(test_group_cap_counts_untracked_groups_and_expiry_frees_room),
+        cmocka_unit_test(test_cloudtrail_rules_read_the_original_record_when_present),
+        cmocka_unit_test(test_explanation_names_the_conditions_that_held),
+        cmocka_unit_test(test_prefilter_never_hides_a_match),
+        cmocka_unit_test(test_duplicate_rule_ids_and_late_adds_are_refused),
+        cmocka_unit_test(test_durations_and_severities_parse),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
