@@ -277,8 +277,13 @@ part_t *acct_part_find(acct_t *a, int64_t day);
  * it is held. Seal takes it briefly to freeze and to trim; purge to remove. */
 void store_lead_begin(tk_store_t *s);
 void store_lead_end(tk_store_t *s);
-/* Seals (see store.c); the caller holds seal_mu. */
+/* Seals (see seal.c); the caller holds seal_mu. */
 int store_seal_locked(tk_store_t *s, char *err);
+/* Partition helpers shared with seal.c; the caller holds the state wrlock. */
+int part_add(part_t *p, mev_t *m);
+int part_add_seg(part_t *p, seg_t *g);
+/* Writes DIR/MANIFEST (sealed_seq, dictionary, consumer positions) atomically. */
+int write_manifest(tk_store_t *s, char *err);
 /* 1 when account is a valid account name (safe as a directory name). */
 int store_account_ok(const char *p, size_t n);
 int store_write_head(tk_store_t *s, const acct_t *a, char *err);
