@@ -211,11 +211,24 @@ static void test_enospc_injection_acknowledges_nothing_and_loses_nothing(void **
     tmpdir_remove(dir);
 }
 
+static char *g_mnt; /* unmounted by the teardown even when an assertion fails */
+
+static int umount_teardown(void **st)
+{
+    (void)st;
+    if (g_mnt) {
+        umount2(g_mnt, MNT_DETACH);
+        tmpdir_remove(g_mnt);
+        g_mnt = NULL;
+    }
+    return 0;
+}
+
 /* A real full file system: a 1 MiB tmpfs (the tests run as root, see ENVIRONMENT.md). */
 static void test_full_tmpfs_keeps_every_acknowledged_event(void **st)
 {
     (void)st;
-    char *mnt = tmpdir_make();
+    char *mnt = g_mnt = tmpdir_make();
     int mrc = mount("tmpfs", mnt, "tmpfs", 0, "size=1m");
     if (mrc != 0)
         fprintf(stderr, "# cannot mount a tmpfs (%s): this test needs root\n", strerror(errno));
@@ -272,6 +285,7 @@ static void test_full_tmpfs_keeps_every_acknowledged_event(void **st)
     tk_store_close(s);
     assert_int_equal(umount(mnt), 0);
     tmpdir_remove(mnt);
+    g_mnt = NULL;
 }
 
 static void test_dedup_same_event_id_across_calls_seals_and_reopen(void **st)
@@ -678,7 +692,7 @@ int main(void)
         cmocka_unit_test(test_replay_cuts_torn_tail_and_keeps_prefix),
         cmocka_unit_test(test_replay_stops_at_corrupted_record),
         cmocka_unit_test(test_enospc_injection_acknowledges_nothing_and_loses_nothing),
-        cmocka_unit_test(test_full_tmpfs_keeps_every_acknowledged_event),
+        cmocka_unit_test_teardown(test_full_tmpfs_keeps_every_acknowledged_event, umount_teardown),
         cmocka_unit_test(test_dedup_same_event_id_across_calls_seals_and_reopen),
         cmocka_unit_test(test_append_rejects_invalid_events_whole),
         cmocka_unit_test(test_writer_lock_and_read_only_open),
