@@ -5,7 +5,9 @@
  *   cc -O2 -I src -o /tmp/bench_store tests/store/bench_store.c \
  *      build/h-store-rel/libtk_store.a build/h-store-rel/libtk_base.a \
  *      -lzstd -lroaring -lxxhash -lcrypto -lz -lpthread
- * usage: bench_store DIR [EVENTS] [FSYNC 0|1] */
+ * usage: bench_store DIR [EVENTS] [FSYNC 0|1] [THREADS]
+ * With THREADS > 1, that many threads append batches of 500 concurrently (as
+ * HTTP ingest does), sharing group commits. */
 #define _GNU_SOURCE
 #include "base/hash.h"
 #include "base/tk.h"
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <zlib.h>
 
 static uint64_t R = 42;
@@ -127,6 +130,15 @@ static double cpu_s(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+typedef struct worker {
+    tk_store_t *s;
+    struct gev *ev;
+    size_t from, to, batch;
+    int rc;
+} worker_t;
+
+static void *work(void *arg);
+
 static int cmp_d(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -137,6 +149,32 @@ static int stop50(void *ud, const tk_stored_event_t *ev)
 {
     (void)ev;
     return ++*(int *)ud >= 50;
+}
+
+static void fill(tk_event_t *e, const gev_t *g)
+{
+    memset(e, 0, sizeof *e);
+    e->time_ms = g->t;
+    e->account = (tk_str_t){g->acct, (uint32_t)strlen(g->acct)};
+    e->event_id = (tk_str_t){g->id, (uint32_t)strlen(g->id)};
+    e->json = (tk_str_t){g->json, g->len};
+    e->terms = g->terms;
+    e->nterms = (uint32_t)g->nt;
+}
+
+static void *work(void *arg)
+{
+    worker_t *w = arg;
+    tk_event_t *batch = calloc(w->batch, sizeof *batch);
+    char err[TK_ERRLEN];
+    for (size_t i = w->from; i < w->to && !w->rc; i += w->batch) {
+        size_t k = w->to - i < w->batch ? w->to - i : w->batch;
+        for (size_t j = 0; j < k; j++)
+            fill(&batch[j], &w->ev[i + j]);
+        w->rc = tk_store_append(w->s, batch, k, NULL, NULL, err);
+    }
+    free(batch);
+    return NULL;
 }
 
 int main(int argc, char **argv)
@@ -189,26 +227,22 @@ int main(int argc, char **argv)
         fprintf(stderr, "open: %s\n", err);
         return 1;
     }
-    size_t B = 1000;
-    tk_event_t *batch = calloc(B, sizeof *batch);
+    int nth = argc > 4 ? atoi(argv[4]) : 1;
+    size_t B = nth > 1 ? 500 : 1000;
     double c0 = cpu_s();
     uint64_t a0 = tk_mono_ns();
-    for (size_t i = 0; i < n; i += B) {
-        size_t k = n - i < B ? n - i : B;
-        for (size_t j = 0; j < k; j++) {
-            gev_t *g = &ev[i + j];
-            tk_event_t *e = &batch[j];
-            memset(e, 0, sizeof *e);
-            e->time_ms = g->t;
-            e->account = (tk_str_t){g->acct, (uint32_t)strlen(g->acct)};
-            e->event_id = (tk_str_t){g->id, (uint32_t)strlen(g->id)};
-            e->json = (tk_str_t){g->json, g->len};
-            e->terms = g->terms;
-            e->nterms = (uint32_t)g->nt;
-        }
-        tk_append_result_t res;
-        if (tk_store_append(s, batch, k, &res, NULL, err)) {
-            fprintf(stderr, "append: %s\n", err);
+    pthread_t th[64];
+    worker_t wk[64];
+    if (nth < 1 || nth > 64)
+        nth = 1;
+    for (int t = 0; t < nth; t++) {
+        wk[t] = (worker_t){s, ev, n * t / nth, n * (t + 1) / nth, B, 0};
+        pthread_create(&th[t], NULL, work, &wk[t]);
+    }
+    for (int t = 0; t < nth; t++) {
+        pthread_join(th[t], NULL);
+        if (wk[t].rc) {
+            fprintf(stderr, "append failed: %d\n", wk[t].rc);
             return 1;
         }
     }
@@ -224,8 +258,8 @@ int main(int argc, char **argv)
     tk_store_stats(s, &st);
     double secs = (double)(a1 - a0) / 1e9, ssecs = (double)(a2 - a1) / 1e9;
     printf("events %zu, raw JSON %.1f MB (%.0f B/event)\n", n, raw / 1e6, (double)raw / n);
-    printf("append (fsync=%d, batches of %zu, includes automatic seals): %.0f events/s (%.2f s)\n",
-           do_fsync, B, n / secs, secs);
+    printf("append (fsync=%d, %d thread(s), batches of %zu, includes automatic seals): %.0f events/s (%.2f s)\n",
+           do_fsync, nth, B, n / secs, secs);
     printf("final seal: %.2f s; append+seal: %.0f events/s\n", ssecs, n / (secs + ssecs));
     printf("CPU time: append %.2f s (%.0f events/s per core), seal %.2f s (%.0f events/s per core)\n",
            c1 - c0, n / (c1 - c0), c2 - c1, n / (c2 - c1));
@@ -265,7 +299,6 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < n; i++)
         free(ev[i].json);
     free(ev);
-    free(batch);
     free(lat);
     return 0;
 }
