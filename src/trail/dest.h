@@ -1,0 +1,65 @@
+/* trailkeep trail destinations: plugins behind one interface (Fluent Bit's
+ * out_* model). Each destination is one const descriptor: a name, a
+ * declarative option table (which drives validation, `trailkeep trails
+ * help-dest NAME` and docs) and three callbacks. Delivery builds whole
+ * objects (key + gzip bytes) and hands them to write_object, which must
+ * replace any object of the same key (re-sending after a crash then leaves no
+ * duplicate) and return only once the object is durable at the destination. */
+#ifndef TK_TRAIL_DEST_H
+#define TK_TRAIL_DEST_H
+
+#include <stddef.h>
+
+typedef enum tk_opt_type {
+    TK_OPT_STRING = 0,
+    TK_OPT_INT,
+    TK_OPT_BOOL,
+} tk_opt_type_t;
+
+typedef struct tk_dest_option {
+    const char *name;
+    tk_opt_type_t type;
+    const char *def;          /* default value as text, NULL = none */
+    int required;
+    const char *description;
+} tk_dest_option_t;
+
+/* Options as given for one trail: a JSON object's members (strings). */
+typedef struct tk_dest_config {
+    size_t n;
+    const char *const *names;
+    const char *const *values;
+} tk_dest_config_t;
+
+/* The value of option `name` in cfg, else its default from the table, else
+ * NULL. Borrowed from cfg or the table. */
+const char *tk_dest_config_get(const tk_dest_config_t *cfg, const char *name);
+
+typedef struct tk_dest {
+    const char *name;               /* "folder", "s3" */
+    const char *description;        /* one line */
+    const tk_dest_option_t *options;
+    size_t noptions;
+    /* Checks cfg and returns an owned state (*state), freed by close.
+     * 0 or TK_EINVAL with a message naming the option. */
+    int (*init)(const tk_dest_config_t *cfg, void **state, char *err);
+    /* Stores data[0..len) (borrowed) under key (a relative path with '/').
+     * 0, or TK_EIO/TK_EBUSY (retry later) with a message. */
+    int (*write_object)(void *state, const char *key, const void *data, size_t len, char *err);
+    void (*close)(void *state);  /* NULL is a no-op */
+} tk_dest_t;
+
+/* The registry (static array of pointers) and lookup by name (NULL if none). */
+size_t tk_dests(const tk_dest_t *const **out);
+const tk_dest_t *tk_dest_find(const char *name);
+
+/* Validates a JSON object of options (borrowed) against d's table: unknown
+ * names, missing required ones, ints and bools that do not parse. */
+int tk_dest_validate(const tk_dest_t *d, const char *options_json, char *err);
+/* Opens d with options_json (init). *state owned by the caller: d->close. */
+int tk_dest_open(const tk_dest_t *d, const char *options_json, void **state, char *err);
+
+extern const tk_dest_t tk_dest_folder;
+extern const tk_dest_t tk_dest_s3;
+
+#endif

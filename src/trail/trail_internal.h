@@ -1,0 +1,59 @@
+/* trailkeep trails, internals shared by trail.c, deliver.c and the tests:
+ * naming of the store consumer and of delivered objects, the deterministic
+ * file builder. Not a public interface. */
+#ifndef TK_TRAIL_TRAIL_INTERNAL_H
+#define TK_TRAIL_TRAIL_INTERNAL_H
+
+#include "base/buf.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* "trail:<account>:<name>": the name under which a trail's checkpoint is
+ * registered with tk_store_log_retain. */
+void trail_consumer_name(const char *account, const char *name, char *out, size_t cap);
+
+typedef enum trail_layout {
+    TRAIL_LAYOUT_ACTIONTRAIL = 0, /* OSS layout, JSON array of canonical events */
+    TRAIL_LAYOUT_CLOUDTRAIL,      /* S3 layout, {"Records":[...]} of CloudTrail records */
+} trail_layout_t;
+
+/* One event as a file is built from it (borrowed strings). */
+typedef struct trail_fev {
+    int64_t time_ms;
+    const char *json;
+    size_t len;
+} trail_fev_t;
+
+/* What a file is named after. */
+typedef struct trail_file_id {
+    trail_layout_t layout;
+    const char *prefix;     /* OssKeyPrefix, may be "" */
+    const char *org_id;     /* "" for a single-account trail */
+    const char *account;
+    const char *region;
+    int insight;            /* Actiontrail-Insight folder */
+} trail_file_id_t;
+
+/* Builds one delivered object from n events (in seq order): the gzip bytes
+ * (deterministic: same events, same bytes) into gz and its key into key.
+ * 0, TK_EINVAL (an event CloudTrail rendering refused), TK_ENOMEM. */
+int trail_build_file(const trail_file_id_t *id, const trail_fev_t *ev, size_t n, tk_buf_t *gz,
+                     tk_buf_t *key, char *err);
+
+/* A trail with its delivery checkpoint, as the deliverer reads it. */
+struct tk_meta;
+struct tk_trail;
+typedef struct trail_row {
+    struct tk_trail *t;     /* owned by the array (trail_rows_free) */
+    uint64_t next_seq;      /* first log seq not yet delivered */
+    uint64_t pending_to;    /* nonzero: [next_seq, pending_to] planned and maybe sent */
+} trail_row_t;
+/* Every trail in meta.db. *out owned: trail_rows_free(). */
+int trail_load_all(struct tk_meta *m, trail_row_t **out, size_t *n, char *err);
+void trail_rows_free(trail_row_t *v, size_t n);
+
+/* Deterministic gzip (mtime 0) of data into out. 0 or TK_ENOMEM. */
+int trail_gzip(const void *data, size_t len, tk_buf_t *out);
+
+#endif
