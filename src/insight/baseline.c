@@ -6,8 +6,9 @@
  * never below the series' mean over the window (sparse series have a median
  * of 0) nor the detector's floor. A minute is anomalous when its count is
  * improbable under Poisson(expected + sigma * spread), made quasi-Poisson by
- * the series' own dispersion (variance/mean of its per-minute counts over the
- * window): bursty or weighted series need a proportionally larger excess.
+ * the series' own dispersion (variance/mean of its per-minute counts within
+ * each hour, pooled over the window): bursty or weighted series need a
+ * proportionally larger excess.
  * k anomalous minutes of the last m open an incident, close_quiet calm
  * minutes close it. */
 #include "insight/insight.h"
@@ -85,7 +86,7 @@ typedef struct eval {
     uint32_t h0, nh;       /* first hour (since epoch) and number of hours */
     double *hw;            /* weighted count per hour */
     double *prefix;        /* prefix[i] = sum hw[0..i) */
-    double *prefix2;       /* prefix2[i] = sum of squared minute counts of hours [0, i) */
+    double *within;        /* within[i] = sum over hours [0, i) of sum (c - hour mean)^2 */
     double *phi;           /* dispersion of hour i's window (>= 1) */
     double *test;          /* per-minute rate the Poisson test uses; NAN = not computed */
     double *expect;        /* per-minute rate reported as the baseline */
@@ -114,13 +115,12 @@ static void hour_rates(eval_t *e, uint32_t i)
     double ex = hour / 60, te = (hour + e->kn->sigma * spread) / 60;
     e->expect[i] = ex > fl ? ex : fl;
     e->test[i] = te > fl ? te : fl;
+    /* Dispersion within hours (variance around each hour's own mean, pooled):
+     * a daily peak is seasonality, not burstiness, and must not blunt the test. */
     e->phi[i] = 1;
-    if (i > lo) {
-        double n = (double)(i - lo) * 60, s1 = e->prefix[i] - e->prefix[lo];
-        double mu = s1 / n, var = (e->prefix2[i] - e->prefix2[lo]) / n - mu * mu;
-        if (mu > 0 && var > mu)
-            e->phi[i] = var / mu > MAX_PHI ? MAX_PHI : var / mu;
-    }
+    double s1 = e->prefix[i] - e->prefix[lo], w = e->within[i] - e->within[lo];
+    if (s1 > 0 && w > s1)
+        e->phi[i] = w / s1 > MAX_PHI ? MAX_PHI : w / s1;
 }
 
 static size_t lower_bound(const tk_insight_series_t *s, uint32_t m)
@@ -190,24 +190,25 @@ int tk_insight_series_evaluate(const tk_insight_detector_t *d, const tk_insight_
     e.nh = (until_min - 1) / 60 - e.h0 + 1;
     e.hw = calloc(e.nh, sizeof *e.hw);
     e.prefix = malloc((e.nh + 1) * sizeof *e.prefix);
-    e.prefix2 = calloc(e.nh + 1, sizeof *e.prefix2);
+    e.within = calloc(e.nh + 1, sizeof *e.within);
     e.phi = malloc(e.nh * sizeof *e.phi);
     e.test = malloc(e.nh * sizeof *e.test);
     e.expect = malloc(e.nh * sizeof *e.expect);
     int rc = TK_ENOMEM;
-    if (!e.hw || !e.prefix || !e.prefix2 || !e.phi || !e.test || !e.expect)
+    if (!e.hw || !e.prefix || !e.within || !e.phi || !e.test || !e.expect)
         goto done;
     for (size_t j = 0; j < s->n && s->pts[j].minute < until_min; j++)
         if (s->pts[j].minute >= hist_start_min) {
             uint32_t hi = s->pts[j].minute / 60 - e.h0;
             double w = s->pts[j].weight;
             e.hw[hi] += w;
-            e.prefix2[hi + 1] += w * w; /* squares per hour, summed below */
+            e.within[hi + 1] += w * w; /* squares per hour, made within-hour below */
         }
     e.prefix[0] = 0;
     for (uint32_t i = 0; i < e.nh; i++) {
         e.prefix[i + 1] = e.prefix[i] + e.hw[i];
-        e.prefix2[i + 1] += e.prefix2[i];
+        /* sum (c - mean)^2 over the hour's 60 minutes = sum c^2 - S^2 / 60 */
+        e.within[i + 1] += e.within[i] - e.hw[i] * e.hw[i] / 60;
         e.test[i] = NAN;
     }
     double log_alpha = log10(kn->alpha);
@@ -273,7 +274,7 @@ int tk_insight_series_evaluate(const tk_insight_detector_t *d, const tk_insight_
 done:
     free(e.hw);
     free(e.prefix);
-    free(e.prefix2);
+    free(e.within);
     free(e.phi);
     free(e.test);
     free(e.expect);
