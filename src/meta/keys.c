@@ -295,44 +295,17 @@ void tk_meta_key_touch(tk_meta_t *m, const char *key_id, int64_t now_ms)
     pthread_mutex_unlock(&m->mu);
 }
 
+static void read_key_item(sqlite3_stmt *s, void *item) { read_key(s, item); }
+
 int tk_meta_key_list(tk_meta_t *m, const char *account, void (*cb)(void *ud, const tk_key_t *k),
                      void *ud, char *err)
 {
-    tk_key_t *v = NULL;
-    size_t n = 0, cap = 0;
-    int rc = 0;
-    pthread_mutex_lock(&m->mu);
-    sqlite3_stmt *s = tk_meta_stmt(m, account ? ST_KEY_LIST_ACCOUNT : ST_KEY_LIST_ALL, err);
-    if (!s) {
-        rc = TK_EIO;
-        goto out;
-    }
-    if (account)
-        sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
-    for (;;) {
-        int r = sqlite3_step(s);
-        if (r == SQLITE_DONE)
-            break;
-        if (r != SQLITE_ROW) {
-            rc = tk_meta_sqlerr(m, r, "listing keys", err);
-            break;
-        }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            tk_key_t *nv = realloc(v, cap * sizeof *v);
-            if (!nv) {
-                rc = tk_errf(err, TK_ENOMEM, "out of memory listing keys");
-                break;
-            }
-            v = nv;
-        }
-        read_key(s, &v[n++]);
-    }
-    sqlite3_reset(s);
-out:
-    pthread_mutex_unlock(&m->mu);
+    void *v;
+    size_t n;
+    int rc = tk_meta_collect(m, account ? ST_KEY_LIST_ACCOUNT : ST_KEY_LIST_ALL, account,
+                             sizeof(tk_key_t), read_key_item, "keys", &v, &n, err);
     for (size_t i = 0; !rc && i < n; i++)
-        cb(ud, &v[i]);
+        cb(ud, (tk_key_t *)v + i);
     free(v);
     return rc;
 }

@@ -649,43 +649,66 @@ out:
     return rc;
 }
 
-int tk_meta_account_list(tk_meta_t *m, void (*cb)(void *ud, const tk_account_t *a), void *ud,
-                         char *err)
+int tk_meta_collect(tk_meta_t *m, enum tk_meta_stmt id, const char *bind_text, size_t elem,
+                    void (*read)(sqlite3_stmt *s, void *item), const char *what, void **out,
+                    size_t *n, char *err)
 {
-    tk_account_t *v = NULL;
-    size_t n = 0, cap = 0;
+    char *v = NULL;
+    size_t cnt = 0, cap = 0;
     int rc = 0;
     pthread_mutex_lock(&m->mu);
-    sqlite3_stmt *s = tk_meta_stmt(m, ST_ACCOUNT_LIST, err);
+    sqlite3_stmt *s = tk_meta_stmt(m, id, err);
     if (!s) {
         rc = TK_EIO;
         goto out;
     }
+    if (bind_text)
+        sqlite3_bind_text(s, 1, bind_text, -1, SQLITE_STATIC);
     for (;;) {
         int r = sqlite3_step(s);
         if (r == SQLITE_DONE)
             break;
         if (r != SQLITE_ROW) {
-            rc = tk_meta_sqlerr(m, r, "listing accounts", err);
+            char ctx[64];
+            snprintf(ctx, sizeof ctx, "listing %s", what);
+            rc = tk_meta_sqlerr(m, r, ctx, err);
             break;
         }
-        if (n == cap) {
+        if (cnt == cap) {
             cap = cap ? cap * 2 : 16;
-            tk_account_t *nv = realloc(v, cap * sizeof *v);
+            char *nv = realloc(v, cap * elem);
             if (!nv) {
-                rc = tk_errf(err, TK_ENOMEM, "out of memory listing accounts");
+                rc = tk_errf(err, TK_ENOMEM, "out of memory listing %s", what);
                 break;
             }
             v = nv;
         }
-        read_account(s, &v[n++]);
+        read(s, v + elem * cnt++);
     }
     sqlite3_reset(s);
 out:
     pthread_mutex_unlock(&m->mu);
-    /* Callbacks run unlocked so they may call tk_meta_* themselves. */
+    if (rc) {
+        free(v);
+        v = NULL;
+        cnt = 0;
+    }
+    *out = v;
+    *n = cnt;
+    return rc;
+}
+
+static void read_account_item(sqlite3_stmt *s, void *item) { read_account(s, item); }
+
+int tk_meta_account_list(tk_meta_t *m, void (*cb)(void *ud, const tk_account_t *a), void *ud,
+                         char *err)
+{
+    void *v;
+    size_t n;
+    int rc = tk_meta_collect(m, ST_ACCOUNT_LIST, NULL, sizeof(tk_account_t), read_account_item,
+                             "accounts", &v, &n, err);
     for (size_t i = 0; !rc && i < n; i++)
-        cb(ud, &v[i]);
+        cb(ud, (tk_account_t *)v + i);
     free(v);
     return rc;
 }
@@ -952,42 +975,19 @@ out:
     return rc;
 }
 
+static void read_member_item(sqlite3_stmt *s, void *item)
+{
+    tk_meta_copy(item, 64, sqlite3_column_text(s, 0));
+}
+
 int tk_meta_org_members(tk_meta_t *m, void (*cb)(void *ud, const char *account), void *ud,
                         char *err)
 {
-    char (*v)[64] = NULL;
-    size_t n = 0, cap = 0;
-    int rc = 0;
-    pthread_mutex_lock(&m->mu);
-    sqlite3_stmt *s = tk_meta_stmt(m, ST_MEMBER_LIST, err);
-    if (!s) {
-        rc = TK_EIO;
-        goto out;
-    }
-    for (;;) {
-        int r = sqlite3_step(s);
-        if (r == SQLITE_DONE)
-            break;
-        if (r != SQLITE_ROW) {
-            rc = tk_meta_sqlerr(m, r, "listing members", err);
-            break;
-        }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            void *nv = realloc(v, cap * sizeof *v);
-            if (!nv) {
-                rc = tk_errf(err, TK_ENOMEM, "out of memory listing members");
-                break;
-            }
-            v = nv;
-        }
-        tk_meta_copy(v[n++], 64, sqlite3_column_text(s, 0));
-    }
-    sqlite3_reset(s);
-out:
-    pthread_mutex_unlock(&m->mu);
+    void *v;
+    size_t n;
+    int rc = tk_meta_collect(m, ST_MEMBER_LIST, NULL, 64, read_member_item, "members", &v, &n, err);
     for (size_t i = 0; !rc && i < n; i++)
-        cb(ud, v[i]);
+        cb(ud, (const char *)v + 64 * i);
     free(v);
     return rc;
 }

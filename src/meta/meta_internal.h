@@ -63,6 +63,15 @@ int tk_meta_commit_locked(tk_meta_t *m, char *err);
 void tk_meta_rollback_locked(tk_meta_t *m);
 /* Maps a SQLite result code to TK_E* with a message naming what failed. */
 int tk_meta_sqlerr(tk_meta_t *m, int rc, const char *what, char *err);
+
+/* Runs a list statement under the lock and copies each row into a growing
+ * array of `elem`-byte items with read(); bind (may be NULL) binds its
+ * parameters first. *out is returned owned (free()); the caller then runs its
+ * callbacks unlocked, so they may call tk_meta_* themselves. `what` names the
+ * list in error messages ("accounts"). */
+int tk_meta_collect(tk_meta_t *m, enum tk_meta_stmt id, const char *bind_text, size_t elem,
+                    void (*read)(sqlite3_stmt *s, void *item), const char *what, void **out,
+                    size_t *n, char *err);
 /* [A-Za-z0-9_-]{1,63}; 0 or TK_EINVAL with a message naming `what`. */
 int tk_meta_check_id(const char *id, const char *what, char *err);
 /* 1 exists, 0 not, negative TK_E* on error. */
