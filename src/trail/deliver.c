@@ -265,6 +265,10 @@ static int scan_cb(void *ud, const tk_stored_event_t *ev)
     tstate_t *s = c->s;
     if (c->stop_after && ev->seq > c->stop_after)
         return 1;
+    /* A range ends at its file_max_events-th match (unless it was planned
+     * already: then it is replayed exactly, whatever the options say now). */
+    if (!c->stop_after && s->nev >= c->d->o.file_max_events)
+        return 1;
     s->scan_pos = ev->seq + 1;
     const tk_trail_t *t = &s->t;
     if (t->is_org ? !is_member(c->d, ev->account.p, ev->account.len)
