@@ -25,7 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define DEFAULT_SEAL_BYTES (128ull << 20) /* with a seal running, up to ~2x this is in memory */
+#define DEFAULT_SEAL_BYTES (64ull << 20) /* with a seal running, up to ~2x this is in memory */
 #define CACHE_IDX_BYTES (96ull << 20)
 #define CACHE_BLK_BYTES (64ull << 20)
 #define MAX_DAY 2932896 /* 10000-01-01: keeps YYYYMMDD 8 digits */
@@ -623,6 +623,33 @@ static int replay_apply(void *ud, uint64_t seq, const uint8_t *payload, size_t n
     return 0;
 }
 
+/* The sealing thread: seals whenever an append finds seal_bytes unsealed,
+ * so big imports and busy ingest keep appending while a seal compresses. */
+static void *sealer_main(void *arg)
+{
+    tk_store_t *s = arg;
+    pthread_mutex_lock(&s->mu);
+    while (!s->closing) {
+        if (!s->seal_wanted) {
+            pthread_cond_wait(&s->seal_cv, &s->mu);
+            continue;
+        }
+        s->seal_wanted = 0;
+        pthread_mutex_unlock(&s->mu);
+        pthread_mutex_lock(&s->seal_mu);
+        pthread_rwlock_rdlock(&s->state);
+        int due = s->unsealed_bytes - s->frozen_bytes >= s->seal_bytes;
+        pthread_rwlock_unlock(&s->state);
+        char err[TK_ERRLEN];
+        if (due && store_seal_locked(s, err))
+            fprintf(stderr, "trailkeep store: automatic seal failed (will retry): %s\n", err);
+        pthread_mutex_unlock(&s->seal_mu);
+        pthread_mutex_lock(&s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
 int tk_store_open(const tk_store_opts_t *opts, tk_store_t **out, char *err)
 {
     *out = NULL;
@@ -644,6 +671,7 @@ int tk_store_open(const tk_store_opts_t *opts, tk_store_t **out, char *err)
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->seal_mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    pthread_cond_init(&s->seal_cv, NULL);
     segcache_init(&s->cache, s->dir, CACHE_IDX_BYTES, CACHE_BLK_BYTES);
     s->wal.fd = -1;
     int rc = 0;
@@ -686,6 +714,13 @@ int tk_store_open(const tk_store_opts_t *opts, tk_store_t **out, char *err)
         fprintf(stderr, "trailkeep store: WAL recovery: %s\n", s->cutmsg);
     s->last_seq = last > s->sealed_seq ? last : s->sealed_seq;
     s->next_seq = s->last_seq + 1;
+    if (!opts->read_only) {
+        if (pthread_create(&s->sealer, NULL, sealer_main, s) != 0) {
+            rc = tk_errf(err, TK_ENOMEM, "cannot start the sealing thread");
+            goto fail;
+        }
+        s->has_sealer = 1;
+    }
     *out = s;
     return 0;
 fail:
@@ -704,7 +739,10 @@ void tk_store_close(tk_store_t *s)
     /* appends already inside finish (and are durable) before memory goes */
     while (s->leader || s->active)
         pthread_cond_wait(&s->cv, &s->mu);
+    pthread_cond_broadcast(&s->seal_cv); /* a seal under way completes first */
     pthread_mutex_unlock(&s->mu);
+    if (s->has_sealer)
+        pthread_join(s->sealer, NULL);
     for (size_t i = 0; i < s->naccts; i++) {
         acct_t *a = s->accts[i];
         for (size_t j = 0; j < a->nparts; j++)
@@ -726,6 +764,7 @@ void tk_store_close(tk_store_t *s)
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->seal_mu);
     pthread_cond_destroy(&s->cv);
+    pthread_cond_destroy(&s->seal_cv);
     free(s);
 }
 
@@ -967,16 +1006,27 @@ int tk_store_append(tk_store_t *s, const tk_event_t *ev, size_t n, tk_append_res
         }
     }
     pthread_mutex_unlock(&s->mu);
-    /* the seal runs in this caller but outside the writer role: other appends
-     * go on meanwhile; if a seal is already running it will not be repeated */
-    if (seal_now && !req.rc && pthread_mutex_trylock(&s->seal_mu) == 0) {
-        char e2[TK_ERRLEN];
+    /* automatic seals run on the sealing thread, beside appends; only when it
+     * falls behind by half a seal more does an appender wait (bounded memory) */
+    if (seal_now && !req.rc) {
         pthread_rwlock_rdlock(&s->state);
-        int due = s->unsealed_bytes - s->frozen_bytes >= s->seal_bytes;
+        uint64_t live = s->unsealed_bytes - s->frozen_bytes;
         pthread_rwlock_unlock(&s->state);
-        if (due && store_seal_locked(s, e2))
-            fprintf(stderr, "trailkeep store: automatic seal failed: %s\n", e2);
-        pthread_mutex_unlock(&s->seal_mu);
+        if (live >= s->seal_bytes + s->seal_bytes / 2) {
+            pthread_mutex_lock(&s->seal_mu);
+            char e2[TK_ERRLEN];
+            pthread_rwlock_rdlock(&s->state);
+            live = s->unsealed_bytes - s->frozen_bytes;
+            pthread_rwlock_unlock(&s->state);
+            if (live >= s->seal_bytes && store_seal_locked(s, e2))
+                fprintf(stderr, "trailkeep store: automatic seal failed: %s\n", e2);
+            pthread_mutex_unlock(&s->seal_mu);
+        } else {
+            pthread_mutex_lock(&s->mu);
+            s->seal_wanted = 1;
+            pthread_cond_signal(&s->seal_cv);
+            pthread_mutex_unlock(&s->mu);
+        }
     }
     pthread_mutex_lock(&s->mu);
     if (--s->active == 0 && s->closing)

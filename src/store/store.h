@@ -21,7 +21,7 @@ typedef struct tk_store_opts {
     const char *dir;              /* data directory (created if missing) */
     int no_fsync;                 /* tests/bench only: skip fsync (never in serve) */
     uint32_t group_commit_us;     /* max wait to gather a group before fsync; 0 = default (1000) */
-    size_t seal_bytes;            /* seal when unsealed JSON exceeds this; 0 = default (128 MiB) */
+    size_t seal_bytes;            /* seal when unsealed JSON exceeds this; 0 = default (64 MiB) */
     int read_only;                /* open for lookup/verify only: no WAL replay writes, no lock */
     size_t dict_min_bytes;        /* JSON bytes a seal needs to train the store's zstd
                                      dictionary; 0 = default (2 MiB) */

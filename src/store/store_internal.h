@@ -246,6 +246,10 @@ struct tk_store {
     uint64_t unsealed_bytes, unsealed_events, sealed_events, seg_count, seg_bytes;
     uint64_t frozen_bytes;   /* part of unsealed_bytes being sealed */
     int seal_due;            /* set by the leader: unsealed bytes passed seal_bytes */
+    pthread_t sealer;        /* the sealing thread (writers only) */
+    int has_sealer;
+    int seal_wanted;         /* guarded by mu; signalled on seal_cv */
+    pthread_cond_t seal_cv;
     pthread_mutex_t seal_mu; /* one seal, compaction, purge or verify at a time */
 
     /* group commit */
