@@ -9,9 +9,11 @@
  *   DIR/MANIFEST                          text, written atomically (tk_fs_write_atomic):
  *                                           "trailkeep-store 1\n"
  *                                           "sealed_seq <N>\n"      every seq <= N is in a segment
+ *                                           "dict <sha256 hex>\n"    (0..1) dictionary new segments use
  *                                           "consumer <name> <seq>\n" (0..n) tk_store_log_retain
  *   DIR/wal/<first-seq, 20 digits>.wal    WAL files, named by the seq of their first record
  *   DIR/seg/<account>/<YYYYMMDD>/<chain-index, 10 digits>.seg    sealed segments
+ *   DIR/dict/<sha256 hex>.zdict           zstd dictionaries (content-addressed, immutable)
  *   DIR/seg/<account>/HEAD                text "<chain-index> <sha256 hex>\n": newest segment
  *   DIR/seg/<account>/ANCHOR              text, one line per purged segment or range:
  *                                           "upto <index> <sha256 hex>\n"  indexes 1..index are
@@ -42,10 +44,11 @@
  * truncates the file there: a group is recovered whole or not at all, which
  * is what its appenders were told (all acknowledged together after the fsync).
  *
- * SEGMENT FILE (one (account, UTC day) partition, one seal)
+ * SEGMENT FILE (one (account, UTC day) partition; written by a seal or a compaction)
  *   OFFSET SIZE  field
  *   0      8     magic "TKSEG\0\0\1"
- *   8      ...   blocks: each a zstd frame of concatenated entries
+ *   8      ...   blocks (~SEG_BLOCK_TARGET raw bytes): each a zstd frame, with the
+ *                dictionary SEC_DICT names if any, of concatenated entries
  *                  varint eventId length, bytes; varint json length, bytes
  *                entries are in (time, seq) order; ordinal = position in the segment
  *   ...    ...   sections, each a zstd frame (see SEC_*), located by the footer
