@@ -141,11 +141,12 @@ static void incident_sums(eval_t *e, const tk_insight_series_t *s, tk_insight_in
                           uint32_t end)
 {
     for (size_t j = lower_bound(s, in->start_min); j < s->n && s->pts[j].minute < end; j++) {
+        uint32_t v = e->kn->by_events ? s->pts[j].events : s->pts[j].weight;
         in->events += s->pts[j].events;
-        in->weight += s->pts[j].weight;
+        in->weight += v;
         if (s->pts[j].minute <= in->detect_min) {
             in->events_at_detect += s->pts[j].events;
-            in->weight_at_detect += s->pts[j].weight;
+            in->weight_at_detect += v;
         }
     }
     double sum = 0;
@@ -200,7 +201,7 @@ int tk_insight_series_evaluate(const tk_insight_detector_t *d, const tk_insight_
     for (size_t j = 0; j < s->n && s->pts[j].minute < until_min; j++)
         if (s->pts[j].minute >= hist_start_min) {
             uint32_t hi = s->pts[j].minute / 60 - e.h0;
-            double w = s->pts[j].weight;
+            double w = kn->by_events ? s->pts[j].events : s->pts[j].weight;
             e.hw[hi] += w;
             e.within[hi + 1] += w * w; /* squares per hour, made within-hour below */
         }
@@ -231,9 +232,9 @@ int tk_insight_series_evaluate(const tk_insight_detector_t *d, const tk_insight_
             open = 0;
             nrecent = 0;
         }
-        double c = s->pts[j].weight;
-        if (c < kn->min_count)
+        if (s->pts[j].weight < kn->min_count)
             continue;
+        double c = kn->by_events ? s->pts[j].events : s->pts[j].weight;
         uint32_t hi = t / 60 - e.h0;
         hour_rates(&e, hi);
         double lp = tk_insight_poisson_log10_sf(c / e.phi[hi], e.test[hi] / e.phi[hi]);

@@ -10,7 +10,9 @@
 #include <string.h>
 
 /* Weights of IpInsight: a read is 1, a write 3, a sensitive API 5 more and a
- * failure 2 more, so 10 reads from a new IP weigh as much as 2 sensitive writes. */
+ * failure 2 more. The test itself counts events (by_events): weights decide
+ * which busy minutes matter (min_count), so two sensitive writes from a rare
+ * IP are not, alone, a significant excess. */
 #define IP_W_READ 1
 #define IP_W_WRITE 3
 #define IP_W_SENSITIVE 5
@@ -51,7 +53,8 @@ const tk_insight_detector_t tk_insight_det_ip = {
                "or a new IP doing much",
     .object = "source IP",
     .defaults = {.alpha = 1e-4, .k = 2, .m = 10, .close_quiet = 30, .min_count = 6,
-                 .floor_rate = 0.01, .sigma = 1, .min_history_h = 24, .enabled = 1},
+                 .floor_rate = 0.01, .sigma = 1, .min_history_h = 24, .by_events = 1,
+                 .enabled = 1},
     .classify = classify_ip,
     .evaluate = tk_insight_series_evaluate,
 };

@@ -94,13 +94,13 @@ static int classify_trail(const tk_insight_obs_t *o, tk_insight_key_t *keys, int
 
 /* Sparse series: the floor is tiny, so changes in an account that never
  * makes them are significant, while an account that changes policies daily
- * needs a burst; k = 3 of m = 10 minutes asks for a spree, not one edit. */
+ * needs a burst; k = 4 of m = 10 minutes asks for a spree, not a session of edits. */
 const tk_insight_detector_t tk_insight_det_policy = {
     .name = "PolicyChangeInsight",
     .summary = "permission changes (policies attached, detached, created; role trust) beyond "
                "the account's usual level",
     .object = "permission changes",
-    .defaults = {.alpha = 1e-2, .k = 3, .m = 10, .close_quiet = 30, .min_count = 1,
+    .defaults = {.alpha = 1e-2, .k = 4, .m = 10, .close_quiet = 30, .min_count = 1,
                  .floor_rate = 1e-5, .sigma = 1, .min_history_h = 24, .enabled = 1},
     .classify = classify_policy,
     .evaluate = tk_insight_series_evaluate,
@@ -110,7 +110,7 @@ const tk_insight_detector_t tk_insight_det_password = {
     .name = "PasswordChangeInsight",
     .summary = "password and login-profile changes beyond the account's usual level",
     .object = "password changes",
-    .defaults = {.alpha = 1e-2, .k = 3, .m = 10, .close_quiet = 30, .min_count = 1,
+    .defaults = {.alpha = 1e-2, .k = 4, .m = 10, .close_quiet = 30, .min_count = 1,
                  .floor_rate = 1e-5, .sigma = 1, .min_history_h = 24, .enabled = 1},
     .classify = classify_password,
     .evaluate = tk_insight_series_evaluate,

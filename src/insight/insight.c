@@ -41,6 +41,8 @@ const tk_insight_opt_t tk_insight_opts[] = {
      "robust spreads (1.4826 x MAD of the seasonal samples) added to the expected rate"},
     {"min_history_h", OPT(min_history_h), 0, 672,
      "hours of the account's history needed before anything is judged"},
+    {"by_events", OPT(by_events), 0, 1,
+     "1: the test counts events and weights only gate min_count; 0: the test counts weights"},
     {"enabled", OPT(enabled), 0, 1, "1 to run the detector, 0 to skip it"},
 };
 const size_t tk_insight_nopts = TK_ARRAY_LEN(tk_insight_opts);

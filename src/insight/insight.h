@@ -43,6 +43,7 @@ typedef struct tk_insight_knobs {
     double floor_rate;    /* expected per-minute rate of a series with no history */
     double sigma;         /* robust spreads (1.4826 MAD) of the seasonal samples added to the expected rate */
     double min_history_h; /* hours of account history needed before anything is judged */
+    double by_events;     /* 1: judge event counts, weights only gate min_count; 0: judge weights */
     double enabled;       /* 0 disables the detector */
 } tk_insight_knobs_t;
 
@@ -160,7 +161,8 @@ typedef struct tk_insight_incident {
     uint32_t detect_min;       /* minute the sustained rule was met (Start is emitted then) */
     uint32_t end_min;          /* one past the last anomalous minute; 0 while open */
     int open;                  /* still anomalous at the end of the data: no End yet */
-    uint64_t events, weight;   /* in [start, end) (or to the data's end while open) */
+    uint64_t events, weight;   /* in [start, end) (or to the data's end while open); weight
+                                  is the judged count: weighted, or events with by_events */
     uint64_t events_at_detect, weight_at_detect; /* in [start, detect] */
     double baseline_avg;       /* expected weighted count per minute over the incident */
     uint32_t baseline_minutes; /* history the baseline was learnt from */
