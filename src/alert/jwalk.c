@@ -366,12 +366,26 @@ static int record_string(walk_t *w, const tk_pnode_t *n, const char *s, size_t l
     return rc;
 }
 
+static int walk_members(walk_t *w, const tk_pnode_t *n);
+
 static int walk_object(walk_t *w, const tk_pnode_t *n)
 {
     int rc;
+    uint32_t first = w->v->nvals;
     if (n->nslots && (rc = add_val(w->v, n, TK_AV_OBJ, w->p, 0)))
         return rc;
+    const char *start = w->p;
     w->p++; /* '{' */
+    rc = walk_members(w, n);
+    /* string operators see a container as its raw JSON text */
+    for (uint32_t i = 0; !rc && i < n->nslots; i++)
+        w->v->vals[first + i].len = (uint32_t)(w->p - start);
+    return rc;
+}
+
+static int walk_members(walk_t *w, const tk_pnode_t *n)
+{
+    int rc;
     ws(w);
     if (w->p < w->end && *w->p == '}') {
         w->p++;
@@ -420,12 +434,25 @@ static int walk_object(walk_t *w, const tk_pnode_t *n)
     }
 }
 
+static int walk_elements(walk_t *w, const tk_pnode_t *n);
+
 static int walk_array(walk_t *w, const tk_pnode_t *n)
 {
     int rc;
+    uint32_t first = w->v->nvals;
     if (n->nslots && (rc = add_val(w->v, n, TK_AV_ARR, w->p, 0)))
         return rc;
+    const char *start = w->p;
     w->p++; /* '[' */
+    rc = walk_elements(w, n);
+    for (uint32_t i = 0; !rc && i < n->nslots; i++)
+        w->v->vals[first + i].len = (uint32_t)(w->p - start);
+    return rc;
+}
+
+static int walk_elements(walk_t *w, const tk_pnode_t *n)
+{
+    int rc;
     ws(w);
     if (w->p < w->end && *w->p == ']') {
         w->p++;

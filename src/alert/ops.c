@@ -62,9 +62,11 @@ static const char *mem_find(const char *hay, size_t hn, const char *needle, size
     return NULL;
 }
 
+/* Objects and arrays take part as their raw JSON text, so Sigma's
+ * `requestParameters|contains: ...` searches the whole parameter object. */
 static int is_text(const tk_aval_t *v)
 {
-    return v->type == TK_AV_STR || v->type == TK_AV_NUM || v->type == TK_AV_BOOL;
+    return v->type != TK_AV_NULL;
 }
 
 void tk_apat_free(tk_apat_t *p)
