@@ -2,7 +2,9 @@
  * Alibaba Cloud OSS in S3 mode, Ceph RGW, MinIO) through libcurl, signed
  * with SigV4 (CURLOPT_AWS_SIGV4). libcurl 7.88 does not send
  * x-amz-content-sha256, which S3 requires, so it is added here (the SHA-256
- * of the body). One PUT per object: objects stay far below the 5 GiB limit
+ * of the body). "Expect:" must not be used to suppress 100-continue: libcurl
+ * would still list an empty expect header as signed (sigv4.sh caught it). One
+ * PUT per object: objects stay far below the 5 GiB limit
  * of a single PUT. A PUT replaces an object of the same key. */
 #include "trail/dest.h"
 
@@ -139,8 +141,7 @@ static int s3_write(void *state, const char *key, const void *data, size_t len, 
     struct curl_slist *hl = NULL, *t;
     int rc = 0;
     if (!(t = curl_slist_append(hl, hdr_sha)) || !(hl = t) ||
-        !(t = curl_slist_append(hl, "Content-Type: application/octet-stream")) || !(hl = t) ||
-        !(t = curl_slist_append(hl, "Expect:")) || !(hl = t)) {
+        !(t = curl_slist_append(hl, "Content-Type: application/octet-stream")) || !(hl = t)) {
         curl_slist_free_all(hl);
         curl_easy_cleanup(c);
         return tk_errf(err, TK_ENOMEM, "out of memory");
