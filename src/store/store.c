@@ -847,7 +847,7 @@ static int validate(const tk_event_t *ev, size_t n, char *err)
 
 /* Runs one group as leader: dedup, assign seqs, one WAL write + fsync,
  * publish. Every request of the group gets the same fate on WAL failure. */
-static void run_group(tk_store_t *s, areq_t *grp)
+static void run_group(tk_store_t *s, areq_t *grp, wal_ticket_t *tk)
 {
     size_t total = 0;
     for (areq_t *r = grp; r; r = r->next)
@@ -920,7 +920,7 @@ static void run_group(tk_store_t *s, areq_t *grp)
     }
     pthread_rwlock_unlock(&s->state);
     if (!rc && np)
-        rc = wal_write_group(&s->wal, buf.p, buf.len, first, (uint32_t)np, err);
+        rc = wal_write_group(&s->wal, buf.p, buf.len, first, (uint32_t)np, tk, err);
     if (!rc && np) {
         pthread_rwlock_wrlock(&s->state);
         for (size_t i = 0; i < np && !rc; i++) {
@@ -986,20 +986,37 @@ int tk_store_append(tk_store_t *s, const tk_event_t *ev, size_t n, tk_append_res
         s->qhead = &req;
     s->qtail = &req;
     while (!req.done) {
-        if (!s->leader) {
-            /* become the leader: take everything queued so far as one group */
+        if (!s->leader && s->qhead) {
+            /* become the leader: take everything queued so far as one group (our
+             * own request may already be in a group that is syncing: then wait) */
             s->leader = 1;
             areq_t *grp = s->qhead;
             s->qhead = s->qtail = NULL;
             pthread_mutex_unlock(&s->mu);
-            run_group(s, grp);
+            wal_ticket_t tk = {.fd = -1};
+            run_group(s, grp, &tk);
             seal_now = s->seal_due;
+            /* hand the writer role on before the fsync: the next group is built
+             * and written while this one syncs (its requests wait for their own) */
+            pthread_mutex_lock(&s->mu);
+            s->leader = 0;
+            pthread_cond_broadcast(&s->cv);
+            pthread_mutex_unlock(&s->mu);
+            char e2[TK_ERRLEN] = "";
+            int src = grp->rc ? 0 : wal_sync_group(&s->wal, &tk, e2);
             pthread_mutex_lock(&s->mu);
             for (areq_t *r = grp, *nx; r; r = nx) {
                 nx = r->next;
+                if (src) {
+                    /* published in memory but not durable: the store now refuses
+                     * writes (w->failed) until a restart replays what is on disk */
+                    r->rc = src;
+                    r->accepted = r->dups = 0;
+                    r->last_seq = 0;
+                    snprintf(r->err, sizeof r->err, "%s", e2);
+                }
                 r->done = 1;
             }
-            s->leader = 0;
             pthread_cond_broadcast(&s->cv);
         } else {
             pthread_cond_wait(&s->cv, &s->mu);

@@ -58,7 +58,7 @@ typedef struct wal {
     uint64_t cur_len;
     int rotate_next;        /* start a new file at the next write */
     int no_fsync;
-    int failed;             /* an fsync failed: the file state is unknown, refuse writes */
+    int failed;             /* an fsync failed: the file state is unknown, refuse writes (atomic) */
     int fail_next_errno;    /* test hook */
     tk_buf_t frame;         /* the group being written (leader only) */
     void *cctx;             /* ZSTD_CCtx * for frames (leader only) */
@@ -81,8 +81,18 @@ int wal_open(wal_t *w, const char *dir, int read_only, int no_fsync, wal_apply_f
 void wal_close(wal_t *w);
 /* Writes one group [first_seq..] and makes it durable; on failure the file is
  * truncated back to its length before the call. */
+/* What a written group needs to become durable: wal_sync_group after the
+ * writer role is handed on, so the next group is built during this fsync. */
+typedef struct wal_ticket {
+    int fd;               /* dup of the file (-1: nothing to sync, -2: synced already) */
+    uint64_t file_first;  /* the file (by first seq) and the group's end offset in it */
+    uint64_t end;
+} wal_ticket_t;
+
 int wal_write_group(wal_t *w, const void *buf, size_t n, uint64_t first_seq, uint32_t count,
-                    char *err);
+                    wal_ticket_t *tk, char *err);
+/* Makes a written group durable (fdatasync) and visible to log readers. */
+int wal_sync_group(wal_t *w, wal_ticket_t *tk, char *err);
 /* Deletes files whose every record has seq < keep_from. */
 void wal_trim(wal_t *w, uint64_t keep_from, uint64_t last_seq);
 uint64_t wal_bytes(wal_t *w);

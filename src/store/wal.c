@@ -462,11 +462,11 @@ static int wal_sync(wal_t *w, int fd)
 }
 
 int wal_write_group(wal_t *w, const void *buf, size_t n, uint64_t first_seq, uint32_t count,
-                    char *err)
+                    wal_ticket_t *tk, char *err)
 {
     if (n > WAL_MAX_FRAME)
         return tk_errf(err, TK_ETOOBIG, "a WAL group of %zu bytes is over the %u limit; append fewer events per call", n, (unsigned)WAL_MAX_FRAME);
-    if (w->failed)
+    if (__atomic_load_n(&w->failed, __ATOMIC_SEQ_CST))
         return tk_errf(err, TK_EIO, "the WAL had an fsync failure earlier; restart to recover");
     char path[PATH_MAX + 32];
     if (w->fd < 0 || w->rotate_next) {
@@ -546,29 +546,59 @@ int wal_write_group(wal_t *w, const void *buf, size_t n, uint64_t first_seq, uin
     }
     n = total;
     if (rc == 0) {
-        rc = wal_sync(w, w->fd);
-        if (rc) {
-            /* after a failed fsync the kernel may have dropped dirty pages: trust nothing */
-            e = errno;
-            w->failed = 1;
-            return tk_errf(err, rc, "WAL fsync failed: %s; no event of this batch was stored",
-                           strerror(e));
-        }
         w->cur_len += n;
-        pthread_mutex_lock(&w->mu);
-        w->files[w->nfiles - 1].durable_len = w->cur_len;
-        pthread_mutex_unlock(&w->mu);
         if (w->cur_len >= WAL_ROTATE_BYTES)
             w->rotate_next = 1;
+        tk->file_first = w->cur_first;
+        tk->end = w->cur_len;
+        tk->fd = -1;
+        /* the fsync runs after the writer role is handed on (wal_sync_group), on
+         * its own descriptor so a rotation cannot close it underneath */
+        if (!w->no_fsync && (tk->fd = dup(w->fd)) < 0) {
+            rc = wal_sync(w, w->fd);
+            if (rc) {
+                __atomic_store_n(&w->failed, 1, __ATOMIC_SEQ_CST);
+                return tk_errf(err, rc, "WAL fsync failed: %s; no event of this batch was stored",
+                               strerror(errno));
+            }
+            tk->fd = -2; /* already durable */
+        }
         return 0;
     }
     if (ftruncate(w->fd, (off_t)w->cur_len) != 0 || wal_sync(w, w->fd) != 0) {
-        w->failed = 1;
+        __atomic_store_n(&w->failed, 1, __ATOMIC_SEQ_CST);
         return tk_errf(err, TK_EIO, "WAL write failed (%s) and could not be undone: %s",
                        strerror(e), strerror(errno));
     }
     return tk_errf(err, rc, "cannot write the WAL: %s; no event of this batch was stored%s",
                    strerror(e), rc == TK_ENOSPC ? " (free disk space and retry)" : "");
+}
+
+int wal_sync_group(wal_t *w, wal_ticket_t *tk, char *err)
+{
+    int rc = 0;
+    if (tk->fd >= 0) {
+        if (fdatasync(tk->fd) != 0) {
+            int e = errno;
+            /* after a failed fsync the kernel may have dropped dirty pages: trust nothing */
+            __atomic_store_n(&w->failed, 1, __ATOMIC_SEQ_CST);
+            rc = tk_errf(err, tk_from_errno(e), "WAL fsync failed: %s; restart to recover",
+                         strerror(e));
+        }
+        close(tk->fd);
+        tk->fd = -1;
+    }
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&w->mu);
+    for (size_t i = w->nfiles; i-- > 0;)
+        if (w->files[i].first_seq == tk->file_first) {
+            if (w->files[i].durable_len < tk->end)
+                w->files[i].durable_len = tk->end;
+            break;
+        }
+    pthread_mutex_unlock(&w->mu);
+    return 0;
 }
 
 void wal_trim(wal_t *w, uint64_t keep_from, uint64_t last_seq)

@@ -508,28 +508,33 @@ static void *reader(void *arg)
     return NULL;
 }
 
-static void test_concurrent_appenders_share_group_commit(void **st)
+/* nrounds batches of 5 per appender thread; with_fsync uses the real fsync
+ * path (each group's fsync runs after the writer role is handed on). */
+static void concurrent_appenders(int with_fsync, int nrounds)
 {
-    (void)st;
     char *dir = tmpdir_make();
-    tk_store_t *s = open_store(dir, 0);
+    tk_store_opts_t o = {.dir = dir, .no_fsync = !with_fsync};
+    tk_store_t *s = NULL;
+    char err[TK_ERRLEN];
+    assert_int_equal(tk_store_open(&o, &s, err), 0);
     pthread_t th[5];
     thr_t t[5];
     for (int i = 0; i < 5; i++) {
-        t[i] = (thr_t){s, i, i < 4 ? 60 : 40, 0};
+        t[i] = (thr_t){s, i, i < 4 ? nrounds : 40, 0};
         pthread_create(&th[i], NULL, i < 4 ? appender : reader, &t[i]);
     }
     for (int i = 0; i < 5; i++) {
         pthread_join(th[i], NULL);
         assert_int_equal(t[i].rc, 0);
     }
-    assert_int_equal(tk_store_last_seq(s), 4 * 60 * 5);
+    size_t total = 4 * (size_t)nrounds * 5;
+    assert_int_equal(tk_store_last_seq(s), total);
     tk_store_close(s);
     s = open_store(dir, 0);
     got_t g = {0};
     count_all(s, "1001", &g);
     count_all(s, "1002", &g);
-    assert_int_equal(g.n, 4 * 60 * 5);
+    assert_int_equal(g.n, total);
     /* every seq exactly once */
     uint8_t *seen = calloc(g.n + 1, 1);
     for (size_t i = 0; i < g.n; i++) {
@@ -541,6 +546,18 @@ static void test_concurrent_appenders_share_group_commit(void **st)
     got_free(&g);
     tk_store_close(s);
     tmpdir_remove(dir);
+}
+
+static void test_concurrent_appenders_share_group_commit(void **st)
+{
+    (void)st;
+    concurrent_appenders(0, 60);
+}
+
+static void test_concurrent_appenders_with_real_fsync(void **st)
+{
+    (void)st;
+    concurrent_appenders(1, 8);
 }
 
 typedef struct rw {
@@ -698,6 +715,7 @@ int main(void)
         cmocka_unit_test(test_writer_lock_and_read_only_open),
         cmocka_unit_test(test_log_read_in_seq_order_and_retention_for_consumers),
         cmocka_unit_test(test_concurrent_appenders_share_group_commit),
+        cmocka_unit_test(test_concurrent_appenders_with_real_fsync),
         cmocka_unit_test(test_read_only_opens_while_writer_appends_and_seals),
         cmocka_unit_test(test_acknowledged_events_stay_visible_while_seals_run),
     };
