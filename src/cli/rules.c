@@ -1,0 +1,565 @@
+/* trailkeep rules: try alert rules without a server. `rules test` runs rules
+ * (rule JSON, Sigma YAML, template:NAME?param=value) over an events file and
+ * prints which events matched and why, and which alerts fired; `rules
+ * templates` lists the templates and their parameters; `rules import
+ * --dry-run` validates Sigma rules; `rules show` prints a compiled rule. */
+#include "cli/cli.h"
+#include "cli/util.h"
+
+#include "alert/rule.h"
+#include "base/buf.h"
+#include "base/tk.h"
+#include "base/tktime.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void usage(FILE *f)
+{
+    fputs(
+"usage: trailkeep rules COMMAND ...\n"
+"\n"
+"Alert rules: predefined templates, custom rules (JSON) and Sigma rules (YAML).\n"
+"\n"
+"commands:\n"
+"  test RULE... EVENTS      run rules over events and print matches and alerts\n"
+"  templates                list the rule templates and their parameters\n"
+"  import FILE|DIR --dry-run  validate Sigma rules: loaded or refused, and why\n"
+"  show RULE                print a rule as compiled (condition, threshold)\n"
+"\n"
+"RULE is a rule JSON file (docs/rules.md), a Sigma file (.yml/.yaml) or\n"
+"template:NAME[?param=value&...]. `trailkeep rules COMMAND --help` for more.\n",
+        f);
+}
+
+static void usage_test(FILE *f)
+{
+    fputs(
+"usage: trailkeep rules test [options] RULE... EVENTS\n"
+"\n"
+"Runs each RULE over the events in EVENTS (JSON Lines, a JSON array, or a\n"
+"CloudTrail {\"Records\": [...]} file; '-' reads stdin) in file order and prints\n"
+"  match  LINE  TIME  RULE  why: the conditions that held (with the values seen)\n"
+"  ALERT  LINE  TIME  RULE  severity, group, count in the window\n"
+"A rule without a threshold or suppression alerts on every match (printed once,\n"
+"as ALERT). Time comes from each event's eventTime, the account from its\n"
+"recipientAccountId.\n"
+"\n"
+"RULE: a rule JSON file, a Sigma .yml file, a folder of Sigma rules, or\n"
+"template:NAME[?param=value&param=value] (lists comma-separated, values URL-encoded).\n"
+"\n"
+"options:\n"
+"  --quiet        print only the summary\n"
+"  --no-why       do not print why events matched\n"
+"  -h, --help     this help\n"
+"\n"
+"exit status: 0 ran (whether or not anything fired); 1 a rule or the events could\n"
+"not be read; 2 usage error.\n"
+"\n"
+"examples:\n"
+"  trailkeep rules test template:consecutive-logon-failures events.jsonl\n"
+"  trailkeep rules test 'template:logon-outside-hours?tz=Europe/Berlin&hours=08:00-19:00' events.jsonl\n"
+"  trailkeep rules test my-rule.json sigma/aws_cloudtrail_disable_logging.yml trail.json\n",
+        f);
+}
+
+static void usage_import(FILE *f)
+{
+    fputs(
+"usage: trailkeep rules import FILE|DIR... --dry-run\n"
+"\n"
+"Loads Sigma rules (a file, or every .yml/.yaml under a folder) whose logsource is\n"
+"AWS CloudTrail (product: aws, service: cloudtrail) or Alibaba Cloud ActionTrail\n"
+"(product: alibaba, service: actiontrail) and prints for each\n"
+"  loaded   FILE  ID  TITLE\n"
+"  refused  FILE  REASON      (the construct that is not supported)\n"
+"then a summary. A rule is loaded whole or refused whole.\n"
+"\n"
+"options:\n"
+"  --dry-run      validate only (required: storing rules comes with the service)\n"
+"  --quiet        print refusals and the summary only\n"
+"  -h, --help     this help\n"
+"\n"
+"exit status: 0 every rule loaded; 1 at least one was refused or unreadable;\n"
+"2 usage error.\n",
+        f);
+}
+
+static void usage_templates(FILE *f)
+{
+    fputs(
+"usage: trailkeep rules templates [NAME]\n"
+"\n"
+"Lists the rule templates with their severity, description and parameters\n"
+"(name, default, meaning). Use one as RULE with template:NAME?param=value.\n",
+        f);
+}
+
+static void usage_show(FILE *f)
+{
+    fputs(
+"usage: trailkeep rules show RULE\n"
+"\n"
+"Prints a rule as trailkeep compiled it: id, name, severity, the condition tree,\n"
+"threshold, grouping and suppression. RULE as for `rules test`.\n",
+        f);
+}
+
+static char *read_all(const char *path, size_t *n, char *err)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!f) {
+        tk_errf(err, TK_EIO, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    tk_buf_t b = TK_BUF_INIT;
+    char chunk[65536];
+    size_t r;
+    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (tk_buf_append(&b, chunk, r)) {
+            tk_buf_free(&b);
+            if (f != stdin)
+                fclose(f);
+            tk_errf(err, TK_ENOMEM, "out of memory reading %s", path);
+            return NULL;
+        }
+    }
+    int bad = ferror(f);
+    if (f != stdin)
+        fclose(f);
+    if (bad) {
+        tk_buf_free(&b);
+        tk_errf(err, TK_EIO, "cannot read %s", path);
+        return NULL;
+    }
+    if (tk_buf_reserve(&b, 1)) {
+        tk_buf_free(&b);
+        tk_errf(err, TK_ENOMEM, "out of memory");
+        return NULL;
+    }
+    *n = b.len;
+    return tk_buf_steal(&b);
+}
+
+static int has_suffix(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && !strcmp(s + a - b, suf);
+}
+
+static int is_yaml(const char *p)
+{
+    return has_suffix(p, ".yml") || has_suffix(p, ".yaml");
+}
+
+/* Loads one RULE argument (not a folder). Returns owned rule or error. */
+static int load_rule(const char *spec, tk_rule_t **out, char *err)
+{
+    if (!strncmp(spec, "template:", 9))
+        return tk_template_compile(spec + 9, out, err);
+    size_t n;
+    char *text = read_all(spec, &n, err);
+    if (!text)
+        return TK_EIO;
+    char e2[TK_ERRLEN];
+    int rc;
+    if (is_yaml(spec))
+        rc = tk_rule_from_sigma(text, n, spec, out, e2);
+    else
+        rc = tk_rule_from_json(text, n, out, e2);
+    free(text);
+    if (rc)
+        tk_errf(err, rc, "%s: %s", spec, e2);
+    return rc;
+}
+
+typedef void (*file_cb)(void *ctx, const char *path);
+
+/* Calls cb for every .yml/.yaml under dir, in name order. */
+static int walk_yaml(const char *dir, file_cb cb, void *ctx, char *err)
+{
+    struct dirent **list;
+    int n = scandir(dir, &list, NULL, alphasort);
+    if (n < 0)
+        return tk_errf(err, TK_EIO, "cannot read folder %s: %s", dir, strerror(errno));
+    for (int i = 0; i < n; i++) {
+        const char *name = list[i]->d_name;
+        if (name[0] != '.') {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s", dir, name);
+            struct stat st;
+            if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+                walk_yaml(path, cb, ctx, err);
+            else if (is_yaml(name))
+                cb(ctx, path);
+        }
+        free(list[i]);
+    }
+    free(list);
+    return 0;
+}
+
+/* ---- rules test ---- */
+
+typedef struct test_ctx {
+    tk_alert_engine_t *e;
+    int failed;
+    int quiet, why;
+    size_t line;
+    const char *event;
+    uint64_t alerts, matches;
+} test_ctx_t;
+
+static void add_sigma_file(void *ctx, const char *path)
+{
+    test_ctx_t *t = ctx;
+    tk_rule_t *r;
+    char err[TK_ERRLEN];
+    if (load_rule(path, &r, err)) {
+        fprintf(stderr, "trailkeep rules test: skipped %s\n", err);
+        return;
+    }
+    if (tk_alert_engine_add(t->e, r, err))
+        fprintf(stderr, "trailkeep rules test: skipped %s: %s\n", path, err);
+}
+
+static void on_hit(void *ctx, const tk_alert_hit_t *h)
+{
+    test_ctx_t *t = ctx;
+    const tk_rule_t *r = h->rule;
+    int plain = tk_rule_threshold(r) <= 1 && tk_rule_suppress_ms(r) <= 0;
+    char ts[40];
+    tk_time_format(h->time_ms, 0, ts);
+    if (h->kind == TK_ALERT_MATCH) {
+        t->matches++;
+        if (t->quiet || plain)
+            return;
+        printf("match  line %-6zu %s  %s\n", t->line, ts, tk_rule_id(r));
+        if (t->why && h->why)
+            printf("       why: %s\n", h->why);
+        return;
+    }
+    t->alerts++;
+    if (t->quiet)
+        return;
+    printf("ALERT  line %-6zu %s  %s  severity=%s", t->line, ts, tk_rule_id(r),
+           tk_severity_name(tk_rule_severity(r)));
+    if (h->account_len)
+        printf("  account=%.*s", (int)h->account_len, h->account);
+    if (h->group_len)
+        printf("  group=%.*s", (int)h->group_len, h->group_key);
+    if (!plain) {
+        char t0[40];
+        tk_time_format(h->first_ms, 0, t0);
+        printf("  count=%llu since %s", (unsigned long long)h->count, t0);
+    }
+    if (h->suppressed)
+        printf("  (%llu suppressed before)", (unsigned long long)h->suppressed);
+    putchar('\n');
+    if (plain && t->why && h->why)
+        printf("       why: %s\n", h->why);
+}
+
+static void eval_one(test_ctx_t *t, const char *p, size_t n)
+{
+    char err[TK_ERRLEN];
+    if (tk_alert_engine_eval(t->e, NULL, 0, p, n, 0, on_hit, t, err)) {
+        fprintf(stderr, "trailkeep rules test: line %zu: %s (skipped)\n", t->line, err);
+        t->failed++;
+    }
+}
+
+static int run_events(test_ctx_t *t, char *text, size_t n)
+{
+    const char *p = text, *end = text + n;
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    int records = 0;
+    if (p < end && *p == '{') {
+        /* a CloudTrail file is one object with "Records"; JSON Lines has many.
+         * Only the first value is parsed to tell. */
+        const char *stop = NULL;
+        cJSON *first = cJSON_ParseWithLengthOpts(p, (size_t)(end - p), &stop, 0);
+        records = cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(first, "Records"));
+        cJSON_Delete(first);
+    }
+    if (p < end && (*p == '[' || records)) {
+        cJSON *doc = cJSON_ParseWithLength(p, (size_t)(end - p));
+        if (!doc) {
+            fprintf(stderr, "trailkeep rules test: the events file is not valid JSON\n");
+            return 1;
+        }
+        cJSON *arr = cJSON_IsArray(doc) ? doc : cJSON_GetObjectItemCaseSensitive(doc, "Records");
+        if (!cJSON_IsArray(arr)) {
+            cJSON_Delete(doc);
+            fprintf(stderr, "trailkeep rules test: expected a JSON array of events or {\"Records\": [...]}\n");
+            return 1;
+        }
+        cJSON *it;
+        cJSON_ArrayForEach(it, arr)
+        {
+            t->line++;
+            char *s = cJSON_PrintUnformatted(it);
+            if (!s)
+                break;
+            eval_one(t, s, strlen(s));
+            free(s);
+        }
+        cJSON_Delete(doc);
+        return 0;
+    }
+    p = text;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        t->line++;
+        const char *q = p;
+        while (q < le && (*q == ' ' || *q == '\t' || *q == '\r'))
+            q++;
+        if (q < le)
+            eval_one(t, q, (size_t)(le - q));
+        p = nl ? nl + 1 : end;
+    }
+    return 0;
+}
+
+static int cmd_test(int argc, char **argv)
+{
+    test_ctx_t t = {0};
+    t.why = 1;
+    const char *args[256];
+    int nargs = 0;
+    for (int i = 2; i < argc; i++) {
+        if (tk_cli_is_help(argv[i])) {
+            usage_test(stdout);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q"))
+            t.quiet = 1;
+        else if (!strcmp(argv[i], "--no-why"))
+            t.why = 0;
+        else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "trailkeep rules test: unknown option %s (see --help)\n", argv[i]);
+            return 2;
+        } else if (nargs < 256)
+            args[nargs++] = argv[i];
+    }
+    if (nargs < 2) {
+        fprintf(stderr, "trailkeep rules test: give at least one RULE and the EVENTS file (see --help)\n");
+        return 2;
+    }
+    char err[TK_ERRLEN];
+    tk_alert_opts_t o = {.explain = t.why, .report_matches = 1};
+    if (tk_alert_engine_create(&o, &t.e, err)) {
+        fprintf(stderr, "trailkeep rules test: %s\n", err);
+        return 1;
+    }
+    int rc = 0;
+    for (int i = 0; i < nargs - 1 && !rc; i++) {
+        struct stat st;
+        if (strncmp(args[i], "template:", 9) && stat(args[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+            if (walk_yaml(args[i], add_sigma_file, &t, err)) {
+                fprintf(stderr, "trailkeep rules test: %s\n", err);
+                rc = 1;
+            }
+            continue;
+        }
+        tk_rule_t *r;
+        if (load_rule(args[i], &r, err) || tk_alert_engine_add(t.e, r, err)) {
+            fprintf(stderr, "trailkeep rules test: %s\n", err);
+            rc = 1;
+        }
+    }
+    if (!rc && tk_alert_engine_rule_count(t.e) == 0) {
+        fprintf(stderr, "trailkeep rules test: no rule loaded\n");
+        rc = 1;
+    }
+    size_t n = 0;
+    char *text = rc ? NULL : read_all(args[nargs - 1], &n, err);
+    if (!rc && !text) {
+        fprintf(stderr, "trailkeep rules test: %s\n", err);
+        rc = 1;
+    }
+    if (!rc)
+        rc = run_events(&t, text, n);
+    free(text);
+    if (!rc) {
+        tk_alert_stats_t st;
+        tk_alert_engine_stats(t.e, &st);
+        printf("%zu rule(s), %llu event(s), %llu match(es), %llu alert(s), %llu suppressed, %llu unreadable\n",
+               tk_alert_engine_rule_count(t.e), (unsigned long long)st.events,
+               (unsigned long long)st.matches, (unsigned long long)st.fires,
+               (unsigned long long)st.suppressed, (unsigned long long)st.bad_events);
+    }
+    tk_alert_engine_destroy(t.e);
+    return rc;
+}
+
+/* ---- rules templates ---- */
+
+static int cmd_templates(int argc, char **argv)
+{
+    const char *only = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (tk_cli_is_help(argv[i])) {
+            usage_templates(stdout);
+            return 0;
+        }
+        if (argv[i][0] == '-') {
+            fprintf(stderr, "trailkeep rules templates: unknown option %s\n", argv[i]);
+            return 2;
+        }
+        only = argv[i];
+    }
+    size_t n;
+    const tk_template_t *t = tk_templates(&n);
+    int shown = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (only && strcmp(only, t[i].name))
+            continue;
+        shown++;
+        printf("%-30s %-8s  %s\n", t[i].name, tk_severity_name(t[i].severity), t[i].description);
+        for (const tk_tmpl_param_t *p = t[i].params; p->name; p++)
+            printf("    %-12s = %-20s %s\n", p->name, p->def[0] ? p->def : "(empty)", p->description);
+    }
+    if (only && !shown) {
+        fprintf(stderr, "trailkeep rules templates: no template '%s'\n", only);
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- rules import --dry-run ---- */
+
+typedef struct import_ctx {
+    int quiet;
+    unsigned loaded, refused;
+} import_ctx_t;
+
+static void import_one(void *ctx, const char *path)
+{
+    import_ctx_t *c = ctx;
+    tk_rule_t *r;
+    char err[TK_ERRLEN];
+    size_t n;
+    char *text = read_all(path, &n, err);
+    int rc = text ? tk_rule_from_sigma(text, n, path, &r, err) : TK_EIO;
+    free(text);
+    if (rc) {
+        c->refused++;
+        printf("refused  %s  %s\n", path, err);
+        return;
+    }
+    c->loaded++;
+    if (!c->quiet)
+        printf("loaded   %s  %s  %s\n", path, tk_rule_id(r), tk_rule_name(r));
+    tk_rule_destroy(r);
+}
+
+static int cmd_import(int argc, char **argv)
+{
+    import_ctx_t c = {0};
+    int dry = 0;
+    const char *paths[256];
+    int np = 0;
+    for (int i = 2; i < argc; i++) {
+        if (tk_cli_is_help(argv[i])) {
+            usage_import(stdout);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--dry-run"))
+            dry = 1;
+        else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q"))
+            c.quiet = 1;
+        else if (argv[i][0] == '-') {
+            fprintf(stderr, "trailkeep rules import: unknown option %s (see --help)\n", argv[i]);
+            return 2;
+        } else if (np < 256)
+            paths[np++] = argv[i];
+    }
+    if (!np) {
+        fprintf(stderr, "trailkeep rules import: give a Sigma file or folder (see --help)\n");
+        return 2;
+    }
+    if (!dry) {
+        fprintf(stderr, "trailkeep rules import: storing rules needs the rule store, which is not available yet; "
+                        "run with --dry-run to validate the rules\n");
+        return 2;
+    }
+    for (int i = 0; i < np; i++) {
+        struct stat st;
+        char err[TK_ERRLEN];
+        if (stat(paths[i], &st) != 0) {
+            printf("refused  %s  cannot open: %s\n", paths[i], strerror(errno));
+            c.refused++;
+        } else if (S_ISDIR(st.st_mode)) {
+            if (walk_yaml(paths[i], import_one, &c, err)) {
+                printf("refused  %s  %s\n", paths[i], err);
+                c.refused++;
+            }
+        } else {
+            import_one(&c, paths[i]);
+        }
+    }
+    printf("%u loaded, %u refused (dry run: nothing stored)\n", c.loaded, c.refused);
+    return c.refused ? 1 : 0;
+}
+
+/* ---- rules show ---- */
+
+static int cmd_show(int argc, char **argv)
+{
+    const char *spec = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (tk_cli_is_help(argv[i])) {
+            usage_show(stdout);
+            return 0;
+        }
+        spec = argv[i];
+    }
+    if (!spec) {
+        fprintf(stderr, "trailkeep rules show: give a RULE (see --help)\n");
+        return 2;
+    }
+    tk_rule_t *r;
+    char err[TK_ERRLEN];
+    if (load_rule(spec, &r, err)) {
+        fprintf(stderr, "trailkeep rules show: %s\n", err);
+        return 1;
+    }
+    char *d = tk_rule_describe(r);
+    printf("id:          %s\nname:        %s\nseverity:    %s\n", tk_rule_id(r), tk_rule_name(r),
+           tk_severity_name(tk_rule_severity(r)));
+    if (tk_rule_description(r)[0])
+        printf("description: %s\n", tk_rule_description(r));
+    printf("condition:   %s\n", d ? d : "?");
+    if (tk_rule_suppress_ms(r) > 0)
+        printf("suppress:    %llds per group\n", (long long)(tk_rule_suppress_ms(r) / 1000));
+    free(d);
+    tk_rule_destroy(r);
+    return 0;
+}
+
+int tk_cmd_rules(int argc, char **argv)
+{
+    if (argc < 2 || tk_cli_is_help(argv[1])) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *sub = argv[1];
+    if (!strcmp(sub, "test"))
+        return cmd_test(argc, argv);
+    if (!strcmp(sub, "templates"))
+        return cmd_templates(argc, argv);
+    if (!strcmp(sub, "import"))
+        return cmd_import(argc, argv);
+    if (!strcmp(sub, "show"))
+        return cmd_show(argc, argv);
+    fprintf(stderr, "trailkeep rules: unknown command '%s'; use test, templates, import or show\n", sub);
+    return 2;
+}

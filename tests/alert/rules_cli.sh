@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# End-to-end test of `trailkeep rules`: templates fire on the attack
+# scenarios `trailkeep gen --attacks --label` injects (and only there, for the
+# templates whose events background data never contains), `rules import
+# --dry-run` reports the shared Sigma rules, `rules test` explains matches,
+# and errors and --help behave.
+. "$(dirname "$0")/../lib.sh"
+BIN=${TK_BIN:-build/asan/trailkeep}
+GEN=${TK_BIN_REL:-$BIN}
+[ -x "$GEN" ] || GEN=$BIN
+SHARED=${TK_SHARED:-/work/shared}
+
+"$GEN" gen --start 2026-11-01 --events 20000 --accounts 9 --attacks --label --seed 7 > "$TMP/g.jsonl"
+check "gen wrote labelled attack data" grep -q tkScenario "$TMP/g.jsonl"
+
+# scenario instances = accounts that got one
+instances() { grep "\"tkScenario\":\"$1\"" "$TMP/g.jsonl" | grep -o '"recipientAccountId":"[0-9]*"' | sort -u | wc -l; }
+
+# labels of the events on the ALERT lines of `rules test`
+alert_labels() {
+  "$BIN" rules test --no-why "$1" "$TMP/g.jsonl" > "$TMP/out" || return 1
+  awk '$1 == "ALERT" {print $3}' "$TMP/out" | while read -r l; do
+    sed -n "${l}p" "$TMP/g.jsonl" | grep -o '"tkScenario":"[a-z-]*"' | cut -d'"' -f4 || echo unlabelled
+  done | sort | uniq -c | awk '{print $2 "=" $1}' | tr '\n' ' '
+}
+
+n=$(instances brute-force-signin)
+check "data has brute-force scenarios" [ "$n" -ge 1 ]
+eq "consecutive-logon-failures: one alert per brute-force incident, nothing else" \
+   "brute-force-signin=$n " "$(alert_labels template:consecutive-logon-failures)"
+n=$(instances root-accesskey-created)
+eq "root-accesskey-created fires exactly on the scenario" \
+   "root-accesskey-created=$n " "$(alert_labels template:root-accesskey-created)"
+eq "root-accesskey-used: the new root key's use, once per key (suppressed after)" \
+   "root-accesskey-created=$n " "$(alert_labels template:root-accesskey-used)"
+n=$(instances sg-open-world)
+eq "network-open-to-world fires exactly on the scenario" \
+   "sg-open-world=$n " "$(alert_labels template:network-open-to-world)"
+n=$(grep -c '"tkScenario":"trail-concealment"' "$TMP/g.jsonl")
+eq "StopLogging/DeleteTrail alerts are exactly the trail-concealment events" \
+   "trail-concealment=$n " "$(alert_labels 'template:sensitive-api?apis=StopLogging,DeleteTrail')"
+n=$(instances root-signin-no-mfa)
+labels=$(alert_labels template:root-logon)
+check "root-logon fires on every root sign-in scenario ($labels)" grep -q "root-signin-no-mfa=$n" <<<"$labels"
+
+# a custom rule file, with why
+cat > "$TMP/admin.json" <<'EOF'
+{"id": "admin-attached", "severity": "critical",
+ "match": {"all": [{"field": "eventName", "values": ["AttachPolicyToUser", "AttachUserPolicy"]},
+                   {"field": "requestParameters.PolicyName", "op": "endswith", "value": "administratoraccess", "nocase": true}]}}
+EOF
+"$BIN" rules test "$TMP/admin.json" "$TMP/g.jsonl" > "$TMP/out"
+eq "custom rule exits 0" 0 $?
+n=$(instances admin-policy-attached)
+eq "custom rule alerts once per admin-policy scenario" "$n" "$(grep -c '^ALERT' "$TMP/out")"
+check "why names the condition and the value seen" \
+  grep -q 'why: eventName in \["AttachPolicyToUser", "AttachUserPolicy"\] (got "AttachPolicyToUser") and requestParameters.PolicyName endswith/i "administratoraccess" (got "AdministratorAccess")' "$TMP/out"
+check "summary line" grep -q "^1 rule(s), 20000 event(s), $n match(es), $n alert(s)" "$TMP/out"
+
+# Sigma over a Stratus capture (a JSON array file), and a folder of rules
+"$BIN" rules test "$SHARED/sigma/rules/cloudtrail/aws_cloudtrail_disable_logging.yml" \
+  "$SHARED/datasets/stratus-detonation-logs/aws.defense-evasion.cloudtrail-stop.json" > "$TMP/out"
+check "Sigma rule alerts on the Stratus StopLogging capture" grep -q "^ALERT  line 1 .*sigma:4db60cc0" "$TMP/out"
+"$BIN" rules test --quiet "$SHARED/sigma/rules/cloudtrail" \
+  "$SHARED/datasets/stratus-detonation-logs/aws.initial-access.console-login-without-mfa.json" > "$TMP/out"
+eq "a folder of Sigma rules loads all 57 and alerts on console login without MFA" \
+  "57 rule(s), 1 event(s), 1 match(es), 1 alert(s), 0 suppressed, 0 unreadable" "$(cat "$TMP/out")"
+
+# import --dry-run
+"$BIN" rules import "$SHARED/sigma" --dry-run > "$TMP/out"
+eq "import --dry-run exits 1 when a rule is refused" 1 $?
+eq "import --dry-run summary" "64 loaded, 1 refused (dry run: nothing stored)" "$(tail -1 "$TMP/out")"
+check "the refusal names near" grep -q "^refused  .*aws_lambda_function_created_or_invoked.yml  condition 'near' (temporal correlation) is not supported" "$TMP/out"
+"$BIN" rules import "$SHARED/sigma/rules/cloudtrail" --dry-run --quiet > "$TMP/out"
+eq "import of the supported folder exits 0" 0 $?
+eq "quiet import prints only the summary" "57 loaded, 0 refused (dry run: nothing stored)" "$(cat "$TMP/out")"
+"$BIN" rules import "$SHARED/sigma" > /dev/null 2> "$TMP/err"
+eq "import without --dry-run is a usage error" 2 $?
+check "and says to use --dry-run" grep -q -- "--dry-run" "$TMP/err"
+
+# templates, show, errors, help
+"$BIN" rules templates > "$TMP/out"
+eq "templates lists 19" 19 "$(grep -c '^[a-z]' "$TMP/out")"
+check "templates show parameters with defaults" grep -q "failures     = 5 " "$TMP/out"
+"$BIN" rules show 'template:consecutive-logon-failures?failures=7' > "$TMP/out"
+check "show prints the compiled threshold" grep -q "count >= 7 within 1800s by userIdentity.userName" "$TMP/out"
+"$BIN" rules test template:nope "$TMP/g.jsonl" > /dev/null 2> "$TMP/err"
+eq "unknown template exits 1" 1 $?
+check "and names it" grep -q "unknown template 'nope'" "$TMP/err"
+echo '{"id":"x","match":{"field":"a","op":"equal","value":1}}' > "$TMP/bad.json"
+"$BIN" rules test "$TMP/bad.json" "$TMP/g.jsonl" > /dev/null 2> "$TMP/err"
+eq "bad rule exits 1" 1 $?
+check "and says which operator" grep -q "unknown operator 'equal'" "$TMP/err"
+printf '{"eventName":"StopLogging"}\nnot json\n{"eventName":"DeleteTrail"}\n' > "$TMP/mixed.jsonl"
+"$BIN" rules test template:trail-changed "$TMP/mixed.jsonl" > "$TMP/out" 2> "$TMP/err"
+eq "bad lines are skipped, good ones evaluated" "1 rule(s), 3 event(s), 2 match(es), 2 alert(s), 0 suppressed, 1 unreadable" "$(tail -1 "$TMP/out")"
+check "the bad line is reported with its number" grep -q "line 2: event is not a well-formed JSON object" "$TMP/err"
+"$BIN" rules test template:trail-changed > /dev/null 2>&1
+eq "missing EVENTS is a usage error" 2 $?
+for sub in test templates import show; do
+  "$BIN" rules $sub --help > "$TMP/out"
+  check "rules $sub --help" grep -q "usage: trailkeep rules $sub" "$TMP/out"
+done
+"$BIN" rules frobnicate > /dev/null 2>&1
+eq "unknown subcommand is a usage error" 2 $?
+tk_done
