@@ -13,6 +13,7 @@
 #include "meta/meta.h"
 #include "query/lookup.h"
 #include "store/store.h"
+#include "trail/trail.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -29,6 +30,7 @@ typedef struct serve_cfg {
     char *data, *listen, *access_log, *tls_cert, *tls_key;
     long max_body, max_decompressed, max_events, purge_hour, retention_days, threads;
     long max_inflight, max_page, seal_interval, max_connections;
+    long trail_file_age, trail_file_events;
     double lookup_rate;
     int metrics_open_loopback, no_purge, purge_on_start;
 } serve_cfg_t;
@@ -63,7 +65,9 @@ static void usage(FILE *f)
           "  --metrics-open-loopback  serve /metrics without a key to 127.0.0.1/::1 clients\n"
           "  --access-log FILE      one JSON line per request (default stderr; '-' = stderr,\n"
           "                         'off' = none)\n"
-          "  --tls-cert FILE --tls-key FILE  serve HTTPS with this PEM certificate and key\n\n"
+          "  --tls-cert FILE --tls-key FILE  serve HTTPS with this PEM certificate and key\n"
+          "  --trail-file-age SECS  a trail's file closes this long after its first event (default 60)\n"
+          "  --trail-file-events N  ... or at N events (default 10000); see `trailkeep trails --help`\n\n"
           "examples:\n"
           "  trailkeep serve --data /var/lib/trailkeep --listen 0.0.0.0:8460\n"
           "  trailkeep serve --config /etc/trailkeep.json --access-log /var/log/trailkeep.jsonl\n",
@@ -175,6 +179,10 @@ static int cfg_set(serve_cfg_t *c, const char *key, const char *v, char *err)
         return set_long(&c->max_page, key, v, 1, 10000, err);
     if (!strcmp(key, "seal-interval"))
         return set_long(&c->seal_interval, key, v, 1, 86400, err);
+    if (!strcmp(key, "trail-file-age"))
+        return set_long(&c->trail_file_age, key, v, 1, 86400, err);
+    if (!strcmp(key, "trail-file-events"))
+        return set_long(&c->trail_file_events, key, v, 1, 10000000, err);
     if (!strcmp(key, "metrics-open-loopback"))
         return set_bool(&c->metrics_open_loopback, key, v, err);
     if (!strcmp(key, "no-purge"))
@@ -421,6 +429,7 @@ int tk_cmd_serve(int argc, char **argv)
     tk_store_t *store = NULL;
     tk_meta_t *meta = NULL;
     tk_http_server_t *http = NULL;
+    tk_trail_deliverer_t *trails = NULL;
     int log_fd = 0;
     bg_t b;
     memset(&b, 0, sizeof b);
@@ -494,6 +503,15 @@ int tk_cmd_serve(int argc, char **argv)
         goto out;
     }
     memset(token_key, 0, sizeof token_key);
+    /* Trail delivery reads the log in its own thread: a slow destination
+     * only grows its backlog, never slows ingest. */
+    tk_trail_deliver_opts_t to = {.file_max_age_s = (int)c.trail_file_age,
+                                  .file_max_events = (size_t)c.trail_file_events};
+    if (tk_trail_deliverer_create(meta, store, &to, &trails, err) ||
+        tk_trail_deliverer_start(trails, err)) {
+        fprintf(stderr, "trailkeep serve: trails: %s\n", err);
+        goto out;
+    }
     b.store = store;
     b.meta = meta;
     b.http = http;
@@ -535,6 +553,7 @@ out:
         pthread_mutex_destroy(&b.mu);
         pthread_cond_destroy(&b.cv);
     }
+    tk_trail_deliverer_destroy(trails);
     tk_http_stop(http);
     tk_store_close(store);
     tk_meta_close(meta);

@@ -129,5 +129,6 @@ void tk_route_cloudtrail(tk_req_t *r);
 void tk_route_healthz(tk_req_t *r);
 void tk_route_metrics(tk_req_t *r);
 void tk_route_index(tk_req_t *r);
+void tk_route_trails(tk_req_t *r); /* route_trails.c */
 
 #endif

@@ -306,7 +306,7 @@ static tk_route_t route_of(const char *method, const char *path, tk_req_t *r)
         return TK_ROUTE_LOOKUP;
     if (!strncmp(path, "/v1/resources/", 14))
         return TK_ROUTE_HISTORY;
-    return TK_ROUTE_OTHER;
+    return TK_ROUTE_OTHER; /* also /v1/trails: dispatched by path below */
 }
 
 static void dispatch(tk_req_t *r)
@@ -344,9 +344,14 @@ static void dispatch(tk_req_t *r)
             return tk_route_history(r, r->path + 14);
         break;
     default:
+        if (!strcmp(r->path, "/v1/trails")) {
+            if (get || post)
+                return tk_route_trails(r);
+            break;
+        }
         tk_req_error(r, 404, "NotFound", 0,
                      "No route for %.200s. Routes: POST /v1/events, GET|POST /v1/lookup, "
-                     "GET /v1/resources/{type}/{name}/history, POST / (CloudTrail "
+                     "GET /v1/resources/{type}/{name}/history, GET|POST /v1/trails, POST / (CloudTrail "
                      "LookupEvents), GET /healthz, GET /metrics.",
                      r->path);
         return;

@@ -108,6 +108,18 @@ int tk_trail_status_to_json(const tk_trail_status_t *s, tk_buf_t *out);
 /* Checks a trail name (ActionTrail rule); 0 or TK_EINVAL with a message. */
 int tk_trail_check_name(const char *name, char *err);
 
+/* ---- the API in one call (api.c), for HTTP and other front ends ---- */
+/* Runs ActionTrail action `action` (CreateTrail, UpdateTrail, DeleteTrail,
+ * DescribeTrails, GetTrailStatus, StartLogging, StopLogging) for caller with
+ * request parameters p (borrowed; "Action" and unknown transport parameters
+ * are ignored by the caller), and appends the JSON response (ActionTrail
+ * shapes: {"RequestId", ...}) to out. Errors as the functions above; TK_EUNSUPPORTED for an unknown action. */
+int tk_trail_api(tk_meta_t *m, tk_store_t *store, const tk_trail_caller_t *c, const char *action,
+                 const tk_trail_param_t *p, size_t n, tk_buf_t *out, char *err);
+/* 1 when action only reads (DescribeTrails, GetTrailStatus), 0 when it
+ * changes a trail, -1 when it is unknown. */
+int tk_trail_action_kind(const char *action);
+
 /* ---- delivery (deliver.c) ---- */
 typedef struct tk_trail_deliverer tk_trail_deliverer_t;
 

@@ -25,16 +25,16 @@ start_s3() {
 }
 stop_s3() { kill -TERM "$S3_PID" 2>/dev/null; wait "$S3_PID" 2>/dev/null; }
 
-# gen_events N FIRST: N ActionTrail events alternating between $ACC and
-# $OTHER, regions and Read/Write, ids ev-FIRST.. (JSON Lines on stdout).
+# gen_events N FIRST: N ActionTrail events, 3 of 4 of account $ACC and 1 of
+# 4 of $OTHER, regions and Read/Write alternating, ids ev-FIRST.. (JSON Lines).
 gen_events() {
-  $PY - "$1" "$2" <<'PYEOF'
+  $PY - "$1" "$2" "$ACC" "$OTHER" <<'PYEOF'
 import json, sys, time
-n, first = int(sys.argv[1]), int(sys.argv[2])
+n, first, A, O = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 t0 = int(time.time()) - 3600
 regions = ["cn-hangzhou", "cn-beijing", "ap-southeast-1"]
 for i in range(first, first + n):
-    acc = "1234567890123456" if i % 4 != 3 else "6543210987654321"
+    acc = A if i % 4 != 3 else O
     print(json.dumps({"eventId": "ev-%06d" % i, "eventVersion": "1",
         "eventTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0 + i)),
         "eventType": "ApiCall", "eventRW": "Read" if i % 2 else "Write",
@@ -51,14 +51,14 @@ PYEOF
 # JSON arrays), equal field by field; prints "ok" or what differs. Events of
 # service ActionTrail (the trail's own changes) are counted separately.
 check_delivered() {
-  $PY - "$@" <<'PYEOF'
+  $PY - "$ACC" "$@" <<'PYEOF'
 import gzip, json, os, sys
-objdir, files = sys.argv[1], sys.argv[2:]
+acc, objdir, files = sys.argv[1], sys.argv[2], sys.argv[3:]
 want = {}
 for f in files:
     for line in open(f):
         e = json.loads(line)
-        if e["recipientAccountId"] == "1234567890123456":
+        if e["recipientAccountId"] == acc:
             want[e["eventId"]] = e
 got, trail_events, nfiles = {}, 0, 0
 dups = []
