@@ -1023,27 +1023,21 @@ int tk_store_append(tk_store_t *s, const tk_event_t *ev, size_t n, tk_append_res
         }
     }
     pthread_mutex_unlock(&s->mu);
-    /* automatic seals run on the sealing thread, beside appends; only when it
-     * falls behind by half a seal more does an appender wait (bounded memory) */
+    /* automatic seals run on the sealing thread, beside appends. When it falls
+     * a seal behind, an appender waits for the running seal to finish
+     * (memory stays bounded: ingest is throttled to what sealing sustains) */
     if (seal_now && !req.rc) {
         pthread_rwlock_rdlock(&s->state);
         uint64_t live = s->unsealed_bytes - s->frozen_bytes;
         pthread_rwlock_unlock(&s->state);
-        if (live >= s->seal_bytes + s->seal_bytes / 2) {
+        if (live >= 2 * s->seal_bytes) {
             pthread_mutex_lock(&s->seal_mu);
-            char e2[TK_ERRLEN];
-            pthread_rwlock_rdlock(&s->state);
-            live = s->unsealed_bytes - s->frozen_bytes;
-            pthread_rwlock_unlock(&s->state);
-            if (live >= s->seal_bytes && store_seal_locked(s, e2))
-                fprintf(stderr, "trailkeep store: automatic seal failed: %s\n", e2);
             pthread_mutex_unlock(&s->seal_mu);
-        } else {
-            pthread_mutex_lock(&s->mu);
-            s->seal_wanted = 1;
-            pthread_cond_signal(&s->seal_cv);
-            pthread_mutex_unlock(&s->mu);
         }
+        pthread_mutex_lock(&s->mu);
+        s->seal_wanted = 1;
+        pthread_cond_signal(&s->seal_cv);
+        pthread_mutex_unlock(&s->mu);
     }
     pthread_mutex_lock(&s->mu);
     if (--s->active == 0 && s->closing)
