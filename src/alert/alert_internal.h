@@ -154,6 +154,8 @@ tk_ptrie_t *tk_ptrie_new(void);
 void tk_ptrie_free(tk_ptrie_t *t);
 /* Registers a dotted path for slot; 0 or TK_ENOMEM. */
 int tk_ptrie_add(tk_ptrie_t *t, const char *path, int slot);
+/* Builds lookup indexes once all paths are added (faster walks). 0 or TK_ENOMEM. */
+int tk_ptrie_finalize(tk_ptrie_t *t);
 /* A child of the root by name (e.g. "cloudTrailRecord"), or NULL. */
 int tk_ptrie_has_root_member(const tk_ptrie_t *t, const char *name);
 

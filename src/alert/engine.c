@@ -359,6 +359,8 @@ static int freeze(tk_alert_engine_t *e, char *err)
                 return tk_errf(err, TK_ENOMEM, "out of memory");
         }
     }
+    if (tk_ptrie_finalize(e->trie_root) || tk_ptrie_finalize(e->trie_sub))
+        return tk_errf(err, TK_ENOMEM, "out of memory");
     if ((rc = tk_aview_init(&e->view, e->nslots)))
         return tk_errf(err, rc, "out of memory");
     /* prefilter */

@@ -7,6 +7,9 @@
  * its elements ("any element"), and a numeric step ("a.0.b") picks one. */
 #include <stdio.h>
 #include <stdlib.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <string.h>
 
 #include "alert/alert_internal.h"
@@ -21,6 +24,8 @@ typedef struct tk_pnode {
     struct tk_pnode **kids;
     int *slots;
     uint32_t nslots;
+    uint16_t *index;   /* open addressing over kids (kid + 1, 0 = empty), when many kids */
+    uint32_t imask;
 } tk_pnode_t;
 
 struct tk_ptrie {
@@ -41,6 +46,7 @@ static void pnode_free(tk_pnode_t *n)
     free(n->kids);
     free(n->slots);
     free(n->name);
+    free(n->index);
 }
 
 void tk_ptrie_free(tk_ptrie_t *t)
@@ -51,11 +57,31 @@ void tk_ptrie_free(tk_ptrie_t *t)
     free(t);
 }
 
+static inline uint32_t name_hash(const char *name, size_t len)
+{
+    uint32_t h = (uint32_t)len * 0x9E3779B1u;
+    if (len)
+        h ^= (uint32_t)(unsigned char)name[0] * 0x85EBCA77u ^ (uint32_t)(unsigned char)name[len - 1] * 0xC2B2AE3Du ^
+             (uint32_t)(unsigned char)name[len / 2] * 0x27D4EB2Fu;
+    return h ^ (h >> 15);
+}
+
 static tk_pnode_t *pnode_child(const tk_pnode_t *n, const char *name, size_t len)
 {
+    if (n->index) {
+        for (uint32_t i = name_hash(name, len) & n->imask;; i = (i + 1) & n->imask) {
+            uint16_t k = n->index[i];
+            if (!k)
+                return NULL;
+            const tk_pnode_t *c = n->kids[k - 1];
+            if (c->len == len && memcmp(c->name, name, len) == 0)
+                return n->kids[k - 1];
+        }
+    }
     for (uint32_t i = 0; i < n->nkids; i++) {
         const tk_pnode_t *k = n->kids[i];
-        if (k->len == len && memcmp(k->name, name, len) == 0)
+        if (k->len == len && (len == 0 || (k->name[0] == name[0] && k->name[len - 1] == name[len - 1])) &&
+            memcmp(k->name, name, len) == 0)
             return n->kids[i];
     }
     return NULL;
@@ -100,6 +126,38 @@ int tk_ptrie_add(tk_ptrie_t *t, const char *path, int slot)
     n->slots = ns;
     n->slots[n->nslots++] = slot;
     return 0;
+}
+
+static int pnode_index(tk_pnode_t *n)
+{
+    for (uint32_t i = 0; i < n->nkids; i++) {
+        int rc = pnode_index(n->kids[i]);
+        if (rc)
+            return rc;
+    }
+    free(n->index);
+    n->index = NULL;
+    if (n->nkids <= 6 || n->nkids > 30000)
+        return 0;
+    uint32_t cap = 16;
+    while (cap < 4 * n->nkids)
+        cap *= 2;
+    n->index = calloc(cap, sizeof(uint16_t));
+    if (!n->index)
+        return TK_ENOMEM;
+    n->imask = cap - 1;
+    for (uint32_t k = 0; k < n->nkids; k++) {
+        uint32_t i = name_hash(n->kids[k]->name, n->kids[k]->len) & n->imask;
+        while (n->index[i])
+            i = (i + 1) & n->imask;
+        n->index[i] = (uint16_t)(k + 1);
+    }
+    return 0;
+}
+
+int tk_ptrie_finalize(tk_ptrie_t *t)
+{
+    return pnode_index(&t->root);
 }
 
 int tk_ptrie_has_root_member(const tk_ptrie_t *t, const char *name)
@@ -268,28 +326,53 @@ static long unescape(const char *b, size_t n, char *out)
 }
 
 /* At an opening quote: sets [*s, *s + *n) to the raw body, *esc when it
- * holds a backslash, and moves past the closing quote. */
+ * holds a backslash, and moves past the closing quote. Strings are short
+ * (keys, ids), so 8 bytes at a time without a call beats memchr. */
+static inline uint64_t has_byte(uint64_t v, uint64_t pattern)
+{
+    uint64_t x = v ^ pattern;
+    return (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
+}
+
 static int scan_string(walk_t *w, const char **s, size_t *n, int *esc)
 {
-    const char *p = w->p + 1;
+    const char *p = w->p + 1, *end = w->end;
     *esc = 0;
     for (;;) {
-        const char *q = memchr(p, '"', (size_t)(w->end - p));
-        if (!q)
+#ifdef __SSE2__
+        const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+        while (end - p >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+            if (m) {
+                p += __builtin_ctz(m);
+                break;
+            }
+            p += 16;
+        }
+#endif
+        while (end - p >= 8) {
+            uint64_t v;
+            memcpy(&v, p, 8);
+            if (has_byte(v, 0x2222222222222222ULL) | has_byte(v, 0x5C5C5C5C5C5C5C5CULL))
+                break;
+            p += 8;
+        }
+        if (p >= end)
             return TK_EINVAL;
-        /* count backslashes before the quote: odd = escaped quote */
-        const char *b = q;
-        while (b > p && b[-1] == '\\')
-            b--;
-        if (memchr(p, '\\', (size_t)(q - p)))
-            *esc = 1;
-        if (((q - b) & 1) == 0) {
+        char c = *p;
+        if (c == '"') {
             *s = w->p + 1;
-            *n = (size_t)(q - (w->p + 1));
-            w->p = q + 1;
+            *n = (size_t)(p - (w->p + 1));
+            w->p = p + 1;
             return 0;
         }
-        p = q + 1;
+        if (c == '\\') {
+            *esc = 1;
+            p += 2;
+            continue;
+        }
+        p++;
     }
 }
 

@@ -221,6 +221,29 @@ static void test_paths_reach_into_arrays_by_any_element_or_index(void **s)
     assert_int_equal(fires("{\"field\":\"k\\\"q\",\"value\":\"v\"}", "{\"k\\\"q\":\"v\"}"), 1);
 }
 
+static void test_strings_with_escapes_at_every_position_decode_exactly(void **s)
+{
+    (void)s;
+    /* the scanner works on 16- and 8-byte blocks: put the escapes at every
+     * offset around the block edges, and end on an escaped backslash */
+    for (int i = 0; i < 40; i++) {
+        char raw[128], want[128], ev[512], cond[512];
+        int r = 0, w = 0;
+        for (int k = 0; k < i; k++)
+            raw[r++] = want[w++] = 'x';
+        raw[r++] = '\\', raw[r++] = '"', want[w++] = '"';
+        for (int k = 0; k < 20; k++)
+            raw[r++] = want[w++] = 'y';
+        raw[r++] = '\\', raw[r++] = '\\', want[w++] = '\\';
+        raw[r] = want[w] = 0;
+        snprintf(ev, sizeof ev, "{\"skip\":\"%s\",\"a\":\"%s\",\"b\":1}", raw, raw);
+        /* the rule value is JSON too: escape it the same way */
+        snprintf(cond, sizeof cond, "{\"all\":[{\"field\":\"a\",\"value\":\"%s\"},{\"field\":\"b\",\"value\":1}]}", raw);
+        if (fires(cond, ev) != 1)
+            fail_msg("escape at offset %d not decoded (want %s)", i, want);
+    }
+}
+
 static void test_and_or_not_combine(void **s)
 {
     (void)s;
@@ -580,6 +603,7 @@ int main(void)
         cmocka_unit_test(test_numeric_comparisons_accept_numbers_and_numeric_strings),
         cmocka_unit_test(test_fieldref_compares_two_fields),
         cmocka_unit_test(test_paths_reach_into_arrays_by_any_element_or_index),
+        cmocka_unit_test(test_strings_with_escapes_at_every_position_decode_exactly),
         cmocka_unit_test(test_and_or_not_combine),
         cmocka_unit_test(test_bad_rules_are_refused_with_the_place_named),
         cmocka_unit_test(test_malformed_events_are_rejected_without_state_change),
