@@ -42,13 +42,15 @@ say() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 skipped() { [[ "$SKIP" == *",$1,"* ]]; }
 FAILED=()
 fail_step() { FAILED+=("$1"); say "FAILED: $1 (log: $2)"; }
+# Ctrl-C reaches the children too; those that handle it (psql) make bash skip
+# its INT trap, so a step that died of SIGINT/SIGTERM stops the run here.
+stop_if_interrupted() { case "$1" in 130|143) die "interrupted";; esac; }
 
 # ---- checks: say exactly what is missing and how to get it ------------------
 need_tool() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found: $2"; }
 need_tool cc "install build-essential (or run ./scripts/setup)"
 need_tool c++ "install g++ (or run ./scripts/setup)"
 need_tool gzip "install gzip"
-need_tool /usr/bin/time "install the Debian package 'time'"
 [ -x "$PY" ] || die "$PY not found: install python3 (Debian)"
 [ -f /usr/include/simdjson.h ] || die "simdjson headers missing: apt-get install libsimdjson-dev"
 [ -f /usr/include/sqlite3.h ] || die "SQLite headers missing: apt-get install libsqlite3-dev"
@@ -98,7 +100,8 @@ CF=(-O2 -g -Wall -Wextra -Werror -D_DEFAULT_SOURCE -I"$BENCH/peers")
   cc "${CF[@]}" -std=c11 -c "$BENCH/peers/lines.c" -o "$PB/lines.o" &&
   cc "${CF[@]}" -std=c11 "$BENCH/peers/sqlite_load.c" "$PB/extract.o" "$PB/lines.o" -lsimdjson -lsqlite3 -lstdc++ -o "$PB/sqlite_load" &&
   cc "${CF[@]}" -std=c11 "$BENCH/peers/pg_copy_text.c" "$PB/extract.o" "$PB/lines.o" -lsimdjson -lstdc++ -o "$PB/pg_copy_text" &&
-  cc "${CF[@]}" -std=c11 "$BENCH/peers/sqlite_lookup.c" -lsqlite3 -o "$PB/sqlite_lookup"
+  cc "${CF[@]}" -std=c11 "$BENCH/peers/sqlite_lookup.c" -lsqlite3 -o "$PB/sqlite_lookup" &&
+  cc "${CF[@]}" -std=c11 "$BENCH/peers/runstat.c" -o "$PB/runstat"
 } >"$LOGS/peers_build.log" 2>&1 || { cat "$LOGS/peers_build.log" >&2; die "building the peers failed"; }
 
 # ---- machine facts -------------------------------------------------------------
@@ -122,12 +125,14 @@ EOF
 }
 machine_facts
 
-# timed NAME cmd...: runs cmd under /usr/bin/time, writes
+# timed NAME cmd...: runs cmd under runstat (peers/runstat.c), which writes
 # $WORK/NAME.time.json {seconds, user, sys, max_rss_kib}; stdout to $LOGS/NAME.out.
 timed() {
   local name=$1; shift
-  /usr/bin/time -f '{"seconds":%e,"user":%U,"sys":%S,"max_rss_kib":%M}' -o "$WORK/$name.time.json" \
-    "$@" >"$LOGS/$name.out" 2>"$LOGS/$name.log"
+  "$PB/runstat" "$WORK/$name.time.json" "$@" >"$LOGS/$name.out" 2>"$LOGS/$name.log"
+  local rc=$?
+  stop_if_interrupted "$rc"
+  return "$rc"
 }
 warm() { cat "$1" >/dev/null; }   # same page-cache state for every importer
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", b - a}'; }
@@ -151,7 +156,7 @@ run_dataset() {
   if [ -z "$tag" ] && [ -x "$REL/bench_parse" ] && ! skipped parse; then
     # bench_parse (src/event's own benchmark) generates its events in memory.
     say "parse: bench_parse 200000 3 (tk_event_parse, one core)"
-    "$REL/bench_parse" 200000 3 >"$WORK/parse.txt" 2>&1 || { mv "$WORK/parse.txt" "$LOGS/parse.log"; fail_step parse "$LOGS/parse.log"; }
+    "$REL/bench_parse" 200000 3 >"$WORK/parse.txt" 2>&1 || { stop_if_interrupted $?; mv "$WORK/parse.txt" "$LOGS/parse.log"; fail_step parse "$LOGS/parse.log"; }
   fi
 
   say "${tag}import: trailkeep import (fsync on) -> $tkdata"
@@ -186,16 +191,20 @@ run_dataset() {
 
   if [ -f "$db" ] && [ -f "$WORK/${tag}import_sqlite.json" ]; then
     say "${tag}lookup: $NQ queries per (attribute, window), drawn from the data"
-    if "$PB/sqlite_lookup" pick "$db" "$WORK/${tag}queries.tsv" "$NQ" "$SEED" 2>"$LOGS/${tag}pick.log"; then
+    "$PB/sqlite_lookup" pick "$db" "$WORK/${tag}queries.tsv" "$NQ" "$SEED" 2>"$LOGS/${tag}pick.log"
+    local pick_rc=$?
+    stop_if_interrupted "$pick_rc"
+    if [ "$pick_rc" -eq 0 ]; then
       "$PB/sqlite_lookup" run "$db" "$WORK/${tag}queries.tsv" "$WORK/${tag}counts_sqlite.txt" \
         >"$WORK/${tag}lookup_sqlite.json" 2>"$LOGS/${tag}lookup_sqlite.log" ||
-        { rm -f "$WORK/${tag}lookup_sqlite.json"; fail_step "${tag}lookup_sqlite" "$LOGS/${tag}lookup_sqlite.log"; }
+        { stop_if_interrupted $?; rm -f "$WORK/${tag}lookup_sqlite.json"; fail_step "${tag}lookup_sqlite" "$LOGS/${tag}lookup_sqlite.log"; }
       if [ -f "$WORK/${tag}disk_tk.json" ]; then
         if "$REL/bench_lookup" "$tkdata" "$WORK/${tag}queries.tsv" "$WORK/${tag}counts_tk.txt" \
              >"$LOGS/${tag}lookup_tk.out" 2>"$LOGS/${tag}lookup_tk.log"; then
           sed -n 1p "$LOGS/${tag}lookup_tk.out" >"$WORK/${tag}lookup_tk.json"
           sed -n 2p "$LOGS/${tag}lookup_tk.out" >"$WORK/${tag}lookup_tk_api.json"
         else
+          stop_if_interrupted $?
           fail_step "${tag}lookup_tk" "$LOGS/${tag}lookup_tk.log"
         fi
       fi
@@ -271,21 +280,26 @@ EOF
   local cpu0 cpu1
   cpu0=$(pg_cpu_ticks)
   t0=$(date +%s.%N)
-  if /usr/bin/time -f '%U %S' -o "$WORK/pg_feed.cpu" "$PB/pg_copy_text" "$data" 2>"$LOGS/pg_copy_text.log" |
-     "${PSQL[@]}" -c "COPY events FROM STDIN" >"$LOGS/import_pg.log" 2>&1; then
+  "$PB/runstat" "$WORK/pg_feed.json" "$PB/pg_copy_text" "$data" 2>"$LOGS/pg_copy_text.log" |
+    "${PSQL[@]}" -c "COPY events FROM STDIN" >"$LOGS/import_pg.log" 2>&1
+  local st=("${PIPESTATUS[@]}")
+  stop_if_interrupted "${st[0]}"
+  if [ "${st[0]}" -eq 0 ] && [ "${st[1]}" -eq 0 ]; then
     t1=$(date +%s.%N)
     sleep 0.5   # let the postmaster reap the COPY backend so its CPU is counted
     cpu1=$(pg_cpu_ticks)
     local rows size cpu
     # CPU of the whole pipe: the feeder (extraction) + the server's processes.
-    cpu=$(awk -v a="$cpu0" -v b="$cpu1" -v hz="$(getconf CLK_TCK)" '{printf "%.2f", $1 + $2 + (b - a) / hz}' "$WORK/pg_feed.cpu")
-    rm -f "$WORK/pg_feed.cpu"
+    cpu=$("$PY" -c 'import json,sys; f=json.load(open(sys.argv[1])); print("%.2f" % (f["user"] + f["sys"] + (int(sys.argv[3]) - int(sys.argv[2])) / int(sys.argv[4])))' \
+      "$WORK/pg_feed.json" "$cpu0" "$cpu1" "$(getconf CLK_TCK)")
+    rm -f "$WORK/pg_feed.json"
     rows=$("${PSQL[@]}" -At -c "SELECT count(*) FROM events")
     "${PSQL[@]}" -c "CHECKPOINT" >/dev/null 2>&1
     size=$("${PSQL[@]}" -At -c "SELECT pg_total_relation_size('events')")
     echo "{\"events\":$rows,\"seconds\":$(elapsed "$t0" "$t1"),\"cpu_seconds\":$cpu,\"disk_bytes\":$size,\"port\":$port}" >"$WORK/import_pg.json"
   else
     cat "$LOGS/pg_copy_text.log" >>"$LOGS/import_pg.log"
+    echo "pipe status: ${st[*]} (pg_copy_text, psql)" >>"$LOGS/import_pg.log"
     fail_step import_pg "$LOGS/import_pg.log"
   fi
   cleanup
@@ -299,7 +313,7 @@ run_dataset "" "$EVENTS"
 if [ -f "$BENCH/http_bench.sh" ] && ! skipped http; then
   say "http: bench/http_bench.sh (serve + wrk)"
   BENCH_BUILD="$REL" BENCH_WORK="$WORK" bash "$BENCH/http_bench.sh" >"$WORK/http.md" 2>"$LOGS/http.log" ||
-    { rm -f "$WORK/http.md" "$WORK/http.json"; fail_step http "$LOGS/http.log"; }
+    { stop_if_interrupted $?; rm -f "$WORK/http.md" "$WORK/http.json"; fail_step http "$LOGS/http.log"; }
 fi
 if [ "$BIG" = 1 ]; then
   run_dataset big_ "$BIG_EVENTS"
