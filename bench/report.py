@@ -58,6 +58,16 @@ lines = []
 w = lines.append
 
 
+def run_minutes():
+    from datetime import datetime
+    try:
+        a = datetime.strptime(params["started"], "%Y-%m-%dT%H:%M:%SZ")
+        b = datetime.strptime(status["finished"], "%Y-%m-%dT%H:%M:%SZ")
+        return f"{(b - a).total_seconds() / 60:.1f} minutes"
+    except (KeyError, ValueError):
+        return "n/a"
+
+
 def section_machine():
     w("## Machine and run")
     w("")
@@ -69,7 +79,7 @@ def section_machine():
     if mod or untr:
         note = f" (working tree: {mod} modified and {untr} untracked files, built as found)"
     rows = [
-        ("date (UTC)", machine.get("date")),
+        ("date (UTC)", f"{machine.get('date')}, whole run {run_minutes()}"),
         ("commit", f"`{commit}`{note}"),
         ("CPU", f"{machine.get('cpu')}, nproc = {machine.get('nproc')}"),
         ("RAM", f"{machine.get('mem_gib')} GiB"),
