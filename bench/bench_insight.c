@@ -1,6 +1,8 @@
 /* bench_insight: accuracy of the Insights detectors on generated traffic.
  * For each seed, `trailkeep gen`'s generator writes weeks of benign activity
- * (office hours, quiet weekends) with labelled attack scenarios; every event
+ * (office hours, quiet weekends) with labelled attack scenarios and the
+ * Insights scenarios (password-reset spree, permission escalation, error
+ * storm, AccessKey leak from a new IP); every event
  * goes through tk_insight_obs_from_json into one aggregate per account, then
  * tk_insight_evaluate judges everything after the first week. An incident is
  * a true positive when an injected event of its account falls inside it
@@ -44,10 +46,19 @@ typedef struct totals {
     uint64_t events;
 } totals_t;
 
+/* Scenario kinds: the attack scenarios, then the Insights scenarios. */
+static const char *kind_name(int k)
+{
+    int n = 0;
+    while (tk_gen_scenario_names[n])
+        n++;
+    return k < n ? tk_gen_scenario_names[k] : tk_gen_insight_scenario_names[k - n];
+}
+
 static int scen_kind(const char *name)
 {
-    for (int i = 0; tk_gen_scenario_names[i]; i++)
-        if (!strcmp(tk_gen_scenario_names[i], name))
+    for (int i = 0; kind_name(i); i++)
+        if (!strcmp(kind_name(i), name))
             return i;
     return -1;
 }
@@ -64,6 +75,7 @@ static int run_seed(uint64_t seed, int attacks, uint32_t days, uint64_t per_day,
     o.accounts = accounts;
     o.start_ms = tk_days_from_civil(2026, 9, 7) * TK_MS_PER_DAY; /* a Monday */
     o.attacks = attacks;
+    o.insight_attacks = attacks;
     o.label = 1;
     tk_gen_t *g = NULL;
     if (tk_gen_create(&o, &g, err)) {
@@ -219,7 +231,7 @@ int main(int argc, char **argv)
     }
     printf("\n| scenario | injected | detected | recall | mean / max delay (min) | detected by |\n"
            "|---|---|---|---|---|---|\n");
-    for (int k = 0; tk_gen_scenario_names[k]; k++) {
+    for (int k = 0; kind_name(k); k++) {
         char by[256] = "";
         size_t len = 0;
         for (int d = 0; d < TK_INSIGHT_NDET; d++)
@@ -228,7 +240,7 @@ int main(int argc, char **argv)
                                         tk_insight_detectors[d]->name,
                                         (unsigned long long)t.sc_by[k][d]);
         double rec = t.sc_n[k] ? (double)t.sc_det[k] / (double)t.sc_n[k] : 0;
-        printf("| %s | %llu | %llu | %.2f | %.1f / %llu | %s |\n", tk_gen_scenario_names[k],
+        printf("| %s | %llu | %llu | %.2f | %.1f / %llu | %s |\n", kind_name(k),
                (unsigned long long)t.sc_n[k], (unsigned long long)t.sc_det[k], rec,
                t.sc_det[k] ? (double)t.sc_delay_sum[k] / (double)t.sc_det[k] : 0,
                (unsigned long long)t.sc_delay_max[k], len ? by : "-");

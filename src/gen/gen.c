@@ -30,6 +30,16 @@ const char *const tk_gen_scenario_names[] = {
     "brute-force-signin", "root-signin-no-mfa", "root-accesskey-created", "trail-concealment",
     "sg-open-world", "mass-delete-instances", "admin-policy-attached", NULL,
 };
+/* Insights scenarios (opts.insight_attacks) number on after SC__COUNT so the
+ * attack scenarios above, and their output, stay as they are. */
+enum { SC_PW_SPREE = SC__COUNT, SC_PRIV_ESC, SC_ERR_STORM, SC_AK_LEAK, SC__ALL };
+const char *const tk_gen_insight_scenario_names[] = {
+    "password-reset-spree", "permission-escalation", "error-storm", "accesskey-leak-new-ip", NULL,
+};
+static const char *scen_name(int sc)
+{
+    return sc < SC__COUNT ? tk_gen_scenario_names[sc] : tk_gen_insight_scenario_names[sc - SC__COUNT];
+}
 
 typedef struct gen_sev {
     int64_t ms;
@@ -513,6 +523,68 @@ static int plan_scenarios(tk_gen_t *g, gen_rng_t *r, size_t *cap)
     return 0;
 }
 
+/* A RAM user holding a permanent AccessKey (scripts, leaked keys), else what
+ * find_ident gives. */
+static uint16_t find_keyed(const gen_account_t *a, gen_rng_t *r)
+{
+    uint32_t start = 1 + gen_below(r, a->nids - 1);
+    for (uint32_t k = 0; k < a->nids - 1; k++) {
+        uint32_t i = 1 + (start - 1 + k) % (a->nids - 1);
+        if (a->ids[i].type == ID_RAM_USER && a->ids[i].nak && a->ids[i].ak[0][0])
+            return (uint16_t)i;
+    }
+    return find_ident(a, r, 0, 0);
+}
+
+/* Plans one set of Insights scenarios: activity that is ordinary event by
+ * event and anomalous only by its rate, sustained over minutes. */
+static int plan_insight_scenarios(tk_gen_t *g, gen_rng_t *r, size_t *cap)
+{
+    int64_t span = g->end_ms - g->start_ms;
+    for (int sc = SC__COUNT; sc < SC__ALL; sc++) {
+        gen_sev_t s;
+        memset(&s, 0, sizeof s);
+        s.scen = (uint8_t)sc;
+        s.acct = gen_below(r, g->o.accounts);
+        const gen_account_t *a = &g->accts[s.acct];
+        int64_t t = g->start_ms + 600000 + (int64_t)(gen_unit(r) * (double)(span - 3600000));
+        t -= t % 1000;
+        rand_ipv4(r, attack_first, TK_ARRAY_LEN(attack_first), s.ip);
+        int rc = 0;
+        switch (sc) {
+        case SC_PW_SPREE: /* one admin resets many users' console passwords */
+        case SC_PRIV_ESC: { /* one user attaches policies, AdministratorAccess first */
+            s.ident = find_ident(a, r, 1, 0);
+            uint32_t n = (sc == SC_PW_SPREE ? 8 : 5) + gen_below(r, 6);
+            for (uint32_t k = 0; k < n && !rc; k++) {
+                s.ms = t;
+                s.step = (uint8_t)(k ? 1 : 0);
+                rc = add_sev(g, cap, &s);
+                t += 10000 + gen_below(r, 30000);
+            }
+            break;
+        }
+        case SC_ERR_STORM:   /* a script with the wrong permissions retrying in a loop */
+        case SC_AK_LEAK: {   /* a script's key enumerating the account from elsewhere */
+            s.ident = find_keyed(a, r);
+            uint32_t minutes = (sc == SC_ERR_STORM ? 15 : 10) + gen_below(r, 11);
+            for (uint32_t m = 0; m < minutes && !rc; m++) {
+                uint32_t per = sc == SC_ERR_STORM ? 10 + gen_below(r, 15) : 6 + gen_below(r, 6);
+                for (uint32_t k = 0; k < per && !rc; k++) {
+                    s.ms = t + (int64_t)m * 60000 + (int64_t)(k * 60000 / per);
+                    s.step = (uint8_t)gen_below(r, 3); /* which API (AK leak) */
+                    rc = add_sev(g, cap, &s);
+                }
+            }
+            break;
+        }
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 int tk_gen_create(const tk_gen_opts_t *opts, tk_gen_t **out, char *err)
 {
     *out = NULL;
@@ -584,13 +656,17 @@ int tk_gen_create(const tk_gen_opts_t *opts, tk_gen_t **out, char *err)
         }
     }
 
-    if (o->attacks) {
+    if (o->attacks || o->insight_attacks) {
         size_t cap = 0;
         gen_rng_t pr;
         gen_rng_seed(&pr, o->seed ^ 0x61747461636bull);
         uint32_t sets = 1 + (o->accounts - 1) / 8;
-        for (uint32_t s = 0; s < sets; s++)
+        for (uint32_t s = 0; s < sets && o->attacks; s++)
             if ((rc = plan_scenarios(g, &pr, &cap)))
+                goto fail;
+        gen_rng_seed(&pr, o->seed ^ 0x696e7369676874ull); /* own stream: attacks unchanged */
+        for (uint32_t s = 0; s < sets && o->insight_attacks; s++)
+            if ((rc = plan_insight_scenarios(g, &pr, &cap)))
                 goto fail;
         qsort(g->sev, g->nsev, sizeof *g->sev, cmp_sev);
         if (g->nsev > total) {
@@ -843,7 +919,7 @@ static void sev_draft(tk_gen_t *g, const gen_sev_t *s, gen_draft_t *d)
     memset(d, 0, sizeof *d);
     const gen_account_t *a = d->acct = &g->accts[s->acct];
     d->ms = s->ms;
-    d->scenario = tk_gen_scenario_names[s->scen];
+    d->scenario = scen_name(s->scen);
     d->label = g->o.label;
     rand_uuid(r, d->ev_uuid);
     rand_uuid(r, d->req_uuid);
@@ -914,6 +990,31 @@ static void sev_draft(tk_gen_t *g, const gen_sev_t *s, gen_draft_t *d)
         d->ip = id->ips[0];
         api = &gen_apis[gen_api_find(SVC_RAM, s->step == 0 ? "CreateUser" : "AttachPolicyToUser")];
         break;
+    case SC_PW_SPREE:
+    case SC_PRIV_ESC:
+        d->console = 1;
+        d->ip = id->ips[0];
+        api = &gen_apis[gen_api_find(SVC_RAM, s->scen == SC_PW_SPREE ? "UpdateLoginProfile"
+                                                                      : "AttachPolicyToUser")];
+        break;
+    case SC_ERR_STORM: {
+        static const gen_err_t denied = {
+            "Forbidden.RAM", "User not authorized to operate on the specified resource.", 403};
+        d->ua = gen_ua_tool[id->ua[0]];
+        d->ak = id->ak[0];
+        d->ip = id->ips[0];
+        d->err = &denied;
+        api = &gen_apis[gen_api_find(SVC_ECS, "DescribeInstances")];
+        break;
+    }
+    case SC_AK_LEAK: {
+        static const struct { int svc; const char *name; } recon[3] = {
+            {SVC_RAM, "ListUsers"}, {SVC_ECS, "DescribeInstances"}, {SVC_STS, "GetCallerIdentity"}};
+        d->ua = gen_ua_tool[2];
+        d->ak = id->ak[0];
+        api = &gen_apis[gen_api_find(recon[s->step % 3].svc, recon[s->step % 3].name)];
+        break;
+    }
     }
     d->api = api;
     if (gen_services[api->svc].global)
@@ -940,6 +1041,12 @@ static void sev_draft(tk_gen_t *g, const gen_sev_t *s, gen_draft_t *d)
         snprintf(d->target, sizeof d->target, "%s", s->extra);
         snprintf(d->res1, sizeof d->res1, "%s", s->extra);
         if (s->step == 1) {
+            d->policy = "AdministratorAccess";
+            snprintf(d->res2, sizeof d->res2, "%s", d->policy);
+        }
+        break;
+    case SC_PRIV_ESC:
+        if (s->step == 0) {
             d->policy = "AdministratorAccess";
             snprintf(d->res2, sizeof d->res2, "%s", d->policy);
         }

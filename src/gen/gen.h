@@ -29,6 +29,8 @@ typedef struct tk_gen_opts {
     double error_rate;         /* share of API calls that fail (default 0.03) */
     double signin_failure_rate;/* share of console sign-ins that fail (default 0.08) */
     int attacks;               /* inject attack scenarios (see tk_gen_scenario_names) */
+    int insight_attacks;       /* inject the Insights scenarios (tk_gen_insight_scenario_names),
+                                  one set per 8 accounts; 0 leaves the output unchanged */
     int label;                 /* add "tkScenario":"<name>" to injected events */
     tk_gen_shape_t shape;
 } tk_gen_opts_t;
@@ -81,5 +83,10 @@ const char *tk_gen_region_name(uint32_t region_index, int aws);
 
 /* Names of the attack scenarios, NULL-terminated (static). */
 extern const char *const tk_gen_scenario_names[];
+/* Names of the Insights scenarios (insight_attacks), NULL-terminated (static):
+ * sustained deviations rather than single events: a password-reset spree, a
+ * permission-escalation spree, an error storm from a misconfigured script, a
+ * leaked AccessKey used from a new IP. */
+extern const char *const tk_gen_insight_scenario_names[];
 
 #endif

@@ -214,9 +214,11 @@ int tk_insight_series_evaluate(const tk_insight_detector_t *d, const tk_insight_
     }
     double log_alpha = log10(kn->alpha);
     uint32_t m = kn->m < 1 ? 1 : kn->m > MAX_M ? MAX_M : (uint32_t)kn->m;
-    uint32_t k = kn->k < 1 ? 1 : kn->k > m ? m : (uint32_t)kn->k;
+    uint32_t k = kn->k < 1 ? 1 : (uint32_t)kn->k;
+    if (!kn->k_events && k > m)
+        k = m;
     uint32_t quiet = kn->close_quiet < 1 ? 1 : (uint32_t)kn->close_quiet;
-    uint32_t recent[MAX_M];
+    uint32_t recent[MAX_M], recent_n[MAX_M]; /* anomalous minutes in the window, their events */
     uint32_t nrecent = 0, last_anom = 0;
     int open = 0;
     double minlogp = 0;
@@ -240,17 +242,22 @@ int tk_insight_series_evaluate(const tk_insight_detector_t *d, const tk_insight_
         double lp = tk_insight_poisson_log10_sf(c / e.phi[hi], e.test[hi] / e.phi[hi]);
         if (lp >= log_alpha)
             continue;
-        uint32_t keep = 0;
+        uint32_t keep = 0, held = 0;
         for (uint32_t r = 0; r < nrecent; r++)
-            if (recent[r] + m > t)
+            if (recent[r] + m > t) {
+                recent_n[keep] = recent_n[r];
                 recent[keep++] = recent[r];
+            }
         nrecent = keep;
+        recent_n[nrecent] = s->pts[j].events;
         recent[nrecent++] = t;
+        for (uint32_t r = 0; r < nrecent; r++)
+            held += kn->k_events ? recent_n[r] : 1;
         if (open) {
             last_anom = t;
             if (lp < minlogp)
                 minlogp = lp;
-        } else if (nrecent >= k) {
+        } else if (held >= k) {
             memset(&in, 0, sizeof in);
             in.det = s->det;
             in.key = s->key;

@@ -94,14 +94,16 @@ static int classify_trail(const tk_insight_obs_t *o, tk_insight_key_t *keys, int
 
 /* Sparse series: the floor is tiny, so changes in an account that never
  * makes them are significant, while an account that changes policies daily
- * needs a burst; k = 4 of m = 10 minutes asks for a spree, not a session of edits. */
+ * needs a burst. k_events: 5 changes within 5 minutes make a spree; a session
+ * of a few edits spread over a quarter of an hour does not. */
 const tk_insight_detector_t tk_insight_det_policy = {
     .name = "PolicyChangeInsight",
     .summary = "permission changes (policies attached, detached, created; role trust) beyond "
                "the account's usual level",
     .object = "permission changes",
-    .defaults = {.alpha = 1e-2, .k = 4, .m = 10, .close_quiet = 30, .min_count = 1,
-                 .floor_rate = 1e-5, .sigma = 1, .min_history_h = 24, .enabled = 1},
+    .defaults = {.alpha = 1e-2, .k = 5, .m = 5, .close_quiet = 30, .min_count = 1,
+                 .floor_rate = 1e-5, .sigma = 1, .min_history_h = 24, .k_events = 1,
+                 .enabled = 1},
     .classify = classify_policy,
     .evaluate = tk_insight_series_evaluate,
 };
@@ -110,8 +112,9 @@ const tk_insight_detector_t tk_insight_det_password = {
     .name = "PasswordChangeInsight",
     .summary = "password and login-profile changes beyond the account's usual level",
     .object = "password changes",
-    .defaults = {.alpha = 1e-2, .k = 4, .m = 10, .close_quiet = 30, .min_count = 1,
-                 .floor_rate = 1e-5, .sigma = 1, .min_history_h = 24, .enabled = 1},
+    .defaults = {.alpha = 1e-2, .k = 5, .m = 5, .close_quiet = 30, .min_count = 1,
+                 .floor_rate = 1e-5, .sigma = 1, .min_history_h = 24, .k_events = 1,
+                 .enabled = 1},
     .classify = classify_password,
     .evaluate = tk_insight_series_evaluate,
 };

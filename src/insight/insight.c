@@ -43,6 +43,8 @@ const tk_insight_opt_t tk_insight_opts[] = {
      "hours of the account's history needed before anything is judged"},
     {"by_events", OPT(by_events), 0, 1,
      "1: the test counts events and weights only gate min_count; 0: the test counts weights"},
+    {"k_events", OPT(k_events), 0, 1,
+     "1: k counts events in the anomalous minutes of the window (a spree), 0: minutes"},
     {"enabled", OPT(enabled), 0, 1, "1 to run the detector, 0 to skip it"},
 };
 const size_t tk_insight_nopts = TK_ARRAY_LEN(tk_insight_opts);

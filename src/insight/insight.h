@@ -44,6 +44,7 @@ typedef struct tk_insight_knobs {
     double sigma;         /* robust spreads (1.4826 MAD) of the seasonal samples added to the expected rate */
     double min_history_h; /* hours of account history needed before anything is judged */
     double by_events;     /* 1: judge event counts, weights only gate min_count; 0: judge weights */
+    double k_events;      /* 1: k counts events in the anomalous minutes, not minutes (sprees) */
     double enabled;       /* 0 disables the detector */
 } tk_insight_knobs_t;
 
