@@ -52,6 +52,7 @@
  *                  varint eventId length, bytes; varint json length, bytes
  *                entries are in (time, seq) order; ordinal = position in the segment
  *   ...    ...   sections, each a zstd frame (see SEC_*), located by the footer
+ *                every zstd frame of a segment carries its content checksum
  *   end-F  F     footer (SEG_FOOTER_SIZE bytes):
  *     0    8     magic "TKSEGEND"
  *     8    4     format version (SEG_VERSION)

@@ -62,9 +62,15 @@ static uint32_t w_frame(segw_t *w, const void *raw, size_t n, uint64_t *off, int
         w->rc = TK_ENOMEM;
         return 0;
     }
-    size_t c = use_dict && w->dict
-                   ? ZSTD_compress_usingCDict(w->cctx, w->z.p, bound, raw, n, w->dict->cdict)
-                   : ZSTD_compressCCtx(w->cctx, w->z.p, bound, raw, n, SEG_ZSTD_LEVEL);
+    /* every frame carries zstd's content checksum (4 bytes): a damaged block is
+     * an error on read, never different JSON served as if it were stored */
+    ZSTD_CCtx_reset(w->cctx, ZSTD_reset_session_and_parameters);
+    ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 1);
+    if (use_dict && w->dict)
+        ZSTD_CCtx_refCDict(w->cctx, w->dict->cdict);
+    else
+        ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, SEG_ZSTD_LEVEL);
+    size_t c = ZSTD_compress2(w->cctx, w->z.p, bound, raw, n);
     if (ZSTD_isError(c)) {
         w->rc = TK_EIO;
         return 0;
