@@ -135,6 +135,8 @@ typedef struct worker {
     struct gev *ev;
     size_t from, to, batch;
     int rc;
+    double *lat; /* per call, microseconds */
+    size_t nlat;
 } worker_t;
 
 static void *work(void *arg);
@@ -171,7 +173,9 @@ static void *work(void *arg)
         size_t k = w->to - i < w->batch ? w->to - i : w->batch;
         for (size_t j = 0; j < k; j++)
             fill(&batch[j], &w->ev[i + j]);
+        uint64_t t0 = tk_mono_ns();
         w->rc = tk_store_append(w->s, batch, k, NULL, NULL, err);
+        w->lat[w->nlat++] = (double)(tk_mono_ns() - t0) / 1e3;
     }
     free(batch);
     return NULL;
@@ -236,15 +240,21 @@ int main(int argc, char **argv)
     if (nth < 1 || nth > 64)
         nth = 1;
     for (int t = 0; t < nth; t++) {
-        wk[t] = (worker_t){s, ev, n * t / nth, n * (t + 1) / nth, B, 0};
+        wk[t] = (worker_t){s, ev, n * t / nth, n * (t + 1) / nth, B, 0, NULL, 0};
+        wk[t].lat = malloc((n / B / nth + 2) * sizeof(double));
         pthread_create(&th[t], NULL, work, &wk[t]);
     }
+    size_t nl = 0;
+    double *all = malloc((n / B + 2 * (size_t)nth + 2) * sizeof(double));
     for (int t = 0; t < nth; t++) {
         pthread_join(th[t], NULL);
         if (wk[t].rc) {
             fprintf(stderr, "append failed: %d\n", wk[t].rc);
             return 1;
         }
+        memcpy(all + nl, wk[t].lat, wk[t].nlat * sizeof(double));
+        nl += wk[t].nlat;
+        free(wk[t].lat);
     }
     uint64_t a1 = tk_mono_ns();
     double c1 = cpu_s();
@@ -260,6 +270,10 @@ int main(int argc, char **argv)
     printf("events %zu, raw JSON %.1f MB (%.0f B/event)\n", n, raw / 1e6, (double)raw / n);
     printf("append (fsync=%d, %d thread(s), batches of %zu, includes automatic seals): %.0f events/s (%.2f s)\n",
            do_fsync, nth, B, n / secs, secs);
+    qsort(all, nl, sizeof *all, cmp_d);
+    printf("append call latency (%zu calls): p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", nl,
+           all[nl / 2] / 1e3, all[nl * 99 / 100] / 1e3, all[nl - 1] / 1e3);
+    free(all);
     printf("final seal: %.2f s; append+seal: %.0f events/s\n", ssecs, n / (secs + ssecs));
     printf("CPU time: append %.2f s (%.0f events/s per core), seal %.2f s (%.0f events/s per core)\n",
            c1 - c0, n / (c1 - c0), c2 - c1, n / (c2 - c1));
