@@ -42,10 +42,15 @@ typedef struct group {
     int fired;
     uint64_t suppressed;
     /* in-window events (count) or distinct values; a ring in arrival order */
-    int64_t *ts;
-    uint64_t *dh;       /* distinct only: value hashes, same positions as ts */
+    struct ring_ent *ring;
     uint32_t n, cap, head;
 } group_t;
+
+typedef struct ring_ent {
+    int64_t ts;
+    uint64_t seq;  /* the event's sequence number (its id for the caller) */
+    uint64_t dh;   /* distinct: hash of the value */
+} ring_ent_t;
 
 struct tk_alert_engine {
     tk_alert_opts_t opts;
@@ -74,6 +79,9 @@ struct tk_alert_engine {
     uint64_t since_sweep;
     tk_aview_t view;
     tk_buf_t why, key;
+    uint64_t *seqs;
+    uint32_t seqcap;
+    uint64_t last_seq;
     tk_alert_stats_t st;
 };
 
@@ -94,8 +102,7 @@ int tk_alert_engine_create(const tk_alert_opts_t *opts, tk_alert_engine_t **out,
 static void group_free(group_t *g)
 {
     free(g->key);
-    free(g->ts);
-    free(g->dh);
+    free(g->ring);
     free(g);
 }
 
@@ -131,6 +138,7 @@ void tk_alert_engine_destroy(tk_alert_engine_t *e)
     tk_aview_free(&e->view);
     tk_buf_free(&e->why);
     tk_buf_free(&e->key);
+    free(e->seqs);
     free(e);
 }
 
@@ -503,7 +511,7 @@ static group_t *group_get(tk_alert_engine_t *e, uint32_t r, const char *key, uin
     return g;
 }
 
-static int ring_push(group_t *g, int64_t t, uint64_t dh, uint32_t limit, int distinct)
+static int ring_push(group_t *g, int64_t t, uint64_t seq, uint64_t dh, uint32_t limit)
 {
     if (g->n == g->cap) {
         if (g->n == limit) { /* full: the oldest gives way */
@@ -513,30 +521,18 @@ static int ring_push(group_t *g, int64_t t, uint64_t dh, uint32_t limit, int dis
             uint32_t cap = g->cap ? 2 * g->cap : 4;
             if (cap > limit)
                 cap = limit;
-            int64_t *nt = malloc(cap * sizeof(int64_t));
-            uint64_t *nd = distinct ? malloc(cap * sizeof(uint64_t)) : NULL;
-            if (!nt || (distinct && !nd)) {
-                free(nt);
-                free(nd);
+            ring_ent_t *nr = malloc(cap * sizeof(*nr));
+            if (!nr)
                 return TK_ENOMEM;
-            }
-            for (uint32_t i = 0; i < g->n; i++) {
-                nt[i] = g->ts[(g->head + i) % g->cap];
-                if (distinct)
-                    nd[i] = g->dh[(g->head + i) % g->cap];
-            }
-            free(g->ts);
-            free(g->dh);
-            g->ts = nt;
-            g->dh = nd;
+            for (uint32_t i = 0; i < g->n; i++)
+                nr[i] = g->ring[(g->head + i) % g->cap];
+            free(g->ring);
+            g->ring = nr;
             g->cap = cap;
             g->head = 0;
         }
     }
-    uint32_t at = (g->head + g->n) % g->cap;
-    g->ts[at] = t;
-    if (distinct)
-        g->dh[at] = dh;
+    g->ring[(g->head + g->n) % g->cap] = (ring_ent_t){t, seq, dh};
     g->n++;
     return 0;
 }
@@ -569,8 +565,25 @@ static void explain(tk_alert_engine_t *e, const tk_rule_t *rule, tk_alert_hit_t 
         hit->why = e->why.p;
 }
 
+/* Copies the group's in-window sequence numbers (oldest first) for the hit. */
+static int fill_seqs(tk_alert_engine_t *e, const group_t *g, tk_alert_hit_t *hit)
+{
+    if (g->n > e->seqcap) {
+        uint64_t *ns = realloc(e->seqs, g->n * sizeof(uint64_t));
+        if (!ns)
+            return TK_ENOMEM;
+        e->seqs = ns;
+        e->seqcap = g->n;
+    }
+    for (uint32_t i = 0; i < g->n; i++)
+        e->seqs[i] = g->ring[(g->head + i) % g->cap].seq;
+    hit->seqs = e->seqs;
+    hit->nseqs = g->n;
+    return 0;
+}
+
 static int on_match(tk_alert_engine_t *e, uint32_t r, const char *acct, size_t alen, int64_t t,
-                    tk_alert_cb cb, void *ctx)
+                    uint64_t seq, tk_alert_cb cb, void *ctx)
 {
     const tk_rule_t *rule = e->rules[r];
     e->st.matches++;
@@ -580,7 +593,7 @@ static int on_match(tk_alert_engine_t *e, uint32_t r, const char *acct, size_t a
     tk_alert_hit_t hit = {
         .kind = TK_ALERT_MATCH, .rule = rule, .account = e->key.p, .account_len = alen,
         .group_key = e->key.p + alen + 1, .group_len = e->key.len - alen - 1,
-        .count = 1, .first_ms = t, .time_ms = t,
+        .count = 1, .first_ms = t, .time_ms = t, .seqs = &seq, .nseqs = 1,
     };
     if (e->opts.report_matches) {
         explain(e, rule, &hit);
@@ -605,7 +618,7 @@ static int on_match(tk_alert_engine_t *e, uint32_t r, const char *acct, size_t a
     int64_t first = t;
     if (rule->threshold > 1 || rule->distinct) {
         /* expire events that left the window, oldest first */
-        while (g->n && g->ts[g->head] <= t - rule->window_ms) {
+        while (g->n && g->ring[g->head].ts <= t - rule->window_ms) {
             g->head = (g->head + 1) % g->cap;
             g->n--;
         }
@@ -616,25 +629,21 @@ static int on_match(tk_alert_engine_t *e, uint32_t r, const char *acct, size_t a
             uint64_t dh = tk_hash64(a->s, a->len);
             int seen = 0;
             for (uint32_t i = 0; i < g->n && !seen; i++) {
-                uint32_t at = (g->head + i) % g->cap;
-                if (g->dh[at] == dh) {
-                    /* refresh: move the value to the newest position */
-                    for (uint32_t j = i; j + 1 < g->n; j++) {
-                        uint32_t x = (g->head + j) % g->cap, y = (g->head + j + 1) % g->cap;
-                        g->ts[x] = g->ts[y];
-                        g->dh[x] = g->dh[y];
-                    }
-                    g->ts[(g->head + g->n - 1) % g->cap] = t;
-                    seen = 1;
-                }
+                if (g->ring[(g->head + i) % g->cap].dh != dh)
+                    continue;
+                /* seen again: the value moves to the newest position */
+                for (uint32_t j = i; j + 1 < g->n; j++)
+                    g->ring[(g->head + j) % g->cap] = g->ring[(g->head + j + 1) % g->cap];
+                g->ring[(g->head + g->n - 1) % g->cap] = (ring_ent_t){t, seq, dh};
+                seen = 1;
             }
-            if (!seen && (rc = ring_push(g, t, dh, rule->threshold, 1)))
+            if (!seen && (rc = ring_push(g, t, seq, dh, rule->threshold)))
                 return rc;
-        } else if ((rc = ring_push(g, t, 0, rule->threshold, 0))) {
+        } else if ((rc = ring_push(g, t, seq, 0, rule->threshold))) {
             return rc;
         }
         count = g->n;
-        first = g->n ? g->ts[g->head] : t;
+        first = g->n ? g->ring[g->head].ts : t;
         if (count < rule->threshold)
             return 0;
     }
@@ -647,6 +656,8 @@ static int on_match(tk_alert_engine_t *e, uint32_t r, const char *acct, size_t a
     hit.count = count;
     hit.first_ms = first;
     hit.suppressed = g->suppressed;
+    if ((rule->threshold > 1 || rule->distinct) && (rc = fill_seqs(e, g, &hit)))
+        return rc;
     g->fired = 1;
     g->fired_ms = t;
     g->suppressed = 0;
@@ -662,10 +673,20 @@ int tk_alert_engine_eval(tk_alert_engine_t *e, const char *account, size_t accou
                          const char *event_json, size_t len, int64_t time_ms, tk_alert_cb cb,
                          void *ctx, char *err)
 {
+    return tk_alert_engine_eval_seq(e, account, account_len, event_json, len, time_ms,
+                                    e->last_seq + 1, cb, ctx, err);
+}
+
+int tk_alert_engine_eval_seq(tk_alert_engine_t *e, const char *account, size_t account_len,
+                             const char *event_json, size_t len, int64_t time_ms, uint64_t seq,
+                             tk_alert_cb cb, void *ctx, char *err)
+{
     int rc;
     if (!e->frozen && (rc = freeze(e, err)))
         return rc;
     e->st.events++;
+    if (seq > e->last_seq)
+        e->last_seq = seq;
     tk_aview_reset(&e->view);
     int found = 0;
     rc = tk_jwalk(event_json, len, e->trie_root, e->has_sub ? "cloudTrailRecord" : NULL,
@@ -716,10 +737,146 @@ int tk_alert_engine_eval(tk_alert_engine_t *e, const char *account, size_t accou
         e->st.rule_evals++;
         if (!tk_anode_eval(e->rules[r]->root, &e->view))
             continue;
-        if ((rc = on_match(e, r, account, account_len, time_ms, cb, ctx)))
+        if ((rc = on_match(e, r, account, account_len, time_ms, seq, cb, ctx)))
             return tk_errf(err, rc, "out of memory");
     }
     if (++e->since_sweep >= 65536 && e->ngroups)
         sweep(e, e->max_seen_ms);
+    return 0;
+}
+
+/* ---- state snapshot (restart without re-alerting or missing a window) ----
+ * Format, little-endian: "TKA1", varint last_seq, zigzag max_seen_ms, varint
+ * groups, then per group: rule id (varint length + bytes), key (same),
+ * varint account length, zigzag last_ms, byte fired, zigzag fired_ms, varint
+ * suppressed, varint n, n x (zigzag ts, varint seq, u64 hash); finally the
+ * low 32 bits of xxh3 over everything before. */
+
+static uint64_t zz(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static int64_t unzz(uint64_t v)
+{
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+uint64_t tk_alert_engine_last_seq(const tk_alert_engine_t *e)
+{
+    return e->last_seq;
+}
+
+int tk_alert_engine_save(const tk_alert_engine_t *e, tk_buf_t *out, char *err)
+{
+    int rc = tk_buf_append(out, "TKA1", 4);
+    size_t start = out->len - 4;
+    rc |= tk_buf_put_varint(out, e->last_seq);
+    rc |= tk_buf_put_varint(out, zz(e->max_seen_ms == INT64_MIN ? 0 : e->max_seen_ms));
+    rc |= tk_buf_put_varint(out, e->ngroups);
+    for (uint32_t b = 0; b < e->nbuckets && !rc; b++) {
+        for (const group_t *g = e->buckets[b]; g && !rc; g = g->next) {
+            const char *id = e->rules[g->rule]->id;
+            rc |= tk_buf_put_varint(out, strlen(id)) | tk_buf_append(out, id, strlen(id));
+            rc |= tk_buf_put_varint(out, g->keylen) | tk_buf_append(out, g->key, g->keylen);
+            rc |= tk_buf_put_varint(out, g->acct_len) | tk_buf_put_varint(out, zz(g->last_ms));
+            rc |= tk_buf_putc(out, (char)g->fired) | tk_buf_put_varint(out, zz(g->fired_ms));
+            rc |= tk_buf_put_varint(out, g->suppressed) | tk_buf_put_varint(out, g->n);
+            for (uint32_t i = 0; i < g->n; i++) {
+                const ring_ent_t *r = &g->ring[(g->head + i) % g->cap];
+                rc |= tk_buf_put_varint(out, zz(r->ts)) | tk_buf_put_varint(out, r->seq) |
+                      tk_buf_put_u64le(out, r->dh);
+            }
+        }
+    }
+    if (!rc)
+        rc = tk_buf_put_u32le(out, tk_checksum32(out->p + start, out->len - start));
+    return rc ? tk_errf(err, TK_ENOMEM, "out of memory") : 0;
+}
+
+typedef struct rd {
+    const uint8_t *p, *end;
+    int bad;
+} rd_t;
+
+static uint64_t rd_varint(rd_t *r)
+{
+    uint64_t v = 0;
+    size_t k = r->bad ? 0 : tk_get_varint(r->p, (size_t)(r->end - r->p), &v);
+    if (!k)
+        r->bad = 1;
+    r->p += k;
+    return v;
+}
+
+static const char *rd_bytes(rd_t *r, size_t n)
+{
+    if (r->bad || (size_t)(r->end - r->p) < n) {
+        r->bad = 1;
+        return NULL;
+    }
+    const char *s = (const char *)r->p;
+    r->p += n;
+    return s;
+}
+
+int tk_alert_engine_load(tk_alert_engine_t *e, const void *data, size_t n, char *err)
+{
+    int rc;
+    if (!e->frozen && (rc = freeze(e, err)))
+        return rc;
+    const uint8_t *p = data;
+    if (n < 8 || memcmp(p, "TKA1", 4) != 0)
+        return tk_errf(err, TK_ECORRUPT, "alert state: not a trailkeep alert state snapshot");
+    if (tk_get_u32le(p + n - 4) != tk_checksum32(p, n - 4))
+        return tk_errf(err, TK_ECORRUPT, "alert state: checksum mismatch (the snapshot is damaged); start without it");
+    rd_t r = {p + 4, p + n - 4, 0};
+    uint64_t last_seq = rd_varint(&r);
+    int64_t max_seen = unzz(rd_varint(&r));
+    uint64_t ng = rd_varint(&r);
+    for (uint64_t k = 0; k < ng && !r.bad; k++) {
+        size_t idl = (size_t)rd_varint(&r);
+        const char *id = rd_bytes(&r, idl);
+        size_t keyl = (size_t)rd_varint(&r);
+        const char *key = rd_bytes(&r, keyl);
+        uint32_t acct_len = (uint32_t)rd_varint(&r);
+        int64_t last_ms = unzz(rd_varint(&r));
+        const char *fired = rd_bytes(&r, 1);
+        int64_t fired_ms = unzz(rd_varint(&r));
+        uint64_t suppressed = rd_varint(&r);
+        uint64_t cnt = rd_varint(&r);
+        if (r.bad || acct_len > keyl || cnt > (uint64_t)(r.end - r.p)) {
+            r.bad = 1;
+            break;
+        }
+        /* the rule may be gone or changed since the snapshot: match by id */
+        uint32_t ri = UINT32_MAX;
+        for (uint32_t i = 0; i < e->nrules; i++)
+            if (strlen(e->rules[i]->id) == idl && !memcmp(e->rules[i]->id, id, idl)) {
+                ri = i;
+                break;
+            }
+        group_t *g = ri == UINT32_MAX ? NULL : group_get(e, ri, key, (uint32_t)keyl, acct_len, max_seen);
+        if (g) {
+            g->last_ms = last_ms;
+            g->fired = *fired != 0;
+            g->fired_ms = fired_ms;
+            g->suppressed = suppressed;
+            g->n = 0;
+        }
+        for (uint64_t i = 0; i < cnt && !r.bad; i++) {
+            int64_t ts = unzz(rd_varint(&r));
+            uint64_t seq = rd_varint(&r);
+            const char *dh = rd_bytes(&r, 8);
+            if (g && dh && ring_push(g, ts, seq, tk_get_u64le((const uint8_t *)dh), e->rules[ri]->threshold))
+                return tk_errf(err, TK_ENOMEM, "out of memory");
+        }
+    }
+    if (r.bad)
+        return tk_errf(err, TK_ECORRUPT, "alert state: truncated snapshot");
+    if (last_seq > e->last_seq)
+        e->last_seq = last_seq;
+    if (max_seen > e->max_seen_ms)
+        e->max_seen_ms = max_seen;
     return 0;
 }

@@ -104,6 +104,8 @@ typedef struct tk_alert_hit {
     int64_t time_ms;         /* this event */
     uint64_t suppressed;     /* firings held back for this group since the last one */
     const char *why;         /* which conditions held, when opts.explain; else NULL */
+    const uint64_t *seqs;    /* sequence numbers of the events counted, oldest first */
+    uint32_t nseqs;          /* (for a distinct count: the latest event of each value) */
 } tk_alert_hit_t;
 
 typedef void (*tk_alert_cb)(void *ctx, const tk_alert_hit_t *hit);
@@ -149,6 +151,26 @@ int tk_alert_engine_eval(tk_alert_engine_t *e, const char *account, size_t accou
                          const char *event_json, size_t len, int64_t time_ms, tk_alert_cb cb,
                          void *ctx, char *err);
 
+/* The same with the event's sequence number in the log (reported back in
+ * hit.seqs so alerts can name their events; tk_alert_engine_eval numbers
+ * events 1, 2, 3 ... after the highest seen). */
+int tk_alert_engine_eval_seq(tk_alert_engine_t *e, const char *account, size_t account_len,
+                             const char *event_json, size_t len, int64_t time_ms, uint64_t seq,
+                             tk_alert_cb cb, void *ctx, char *err);
+
 void tk_alert_engine_stats(const tk_alert_engine_t *e, tk_alert_stats_t *out);
+
+/* Highest sequence number evaluated (0 before any). */
+uint64_t tk_alert_engine_last_seq(const tk_alert_engine_t *e);
+
+/* Window and suppression state, so a restarted engine neither re-alerts nor
+ * loses a half-counted window: save appends a checksummed snapshot (with
+ * last_seq) to out; load (same rules, before evaluating) restores it, then
+ * the caller replays the log from last_seq + 1. Groups of rules no longer
+ * loaded are dropped. 0, TK_ENOMEM, TK_ECORRUPT (damaged snapshot: start
+ * without it). */
+struct tk_buf;
+int tk_alert_engine_save(const tk_alert_engine_t *e, struct tk_buf *out, char *err);
+int tk_alert_engine_load(tk_alert_engine_t *e, const void *data, size_t n, char *err);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "alert/alert_internal.h"
 #include "alert/rule.h"
+#include "base/buf.h"
 #include "base/tk.h"
 
 typedef struct hits {
@@ -571,6 +572,113 @@ static void test_duplicate_rule_ids_and_late_adds_are_refused(void **s)
     tk_alert_engine_destroy(e);
 }
 
+typedef struct seqs {
+    int fires;
+    uint64_t seqs[16];
+    uint32_t n;
+} seqs_t;
+
+static void on_seqs(void *ctx, const tk_alert_hit_t *h)
+{
+    seqs_t *x = ctx;
+    if (h->kind != TK_ALERT_FIRE)
+        return;
+    x->fires++;
+    x->n = h->nseqs < 16 ? h->nseqs : 16;
+    memcpy(x->seqs, h->seqs, x->n * sizeof(uint64_t));
+}
+
+static const char *BF_RULE = "{\"id\":\"bf\",\"match\":{\"field\":\"eventName\",\"value\":\"ConsoleSignin\"},"
+                             "\"threshold\":{\"count\":3,\"window\":\"10m\"},\"group_by\":[\"userIdentity.userName\"],\"suppress\":\"1h\"}";
+
+static int feed_seq(tk_alert_engine_t *e, seqs_t *h, const char *user, int64_t t, uint64_t seq)
+{
+    char ev[256], err[TK_ERRLEN];
+    snprintf(ev, sizeof ev, "{\"eventName\":\"ConsoleSignin\",\"userIdentity\":{\"userName\":\"%s\"},\"recipientAccountId\":\"111\"}", user);
+    return tk_alert_engine_eval_seq(e, NULL, 0, ev, strlen(ev), t, seq, on_seqs, h, err);
+}
+
+static void test_alerts_name_the_sequence_numbers_of_their_events(void **s)
+{
+    (void)s;
+    tk_alert_engine_t *e = engine_with(BF_RULE, 0);
+    seqs_t h = {0};
+    int64_t t0 = 1700000000000LL;
+    feed_seq(e, &h, "bob", t0, 100);
+    feed_seq(e, &h, "eve", t0 + MIN, 101);
+    feed_seq(e, &h, "bob", t0 + 2 * MIN, 102);
+    feed_seq(e, &h, "bob", t0 + 3 * MIN, 105);
+    assert_int_equal(h.fires, 1);
+    assert_int_equal(h.n, 3);
+    assert_int_equal(h.seqs[0], 100);
+    assert_int_equal(h.seqs[1], 102);
+    assert_int_equal(h.seqs[2], 105);
+    assert_int_equal(tk_alert_engine_last_seq(e), 105);
+    tk_alert_engine_destroy(e);
+}
+
+static void test_restart_mid_window_neither_duplicates_nor_misses(void **s)
+{
+    (void)s;
+    char err[TK_ERRLEN];
+    int64_t t0 = 1700000000000LL;
+    /* two failures, then the process stops */
+    tk_alert_engine_t *a = engine_with(BF_RULE, 0);
+    seqs_t h = {0};
+    feed_seq(a, &h, "bob", t0, 1);
+    feed_seq(a, &h, "bob", t0 + MIN, 2);
+    tk_buf_t snap = TK_BUF_INIT;
+    assert_int_equal(tk_alert_engine_save(a, &snap, err), 0);
+    tk_alert_engine_destroy(a);
+    /* restarted: the third failure completes the window that began before */
+    tk_alert_engine_t *b = engine_with(BF_RULE, 0);
+    assert_int_equal(tk_alert_engine_load(b, snap.p, snap.len, err), 0);
+    assert_int_equal(tk_alert_engine_last_seq(b), 2);
+    feed_seq(b, &h, "bob", t0 + 2 * MIN, 3);
+    assert_int_equal(h.fires, 1);
+    assert_int_equal(h.n, 3);
+    assert_int_equal(h.seqs[0], 1);
+    tk_buf_reset(&snap);
+    assert_int_equal(tk_alert_engine_save(b, &snap, err), 0);
+    tk_alert_engine_destroy(b);
+    /* restarted again: the incident is suppressed, no second alert */
+    tk_alert_engine_t *c = engine_with(BF_RULE, 0);
+    assert_int_equal(tk_alert_engine_load(c, snap.p, snap.len, err), 0);
+    for (int i = 0; i < 3; i++)
+        feed_seq(c, &h, "bob", t0 + (3 + i) * MIN, 4 + (uint64_t)i);
+    assert_int_equal(h.fires, 1);
+    tk_alert_stats_t st;
+    tk_alert_engine_stats(c, &st);
+    assert_int_equal(st.suppressed, 1);
+    /* without the snapshot the same replay would have alerted */
+    tk_alert_engine_t *d = engine_with(BF_RULE, 0);
+    seqs_t h2 = {0};
+    for (int i = 0; i < 3; i++)
+        feed_seq(d, &h2, "bob", t0 + (3 + i) * MIN, 4 + (uint64_t)i);
+    assert_int_equal(h2.fires, 1);
+    tk_alert_engine_destroy(d);
+    /* damaged or truncated snapshots are refused */
+    snap.p[6] ^= 0x40;
+    assert_int_equal(tk_alert_engine_load(c, snap.p, snap.len, err), TK_ECORRUPT);
+    assert_non_null(strstr(err, "checksum"));
+    snap.p[6] ^= 0x40;
+    assert_int_equal(tk_alert_engine_load(c, snap.p, 6, err), TK_ECORRUPT);
+    assert_int_equal(tk_alert_engine_load(c, "nope", 4, err), TK_ECORRUPT);
+    tk_alert_engine_destroy(c);
+    /* a snapshot of a rule set without this rule restores nothing for it */
+    tk_alert_engine_t *other = engine_with("{\"id\":\"other\",\"match\":{\"field\":\"a\",\"op\":\"exists\"}}", 0);
+    tk_alert_engine_t *a2 = engine_with(BF_RULE, 0);
+    feed_seq(a2, &h, "bob", t0, 1);
+    tk_buf_reset(&snap);
+    assert_int_equal(tk_alert_engine_save(a2, &snap, err), 0);
+    assert_int_equal(tk_alert_engine_load(other, snap.p, snap.len, err), 0);
+    tk_alert_engine_stats(other, &st);
+    assert_int_equal(st.groups, 0);
+    tk_alert_engine_destroy(a2);
+    tk_alert_engine_destroy(other);
+    tk_buf_free(&snap);
+}
+
 static void test_durations_and_severities_parse(void **s)
 {
     (void)s;
@@ -617,6 +725,8 @@ int main(void)
         cmocka_unit_test(test_explanation_names_the_conditions_that_held),
         cmocka_unit_test(test_prefilter_never_hides_a_match),
         cmocka_unit_test(test_duplicate_rule_ids_and_late_adds_are_refused),
+        cmocka_unit_test(test_alerts_name_the_sequence_numbers_of_their_events),
+        cmocka_unit_test(test_restart_mid_window_neither_duplicates_nor_misses),
         cmocka_unit_test(test_durations_and_severities_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
