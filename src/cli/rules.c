@@ -45,7 +45,8 @@ static void usage_test(FILE *f)
 "Runs each RULE over the events in EVENTS (JSON Lines, a JSON array, or a\n"
 "CloudTrail {\"Records\": [...]} file; '-' reads stdin) in file order and prints\n"
 "  match  LINE  TIME  RULE  why: the conditions that held (with the values seen)\n"
-"  ALERT  LINE  TIME  RULE  severity, group, count in the window\n"
+"  ALERT  LINE  TIME  RULE  severity, group, count in the window and the lines\n"
+"                           of the events counted\n"
 "A rule without a threshold or suppression alerts on every match (printed once,\n"
 "as ALERT). Time comes from each event's eventTime, the account from its\n"
 "recipientAccountId.\n"
@@ -260,6 +261,13 @@ static void on_hit(void *ctx, const tk_alert_hit_t *h)
     }
     if (h->suppressed)
         printf("  (%llu suppressed before)", (unsigned long long)h->suppressed);
+    if (!plain && h->nseqs) {
+        printf("  lines=");
+        for (uint32_t i = 0; i < h->nseqs && i < 20; i++)
+            printf("%s%llu", i ? "," : "", (unsigned long long)h->seqs[i]);
+        if (h->nseqs > 20)
+            printf(",...");
+    }
     putchar('\n');
     if (plain && t->why && h->why)
         printf("       why: %s\n", h->why);
@@ -268,7 +276,8 @@ static void on_hit(void *ctx, const tk_alert_hit_t *h)
 static void eval_one(test_ctx_t *t, const char *p, size_t n)
 {
     char err[TK_ERRLEN];
-    if (tk_alert_engine_eval(t->e, NULL, 0, p, n, 0, on_hit, t, err)) {
+    /* the line number is the event's sequence number: alerts name their lines */
+    if (tk_alert_engine_eval_seq(t->e, NULL, 0, p, n, 0, t->line, on_hit, t, err)) {
         fprintf(stderr, "trailkeep rules test: line %zu: %s (skipped)\n", t->line, err);
         t->failed++;
     }

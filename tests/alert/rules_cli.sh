@@ -28,6 +28,14 @@ n=$(instances brute-force-signin)
 check "data has brute-force scenarios" [ "$n" -ge 1 ]
 eq "consecutive-logon-failures: one alert per brute-force incident, nothing else" \
    "brute-force-signin=$n " "$(alert_labels template:consecutive-logon-failures)"
+# every event an alert counted (lines=...) belongs to the scenario
+counted=$("$BIN" rules test --no-why template:consecutive-logon-failures "$TMP/g.jsonl" | grep -o 'lines=[0-9,]*' | cut -d= -f2 | tr ',' '\n')
+bad=0; total=0
+for l in $counted; do
+  total=$((total + 1))
+  sed -n "${l}p" "$TMP/g.jsonl" | grep -q '"tkScenario":"brute-force-signin"' || bad=$((bad + 1))
+done
+eq "the alerts name the 5 failed sign-ins they counted, all from the attack" "$((5 * $(instances brute-force-signin))) 0" "$total $bad"
 n=$(instances root-accesskey-created)
 eq "root-accesskey-created fires exactly on the scenario" \
    "root-accesskey-created=$n " "$(alert_labels template:root-accesskey-created)"
