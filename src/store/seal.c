@@ -441,13 +441,14 @@ int store_seal_locked(tk_store_t *s, char *err)
         p->fz_bytes = 0;
     }
     pthread_rwlock_unlock(&s->state);
-    /* compaction: the partitions just sealed may now hold many small segments */
-    for (size_t i = 0; i < n && !rc; i++)
-        if (i + 1 == n || v[i + 1].p != v[i].p)
-            rc = compact_part(s, v[i].a, v[i].p, err);
+    /* compaction: the partitions just sealed may now hold many small segments;
+     * it only saves space and lookup work, so its failure does not fail the seal */
+    for (size_t i = 0; i < n; i++) {
+        char e2[TK_ERRLEN];
+        if ((i + 1 == n || v[i + 1].p != v[i].p) && compact_part(s, v[i].a, v[i].p, e2))
+            fprintf(stderr, "trailkeep store: compaction skipped: %s\n", e2);
+    }
     free(v);
-    if (rc)
-        return rc;
     if (upto > s->sealed_seq) {
         uint64_t old = s->sealed_seq;
         s->sealed_seq = upto;
