@@ -215,9 +215,10 @@ int main(int argc, char **argv)
         if (run_seed(s, 1, days, per_day, accounts, &t) || run_seed(s, 0, days, per_day, accounts, &t))
             return 1;
     printf("Insights accuracy: %u seeds x %u accounts x %u days, %llu events/day, first week "
-           "history only; %llu events in %.1f s (%.0f events/s, parse + aggregate + evaluate)\n\n",
+           "history only; %llu events in %.1f s (%.0f events/s, parse + aggregate + evaluate); "
+           "benign runs: %.0f account-weeks judged\n\n",
            seeds, accounts, days, (unsigned long long)per_day, (unsigned long long)t.events,
-           t.secs, (double)t.events / t.secs);
+           t.secs, (double)t.events / t.secs, t.account_weeks);
     printf("| Insights type | incidents (attack runs) | true | false | precision | false per "
            "account-week (benign runs) |\n|---|---|---|---|---|---|\n");
     for (int d = 0; d < TK_INSIGHT_NDET; d++) {

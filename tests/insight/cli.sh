@@ -19,7 +19,7 @@ $BIN insights types >"$TMP/types"
 eq "types lists the seven Insights types" 7 \
   "$(grep -cE '^(ApiCallRate|ApiErrorRate|Ip|Ak|PolicyChange|PasswordChange|TrailConcealment)Insight$' "$TMP/types")"
 check "types lists every knob" bash -c "for k in alpha k m close_quiet min_count floor_rate sigma \
-  min_history_h by_events enabled; do grep -q \"^  \$k \" $TMP/types || exit 1; done"
+  min_history_h by_events k_events enabled; do grep -q \"^  \$k \" $TMP/types || exit 1; done"
 
 $FAST gen --seed 7 --start 2026-10-01 --days 21 --per-day 4000 --accounts 3 --attacks --label \
   -o "$TMP/g.jsonl" 2>/dev/null
