@@ -30,7 +30,7 @@ typedef struct serve_cfg {
     char *data, *listen, *access_log, *tls_cert, *tls_key;
     long max_body, max_decompressed, max_events, purge_hour, retention_days, threads;
     long max_inflight, max_page, seal_interval, max_connections;
-    long trail_file_age, trail_file_events;
+    long trail_file_age, trail_file_events, trail_digest_period;
     double lookup_rate;
     int metrics_open_loopback, no_purge, purge_on_start;
 } serve_cfg_t;
@@ -67,7 +67,8 @@ static void usage(FILE *f)
           "                         'off' = none)\n"
           "  --tls-cert FILE --tls-key FILE  serve HTTPS with this PEM certificate and key\n"
           "  --trail-file-age SECS  a trail's file closes this long after its first event (default 60)\n"
-          "  --trail-file-events N  ... or at N events (default 10000); see `trailkeep trails --help`\n\n"
+          "  --trail-file-events N  ... or at N events (default 10000); see `trailkeep trails --help`\n"
+          "  --trail-digest-period SECS  each logging trail writes a signed digest this often (default 3600)\n\n"
           "examples:\n"
           "  trailkeep serve --data /var/lib/trailkeep --listen 0.0.0.0:8460\n"
           "  trailkeep serve --config /etc/trailkeep.json --access-log /var/log/trailkeep.jsonl\n",
@@ -181,6 +182,8 @@ static int cfg_set(serve_cfg_t *c, const char *key, const char *v, char *err)
         return set_long(&c->seal_interval, key, v, 1, 86400, err);
     if (!strcmp(key, "trail-file-age"))
         return set_long(&c->trail_file_age, key, v, 1, 86400, err);
+    if (!strcmp(key, "trail-digest-period"))
+        return set_long(&c->trail_digest_period, key, v, 1, 604800, err);
     if (!strcmp(key, "trail-file-events"))
         return set_long(&c->trail_file_events, key, v, 1, 10000000, err);
     if (!strcmp(key, "metrics-open-loopback"))
@@ -506,7 +509,9 @@ int tk_cmd_serve(int argc, char **argv)
     /* Trail delivery reads the log in its own thread: a slow destination
      * only grows its backlog, never slows ingest. */
     tk_trail_deliver_opts_t to = {.file_max_age_s = (int)c.trail_file_age,
-                                  .file_max_events = (size_t)c.trail_file_events};
+                                  .file_max_events = (size_t)c.trail_file_events,
+                                  .digest_dir = dir,
+                                  .digest_period_s = (int)c.trail_digest_period};
     if (tk_trail_deliverer_create(meta, store, &to, &trails, err) ||
         tk_trail_deliverer_start(trails, err)) {
         fprintf(stderr, "trailkeep serve: trails: %s\n", err);

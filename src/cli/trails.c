@@ -14,6 +14,7 @@
 #include "trail/dest.h"
 #include "trail/trail.h"
 
+#include <cjson/cJSON.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,9 +38,16 @@ static void usage(FILE *f)
 "  trails start NAME | stop NAME          StartLogging / StopLogging\n"
 "  trails list [--output table|json]      DescribeTrails\n"
 "  trails status NAME [--output table|json]  GetTrailStatus (with the backlog)\n"
-"  trails deliver [--once] [--max-age S] [--max-events N]\n"
+"  trails deliver [--once] [--max-age S] [--max-events N] [--digest-period S]\n"
 "        delivers for every logging trail (what `serve` does in the background);\n"
-"        --once: deliver everything pending now and exit.\n"
+"        --once: deliver everything pending now (and a digest of it) and exit.\n"
+"  trails public-key                      the PEM key that verifies digests\n"
+"  trails verify [NAME] [--folder DIR] [--public-key FILE] [--all]\n"
+"        checks delivered files against the signed digests: each file valid,\n"
+"        modified, missing or not covered; the digest chain intact or broken.\n"
+"        NAME: a folder trail's own folder; --folder: any copy of a trail's\n"
+"        objects (e.g. `aws s3 cp --recursive`), with the public key file.\n"
+"        Prints the problems (--all: every file); exit 1 when there is one.\n"
 "  trails help-dest [TYPE]                destination types and their options\n"
 "\n"
 "trail options (ActionTrail parameter in brackets):\n"
@@ -72,9 +80,9 @@ static void usage(FILE *f)
 #define MAXP 64
 
 typedef struct {
-    const char *dir, *account, *output, *max_age, *max_events;
+    const char *dir, *account, *output, *max_age, *max_events, *digest_period, *folder, *pubkey;
     const char *pos[2];
-    int npos, once;
+    int npos, once, all;
     tk_trail_param_t p[MAXP];
     size_t np;
     char *owned[MAXP];
@@ -142,7 +150,10 @@ static int parse(int argc, char **argv, args_t *a)
                    (r = tk_cli_opt(argc, argv, &i, cmd, "--account", &a->account)) ||
                    (r = tk_cli_opt(argc, argv, &i, cmd, "--output", &a->output)) ||
                    (r = tk_cli_opt(argc, argv, &i, cmd, "--max-age", &a->max_age)) ||
-                   (r = tk_cli_opt(argc, argv, &i, cmd, "--max-events", &a->max_events))) {
+                   (r = tk_cli_opt(argc, argv, &i, cmd, "--max-events", &a->max_events)) ||
+                   (r = tk_cli_opt(argc, argv, &i, cmd, "--digest-period", &a->digest_period)) ||
+                   (r = tk_cli_opt(argc, argv, &i, cmd, "--folder", &a->folder)) ||
+                   (r = tk_cli_opt(argc, argv, &i, cmd, "--public-key", &a->pubkey))) {
             if (r < 0)
                 return 2;
         } else if (!strcmp(argv[i], "--org")) {
@@ -150,6 +161,8 @@ static int parse(int argc, char **argv, args_t *a)
                 return 2;
         } else if (!strcmp(argv[i], "--once")) {
             a->once = 1;
+        } else if (!strcmp(argv[i], "--all")) {
+            a->all = 1;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "trailkeep trails: unknown option %s (see trailkeep trails --help)\n",
                     argv[i]);
@@ -259,10 +272,12 @@ static void on_sig(int s)
 
 static int cmd_deliver(const args_t *a, const char *dir)
 {
-    long age = 60, maxev = 10000;
+    long age = 60, maxev = 10000, dper = 3600;
     if ((a->max_age && tk_cli_parse_long(a->max_age, 1, 86400, &age)) ||
-        (a->max_events && tk_cli_parse_long(a->max_events, 1, 10000000, &maxev))) {
-        fprintf(stderr, "trailkeep trails deliver: --max-age is 1-86400 s, --max-events 1-10000000\n");
+        (a->max_events && tk_cli_parse_long(a->max_events, 1, 10000000, &maxev)) ||
+        (a->digest_period && tk_cli_parse_long(a->digest_period, 1, 86400 * 7, &dper))) {
+        fprintf(stderr, "trailkeep trails deliver: --max-age is 1-86400 s, --max-events "
+                        "1-10000000, --digest-period 1-604800 s\n");
         return 2;
     }
     tk_meta_t *m;
@@ -270,7 +285,8 @@ static int cmd_deliver(const args_t *a, const char *dir)
     if (open_all("deliver", dir, 1, &m, &s))
         return 1;
     char err[TK_ERRLEN];
-    tk_trail_deliver_opts_t o = {.file_max_age_s = (int)age, .file_max_events = (size_t)maxev};
+    tk_trail_deliver_opts_t o = {.file_max_age_s = (int)age, .file_max_events = (size_t)maxev,
+                                 .digest_dir = dir, .digest_period_s = (int)dper};
     tk_trail_deliverer_t *d = NULL;
     int rc = tk_trail_deliverer_create(m, s, &o, &d, err), code = 0;
     if (rc) {
@@ -346,6 +362,91 @@ static int cmd_status(const args_t *a, const char *dir, const char *account)
     return 0;
 }
 
+static void verify_line(void *ud, const char *kind, const char *object, const char *status,
+                        const char *detail)
+{
+    int *all = ud;
+    if (*all || strcmp(status, "valid"))
+        printf("%-11s %-6s %s%s%s\n", status, kind, object, *detail ? "  - " : "", detail);
+}
+
+static int cmd_public_key(const char *dir)
+{
+    char fp[65], err[TK_ERRLEN];
+    tk_buf_t pem = TK_BUF_INIT;
+    if (!tk_fs_exists(dir)) {
+        fprintf(stderr, "trailkeep trails public-key: data directory '%s' does not exist\n", dir);
+        return 1;
+    }
+    int rc = tk_trail_public_key(dir, &pem, fp, err);
+    if (rc)
+        return fail("public-key", rc, err);
+    printf("%s# fingerprint (SHA-256 of the DER public key): %s\n", pem.p, fp);
+    tk_buf_free(&pem);
+    return 0;
+}
+
+static int cmd_verify(const args_t *a, const char *dir, const char *account)
+{
+    char err[TK_ERRLEN], fp[65], folder[4200] = "";
+    tk_buf_t pem = TK_BUF_INIT;
+    int rc = 0;
+    if (a->npos == 1) {
+        tk_meta_t *m;
+        tk_store_t *s;
+        if (open_all("verify", dir, 0, &m, &s))
+            return 1;
+        tk_trail_t t;
+        rc = tk_trail_get(m, account, a->pos[0], &t, err);
+        tk_meta_close(m);
+        if (rc)
+            return fail("verify", rc, err);
+        if (!a->folder && strcmp(t.dest_type, "folder")) {
+            fprintf(stderr, "trailkeep trails verify: trail %s delivers to %s: copy its objects "
+                            "to a folder (aws s3 cp --recursive) and give --folder\n",
+                    t.name, t.dest_type);
+            return 2;
+        }
+        if (!a->folder) {
+            cJSON *o = cJSON_Parse(t.dest_options);
+            const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "path");
+            if (cJSON_IsString(p))
+                snprintf(folder, sizeof folder, "%s", p->valuestring);
+            cJSON_Delete(o);
+            if (!folder[0]) {
+                fprintf(stderr, "trailkeep trails verify: trail %s has no folder path\n", t.name);
+                return 1;
+            }
+        }
+    } else if (!a->folder) {
+        fprintf(stderr, "trailkeep trails verify: give a trail NAME or --folder DIR\n");
+        return 2;
+    }
+    if (a->folder)
+        snprintf(folder, sizeof folder, "%s", a->folder);
+    if (a->pubkey) {
+        char *p;
+        size_t n;
+        if ((rc = tk_fs_read_all(a->pubkey, &p, &n, err)))
+            return fail("verify", rc, err);
+        tk_buf_append(&pem, p, n);
+        free(p);
+    } else if ((rc = tk_trail_public_key(dir, &pem, fp, err))) {
+        return fail("verify", rc, err);
+    }
+    tk_trail_verify_summary_t sum;
+    int all = a->all;
+    rc = tk_trail_verify_folder(folder, pem.p, verify_line, &all, &sum, err);
+    tk_buf_free(&pem);
+    if (rc)
+        return fail("verify", rc, err);
+    printf("verified %s: %zu digest(s) (%zu valid), %zu log file(s) valid, %zu problem(s); "
+           "digest chain %s\n",
+           folder, sum.digests, sum.digests_valid, sum.logs_valid, sum.problems,
+           sum.chain_intact ? "intact" : sum.digests ? "BROKEN" : "absent (no digest yet)");
+    return sum.problems || !sum.chain_intact ? 1 : 0;
+}
+
 int tk_cmd_trails(int argc, char **argv)
 {
     if (argc < 2 || tk_cli_is_help(argv[1])) {
@@ -377,6 +478,10 @@ int tk_cmd_trails(int argc, char **argv)
     tk_store_t *s = NULL;
     if (!strcmp(sub, "help-dest")) {
         code = cmd_help_dest(&a);
+    } else if (!strcmp(sub, "public-key")) {
+        code = cmd_public_key(dir);
+    } else if (!strcmp(sub, "verify")) {
+        code = cmd_verify(&a, dir, account);
     } else if (!strcmp(sub, "deliver")) {
         code = cmd_deliver(&a, dir);
     } else if (!strcmp(sub, "status")) {

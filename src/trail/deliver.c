@@ -162,6 +162,8 @@ struct tk_trail_deliverer {
     char **members;
     size_t nmembers;
     uint64_t rnd;
+    void *dkey;              /* digest signing key, NULL = no digests */
+    char fp[65];
     pthread_t th;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -394,8 +396,10 @@ static int flush(tk_trail_deliverer_t *d, tstate_t *s, uint64_t range_end, size_
     trail_fev_t *fe = malloc((max < s->nev ? max : s->nev) * sizeof *fe + 1);
     if (!fe)
         return tk_errf(err, TK_ENOMEM, "out of memory");
-    tk_buf_t gz = TK_BUF_INIT, key = TK_BUF_INIT;
+    tk_buf_t gz = TK_BUF_INIT, key = TK_BUF_INIT, sql = TK_BUF_INIT;
     trail_layout_t layout = layout_of(&s->t);
+    int64_t now = tk_now_ms();
+    tk_buf_puts(&sql, "BEGIN;");
     for (size_t i = 0; i < s->nev && !rc;) {
         size_t j = i, k = 0;
         while (j < s->nev && k < max && !strcmp(s->ev[j].account, s->ev[i].account) &&
@@ -419,23 +423,52 @@ static int flush(tk_trail_deliverer_t *d, tstate_t *s, uint64_t range_end, size_
         rc = trail_build_file(&id, fe, k, &gz, &key, err);
         if (!rc)
             rc = s->dest->write_object(s->dstate, key.p, gz.p, gz.len, err);
+        if (!rc) {
+            /* Listed for the next digest; a re-sent object replaces its row. */
+            uint8_t h[32];
+            char hex[65];
+            int64_t lo = fe[0].time_ms, hi = fe[0].time_ms;
+            for (size_t q = 1; q < k; q++) {
+                lo = fe[q].time_ms < lo ? fe[q].time_ms : lo;
+                hi = fe[q].time_ms > hi ? fe[q].time_ms : hi;
+            }
+            tk_sha256(gz.p, gz.len, h);
+            tk_hex(h, 32, hex);
+            char *ins = sqlite3_mprintf("INSERT OR REPLACE INTO trail_files VALUES"
+                                        "(%Q,%Q,%Q,%Q,%llu,%lld,%lld,%lld);",
+                                        s->t.account, s->t.name, key.p, hex, (unsigned long long)k,
+                                        (long long)lo, (long long)hi, (long long)now);
+            if (!ins || tk_buf_puts(&sql, ins))
+                rc = tk_errf(err, TK_ENOMEM, "out of memory");
+            sqlite3_free(ins);
+        }
         files++;
         i = j;
     }
     free(fe);
     tk_buf_free(&gz);
     tk_buf_free(&key);
-    if (rc)
-        return rc;
-    rc = exec_sql(d->m,
-                  sqlite3_mprintf("UPDATE trails SET next_seq=%llu, pending_to=0,"
-                                  " delivered_events=delivered_events+%llu,"
-                                  " delivered_files=delivered_files+%llu, last_delivery_ms=%lld,"
-                                  " last_error='' WHERE account=%Q AND name=%Q",
-                                  (unsigned long long)range_end + 1, (unsigned long long)s->nev,
-                                  (unsigned long long)files, (long long)tk_now_ms(), s->t.account,
-                                  s->t.name),
-                  err);
+    char *upd = rc ? NULL
+                   : sqlite3_mprintf("UPDATE trails SET next_seq=%llu, pending_to=0,"
+                                     " delivered_events=delivered_events+%llu,"
+                                     " delivered_files=delivered_files+%llu, last_delivery_ms=%lld,"
+                                     " last_error='' WHERE account=%Q AND name=%Q; COMMIT;",
+                                     (unsigned long long)range_end + 1, (unsigned long long)s->nev,
+                                     (unsigned long long)files, (long long)now, s->t.account,
+                                     s->t.name);
+    if (!rc && (!upd || tk_buf_puts(&sql, upd)))
+        rc = tk_errf(err, TK_ENOMEM, "out of memory");
+    sqlite3_free(upd);
+    if (!rc) {
+        /* The checkpoint and the file list move together, or not at all. */
+        sqlite3 *db = tk_meta_lock(d->m);
+        if (sqlite3_exec(db, sql.p, NULL, NULL, NULL) != SQLITE_OK) {
+            rc = tk_errf(err, TK_EIO, "meta.db: %s", sqlite3_errmsg(db));
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        }
+        tk_meta_unlock(d->m);
+    }
+    tk_buf_free(&sql);
     if (rc)
         return rc;
     s->next_seq = range_end + 1;
@@ -605,6 +638,140 @@ static int deliver_trail(tk_trail_deliverer_t *d, tstate_t *s, int force, size_t
     return rc;
 }
 
+/* ---- digests ------------------------------------------------------------------------------ */
+
+/* Writes the trail's digest when its period is over (or, when forced, when
+ * files were delivered since the last one): the files delivered after the
+ * previous digest's end, the previous digest's object and signature, signed. */
+static int maybe_digest(tk_trail_deliverer_t *d, tstate_t *s, int force, char *err)
+{
+    if (!d->dkey)
+        return 0;
+    sqlite3 *db = tk_meta_lock(d->m);
+    sqlite3_stmt *st = NULL;
+    int64_t prev_end = 0;
+    char prev_obj[1024] = "", prev_sig[130] = "";
+    int64_t since = 0, nnew = 0, rc = 0;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT digest_end_ms, digest_object, digest_sig, start_ms, created_ms,"
+                           " (SELECT COUNT(*) FROM trail_files f WHERE f.account = t.account AND"
+                           "  f.trail = t.name AND f.delivered_ms > t.digest_end_ms)"
+                           " FROM trails t WHERE account = ?1 AND name = ?2",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, s->t.account, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, s->t.name, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            prev_end = sqlite3_column_int64(st, 0);
+            snprintf(prev_obj, sizeof prev_obj, "%s", (const char *)sqlite3_column_text(st, 1));
+            snprintf(prev_sig, sizeof prev_sig, "%s", (const char *)sqlite3_column_text(st, 2));
+            since = prev_end ? prev_end
+                             : (sqlite3_column_int64(st, 3) ? sqlite3_column_int64(st, 3)
+                                                            : sqlite3_column_int64(st, 4));
+            nnew = sqlite3_column_int64(st, 5);
+        } else {
+            rc = 1; /* deleted meanwhile */
+        }
+    } else {
+        rc = tk_errf(err, TK_EIO, "meta.db: %s", sqlite3_errmsg(db));
+    }
+    sqlite3_finalize(st);
+    tk_meta_unlock(d->m);
+    if (rc)
+        return rc == 1 ? 0 : (int)rc;
+    int64_t now = tk_now_ms();
+    /* Periodic digests while logging (empty ones too: they prove that nothing
+     * was delivered); forced ones only when there is something to cover. */
+    int due = force ? nnew > 0
+                    : (now - since >= (int64_t)d->o.digest_period_s * 1000 &&
+                       (s->t.is_logging || nnew > 0));
+    if (!due || now <= since)
+        return 0;
+    if (prev_end && now / 1000 == prev_end / 1000) {
+        /* Digest names carry the end time to the second: a forced digest
+         * right after another waits for the next second, never reuses a name. */
+        struct timespec ts = {0, (long)(1000 - now % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        now = tk_now_ms();
+    }
+    trail_file_rec_t *files = NULL;
+    size_t nf = 0;
+    db = tk_meta_lock(d->m);
+    if (sqlite3_prepare_v2(db,
+                           "SELECT object, sha256, events, oldest_ms, newest_ms FROM trail_files"
+                           " WHERE account = ?1 AND trail = ?2 AND delivered_ms > ?3 AND"
+                           " delivered_ms <= ?4 ORDER BY delivered_ms, object",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, s->t.account, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, s->t.name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, prev_end);
+        sqlite3_bind_int64(st, 4, now);
+        while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+            trail_file_rec_t *nv = realloc(files, (nf + 1) * sizeof *nv);
+            if (!nv) {
+                rc = tk_errf(err, TK_ENOMEM, "out of memory");
+                break;
+            }
+            files = nv;
+            trail_file_rec_t *f = &files[nf++];
+            snprintf(f->object, sizeof f->object, "%s", (const char *)sqlite3_column_text(st, 0));
+            snprintf(f->sha256, sizeof f->sha256, "%s", (const char *)sqlite3_column_text(st, 1));
+            f->events = (uint64_t)sqlite3_column_int64(st, 2);
+            f->oldest_ms = sqlite3_column_int64(st, 3);
+            f->newest_ms = sqlite3_column_int64(st, 4);
+        }
+    } else {
+        rc = tk_errf(err, TK_EIO, "meta.db: %s", sqlite3_errmsg(db));
+    }
+    sqlite3_finalize(st);
+    tk_meta_unlock(d->m);
+    tk_buf_t json = TK_BUF_INIT, key = TK_BUF_INIT, gz = TK_BUF_INIT;
+    char sig[129] = "", sigline[131];
+    trail_digest_in_t in = {
+        .layout = layout_of(&s->t),
+        .prefix = s->t.oss_prefix,
+        .org_id = s->t.is_org ? d->org_id : "",
+        .account = s->t.account,
+        .region = s->t.home_region,
+        .trail = s->t.name,
+        .start_ms = since,
+        .end_ms = now,
+        .prev_object = prev_obj,
+        .prev_sig = prev_sig,
+        .fingerprint = d->fp,
+        .files = files,
+        .nfiles = nf,
+    };
+    if (!rc)
+        rc = trail_digest_build(&in, &json, &key, err);
+    if (!rc)
+        rc = trail_digest_sign(d->dkey, &json, sig, err);
+    if (!rc && trail_gzip(json.p, json.len, &gz))
+        rc = tk_errf(err, TK_ENOMEM, "out of memory");
+    if (!rc)
+        rc = open_dest(s, err);
+    /* The signature first: a digest never exists without it. */
+    if (!rc) {
+        tk_buf_t sk = TK_BUF_INIT;
+        tk_buf_printf(&sk, "%s.sig", key.p);
+        int n = snprintf(sigline, sizeof sigline, "%s\n", sig);
+        rc = s->dest->write_object(s->dstate, sk.p, sigline, (size_t)n, err);
+        tk_buf_free(&sk);
+    }
+    if (!rc)
+        rc = s->dest->write_object(s->dstate, key.p, gz.p, gz.len, err);
+    if (!rc)
+        rc = exec_sql(d->m,
+                      sqlite3_mprintf("UPDATE trails SET digest_end_ms=%lld, digest_object=%Q,"
+                                      " digest_sig=%Q WHERE account=%Q AND name=%Q",
+                                      (long long)now, key.p, sig, s->t.account, s->t.name),
+                      err);
+    free(files);
+    tk_buf_free(&json);
+    tk_buf_free(&key);
+    tk_buf_free(&gz);
+    return (int)rc;
+}
+
 int tk_trail_deliver_once(tk_trail_deliverer_t *d, int force, size_t *delivered, char *err)
 {
     if (delivered)
@@ -625,6 +792,8 @@ int tk_trail_deliver_once(tk_trail_deliverer_t *d, int force, size_t *delivered,
                 if (rc || !force || (d->ts[i]->scan_pos == before && !d->ts[i]->nev))
                     break;
             } while (d->ts[i]->scan_pos <= tk_store_last_seq(d->store));
+            if (!rc && (rc = maybe_digest(d, d->ts[i], force, e)))
+                note_error(d, d->ts[i], e);
             if (rc && !first) {
                 first = rc;
                 tk_errf(err, rc, "trail %s: %s", d->ts[i]->t.name, e);
@@ -655,6 +824,16 @@ int tk_trail_deliverer_create(tk_meta_t *m, tk_store_t *store, const tk_trail_de
         d->o.retry_base_ms = 1000;
     if (d->o.retry_max_ms <= 0)
         d->o.retry_max_ms = 300000;
+    if (d->o.digest_period_s <= 0)
+        d->o.digest_period_s = 3600;
+    if (d->o.digest_dir) {
+        int rc = trail_digest_key(d->o.digest_dir, &d->dkey, d->fp, err);
+        d->o.digest_dir = NULL; /* borrowed only here */
+        if (rc) {
+            free(d);
+            return rc;
+        }
+    }
     tk_random(&d->rnd, sizeof d->rnd);
     pthread_mutex_init(&d->run_mu, NULL);
     pthread_mutex_init(&d->mu, NULL);
@@ -721,6 +900,7 @@ void tk_trail_deliverer_destroy(tk_trail_deliverer_t *d)
         tstate_free(d->ts[i]);
     free(d->ts);
     members_free(d);
+    trail_digest_key_free(d->dkey);
     pthread_mutex_destroy(&d->run_mu);
     pthread_mutex_destroy(&d->mu);
     pthread_cond_destroy(&d->cv);

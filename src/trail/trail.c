@@ -35,6 +35,16 @@ static const tk_meta_migration_t trail_steps[] = {
         " last_delivery_ms INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '',"
         " last_error_ms INTEGER NOT NULL DEFAULT 0,"
         " PRIMARY KEY(account, name));"},
+    /* Digests: every delivered file is listed until a signed digest covers
+     * it; each trail keeps its last digest for the chain. */
+    {2, "ALTER TABLE trails ADD COLUMN digest_end_ms INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE trails ADD COLUMN digest_object TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE trails ADD COLUMN digest_sig TEXT NOT NULL DEFAULT '';"
+        "CREATE TABLE trail_files(account TEXT NOT NULL, trail TEXT NOT NULL,"
+        " object TEXT NOT NULL, sha256 TEXT NOT NULL, events INTEGER NOT NULL,"
+        " oldest_ms INTEGER NOT NULL, newest_ms INTEGER NOT NULL, delivered_ms INTEGER NOT NULL,"
+        " PRIMARY KEY(account, trail, object));"
+        "CREATE INDEX trail_files_time ON trail_files(account, trail, delivered_ms);"},
 };
 
 int tk_trail_schema(tk_meta_t *m, char *err)
@@ -600,10 +610,13 @@ int tk_trail_delete(tk_meta_t *m, tk_store_t *store, const tk_trail_caller_t *c,
         rc = load(m, c->account, name, 0, &t, err);
     if (!rc) {
         sqlite3 *db = tk_meta_lock(m);
-        char *sql = sqlite3_mprintf("DELETE FROM trails WHERE account=%Q AND name=%Q", t.account,
-                                    t.name);
-        if (!sql || sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        char *sql = sqlite3_mprintf("BEGIN; DELETE FROM trails WHERE account=%Q AND name=%Q;"
+                                    " DELETE FROM trail_files WHERE account=%Q AND trail=%Q; COMMIT;",
+                                    t.account, t.name, t.account, t.name);
+        if (!sql || sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
             rc = db_err(db, err, "deleting a trail");
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        }
         sqlite3_free(sql);
         tk_meta_unlock(m);
         if (!rc && store) {

@@ -129,6 +129,8 @@ typedef struct tk_trail_deliver_opts {
     int poll_ms;            /* how often new log entries are looked for; 0 = 1000 */
     int retry_base_ms;      /* first retry delay after a failed upload; 0 = 1000 */
     int retry_max_ms;       /* backoff ceiling; 0 = 300,000 */
+    const char *digest_dir; /* where the digest key pair lives (the data dir); NULL = no digests */
+    int digest_period_s;    /* a signed digest per logging trail this often; 0 = 3600 */
 } tk_trail_deliver_opts_t;
 
 /* Creates a deliverer for every trail in meta (trails added later are picked
@@ -148,5 +150,29 @@ int tk_trail_deliverer_start(tk_trail_deliverer_t *d, char *err);
 /* Stops the thread (if started) after the pass in progress and frees d;
  * what was not delivered stays in the log for the next start. NULL: no-op. */
 void tk_trail_deliverer_destroy(tk_trail_deliverer_t *d);
+
+/* ---- digests and their verification (digest.c) ---- */
+/* The PEM public key of DIR's digest key pair (created on first use) and its
+ * fingerprint (hex SHA-256 of the DER public key): give it to whoever
+ * verifies an archive elsewhere. Appends to pem. */
+int tk_trail_public_key(const char *dir, tk_buf_t *pem, char fp[65], char *err);
+
+typedef struct tk_trail_verify_summary {
+    size_t digests, digests_valid, logs_valid, problems;
+    int chain_intact;   /* every digest signed, linked to the previous one, none missing */
+} tk_trail_verify_summary_t;
+
+/* cb(kind "log"|"digest", object key, status, detail): status is "valid",
+ * "modified", "missing", "not-covered" (a log no digest lists) or
+ * "chain-broken" (a digest that does not link to the one before it). */
+typedef void (*tk_trail_verify_cb)(void *ud, const char *kind, const char *object,
+                                   const char *status, const char *detail);
+
+/* Checks an archive folder (a folder destination, or a bucket copied with
+ * `aws s3 cp --recursive`) with the PEM public key alone. 0 when the check
+ * ran (problems are in sum), else TK_EINVAL (key), TK_ENOTFOUND (folder).
+ * Calls are serialised inside (one verification at a time per process). */
+int tk_trail_verify_folder(const char *folder, const char *public_pem, tk_trail_verify_cb cb,
+                           void *ud, tk_trail_verify_summary_t *sum, char *err);
 
 #endif

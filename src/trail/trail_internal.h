@@ -53,6 +53,34 @@ typedef struct trail_row {
 int trail_load_all(struct tk_meta *m, trail_row_t **out, size_t *n, char *err);
 void trail_rows_free(trail_row_t *v, size_t n);
 
+/* ---- digests (digest.c) ---- */
+/* A delivered file as a digest lists it. */
+typedef struct trail_file_rec {
+    char object[1024];
+    char sha256[65];
+    uint64_t events;
+    int64_t oldest_ms, newest_ms;
+} trail_file_rec_t;
+
+typedef struct trail_digest_in {
+    trail_layout_t layout;
+    const char *prefix, *org_id, *account, *region, *trail;
+    int64_t start_ms, end_ms;
+    const char *prev_object, *prev_sig;   /* "" for the first digest */
+    const char *fingerprint;
+    const trail_file_rec_t *files;
+    size_t nfiles;
+} trail_digest_in_t;
+
+/* Loads DIR/trail-digest.pem, creating an Ed25519 key pair (0600) on first
+ * use. *key owned: trail_digest_key_free(). fp: hex SHA-256 of the public key. */
+int trail_digest_key(const char *dir, void **key, char fp[65], char *err);
+void trail_digest_key_free(void *key);
+/* The digest JSON (signed bytes) and its object key. */
+int trail_digest_build(const trail_digest_in_t *in, tk_buf_t *json, tk_buf_t *key, char *err);
+/* Ed25519 signature of json as 128 hex characters. */
+int trail_digest_sign(void *key, const tk_buf_t *json, char sig[129], char *err);
+
 /* Deterministic gzip (mtime 0) of data into out. 0 or TK_ENOMEM. */
 int trail_gzip(const void *data, size_t len, tk_buf_t *out);
 

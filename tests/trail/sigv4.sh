@@ -27,7 +27,7 @@ T start sig-trail
 gen_events 40 0 >"$TMP/ev.jsonl"
 "$TK_BIN" import --data "$D" "$TMP/ev.jsonl" >/dev/null 2>&1
 check "deliver --once to the listener" T deliver --once
-eq "one PUT per region file" 3 "$(wc -l <"$TMP/reqs.jsonl")"
+eq "one PUT per region file, plus the digest and its signature" 5 "$(wc -l <"$TMP/reqs.jsonl")"
 
 $PY - "$TMP/reqs.jsonl" >"$TMP/verdict" <<'PYEOF'
 import hashlib, json, re, sys

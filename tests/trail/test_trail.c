@@ -792,6 +792,184 @@ static void test_destination_options_are_validated_against_the_table(void **stat
     assert_null(tk_dest_find("ftp"));
 }
 
+
+/* ============================================================ digests */
+
+typedef struct {
+    int valid, modified, missing, not_covered, chain_broken;
+} vcount_t;
+
+static void vcount(void *ud, const char *kind, const char *object, const char *status,
+                   const char *detail)
+{
+    (void)kind;
+    (void)object;
+    (void)detail;
+    vcount_t *c = ud;
+    if (!strcmp(status, "valid"))
+        c->valid++;
+    else if (!strcmp(status, "modified"))
+        c->modified++;
+    else if (!strcmp(status, "missing"))
+        c->missing++;
+    else if (!strcmp(status, "not-covered"))
+        c->not_covered++;
+    else if (!strcmp(status, "chain-broken"))
+        c->chain_broken++;
+    else
+        fail_msg("unknown status %s", status);
+}
+
+static void verify_counts(fx_t *f, const char *pem, vcount_t *c, tk_trail_verify_summary_t *sum)
+{
+    memset(c, 0, sizeof *c);
+    assert_int_equal(tk_trail_verify_folder(f->out, pem, vcount, c, sum, f->err), 0);
+}
+
+/* Paths of files under f->out whose path contains needle (and not .sig). */
+static size_t find_files(fx_t *f, const char *needle, files_t *out)
+{
+    files_t all;
+    list_files(f->out, &all);
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < all.n; i++) {
+        size_t l = strlen(all.path[i]);
+        if (strstr(all.path[i], needle) && strcmp(all.path[i] + l - 4, ".sig"))
+            out->path[out->n++] = strdup(all.path[i]);
+    }
+    files_free(&all);
+    return out->n;
+}
+
+static void test_digests_chain_and_report_every_tampering(void **state)
+{
+    fx_t *f = *state;
+    tk_trail_param_t all = {"EventRW", "All"};
+    assert_int_equal(create(f, "digested", &all, 1), 0);
+    assert_int_equal(tk_trail_start_logging(f->m, f->s, &f->c, "digested", f->err), 0);
+    tk_trail_deliver_opts_t o = {.file_max_events = 1000, .file_max_age_s = 3600,
+                                 .digest_dir = f->dir, .digest_period_s = 3600};
+    tk_trail_deliverer_t *d = NULL;
+    assert_int_equal(tk_trail_deliverer_create(f->m, f->s, &o, &d, f->err), 0);
+    static const char *regions[] = {"cn-hangzhou", "cn-beijing", "ap-southeast-1"};
+    for (int i = 0; i < 30; i++)
+        free(ingest(f, ACC, regions[i % 3], "Write", "ApiCall", i));
+    size_t n = 0;
+    assert_int_equal(tk_trail_deliver_once(d, 1, &n, f->err), 0);
+    for (int i = 30; i < 60; i++)
+        free(ingest(f, ACC, regions[i % 3], "Write", "ApiCall", i));
+    assert_int_equal(tk_trail_deliver_once(d, 1, &n, f->err), 0);
+    /* A forced pass with nothing new writes no digest. */
+    assert_int_equal(tk_trail_deliver_once(d, 1, &n, f->err), 0);
+    tk_trail_deliverer_destroy(d);
+    files_t dg, logs;
+    assert_int_equal(find_files(f, "-Digest/", &dg), 2);
+    assert_int_equal(find_files(f, "/Actiontrail/", &logs), 6); /* 3 regions x 2 passes */
+
+    tk_buf_t pem = TK_BUF_INIT;
+    char fp[65];
+    assert_int_equal(tk_trail_public_key(f->dir, &pem, fp, f->err), 0);
+    assert_non_null(strstr(pem.p, "BEGIN PUBLIC KEY"));
+    vcount_t c;
+    tk_trail_verify_summary_t sum;
+    verify_counts(f, pem.p, &c, &sum);
+    assert_int_equal(c.valid, 8);
+    assert_int_equal(sum.problems, 0);
+    assert_int_equal(sum.chain_intact, 1);
+    assert_int_equal(sum.logs_valid, 6);
+    assert_int_equal(sum.digests_valid, 2);
+
+    /* Flip a byte of one log, delete another, add a forged one. */
+    char *data;
+    size_t len;
+    assert_int_equal(tk_fs_read_all(logs.path[0], &data, &len, f->err), 0);
+    data[len / 2] ^= 0x20;
+    assert_int_equal(tk_fs_write_atomic(logs.path[0], data, len, f->err), 0);
+    char forged[400];
+    snprintf(forged, sizeof forged, "%s.copy.gz", logs.path[2]);
+    assert_int_equal(tk_fs_write_atomic(forged, data, len, f->err), 0);
+    free(data);
+    assert_int_equal(unlink(logs.path[1]), 0);
+    verify_counts(f, pem.p, &c, &sum);
+    assert_int_equal(c.modified, 1);
+    assert_int_equal(c.missing, 1);
+    assert_int_equal(c.not_covered, 1);
+    assert_int_equal(c.valid, 4 + 2);
+    assert_int_equal(sum.problems, 3);
+    assert_int_equal(sum.chain_intact, 1);
+
+    /* Edit a digest (drop a log from its list, re-gzip, keep the old signature). */
+    char *gz, *raw;
+    size_t gzlen, rawlen;
+    int owned;
+    qsort(dg.path, dg.n, sizeof dg.path[0], cmp_str);
+    assert_int_equal(tk_fs_read_all(dg.path[1], &gz, &gzlen, f->err), 0);
+    assert_int_equal(tk_event_gunzip(gz, gzlen, 0, &raw, &rawlen, &owned, f->err), 0);
+    char *hv = strstr(raw, "\"hashValue\":\"");
+    assert_non_null(hv);
+    hv[14] = hv[14] == 'a' ? 'b' : 'a';
+    tk_buf_t regz = TK_BUF_INIT;
+    assert_int_equal(trail_gzip(raw, rawlen, &regz), 0);
+    assert_int_equal(tk_fs_write_atomic(dg.path[1], regz.p, regz.len, f->err), 0);
+    tk_buf_free(&regz);
+    free(raw);
+    free(gz);
+    verify_counts(f, pem.p, &c, &sum);
+    assert_int_equal(sum.digests_valid, 1);
+    assert_int_equal(sum.chain_intact, 0);
+    assert_true(c.modified >= 2);
+
+    /* Another key does not verify anything. */
+    char other[300];
+    snprintf(other, sizeof other, "%s/other-key", f->dir);
+    assert_int_equal(mkdir(other, 0700), 0);
+    tk_buf_t pem2 = TK_BUF_INIT;
+    assert_int_equal(tk_trail_public_key(other, &pem2, fp, f->err), 0);
+    verify_counts(f, pem2.p, &c, &sum);
+    assert_int_equal(sum.digests_valid, 0);
+    assert_int_equal(c.valid, 0);
+    assert_int_equal(tk_trail_verify_folder(f->out, "not a key", vcount, &c, &sum, f->err),
+                     TK_EINVAL);
+    tk_buf_free(&pem);
+    tk_buf_free(&pem2);
+    files_free(&dg);
+    files_free(&logs);
+}
+
+static void test_digest_of_a_deleted_predecessor_breaks_the_chain(void **state)
+{
+    fx_t *f = *state;
+    tk_trail_param_t all = {"EventRW", "All"};
+    assert_int_equal(create(f, "chained", &all, 1), 0);
+    assert_int_equal(tk_trail_start_logging(f->m, f->s, &f->c, "chained", f->err), 0);
+    tk_trail_deliver_opts_t o = {.file_max_events = 1000, .file_max_age_s = 3600,
+                                 .digest_dir = f->dir};
+    tk_trail_deliverer_t *d = NULL;
+    assert_int_equal(tk_trail_deliverer_create(f->m, f->s, &o, &d, f->err), 0);
+    size_t n = 0;
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 5; i++)
+            free(ingest(f, ACC, "cn-beijing", "Write", "ApiCall", round * 5 + i));
+        assert_int_equal(tk_trail_deliver_once(d, 1, &n, f->err), 0);
+    }
+    tk_trail_deliverer_destroy(d);
+    files_t dg;
+    assert_int_equal(find_files(f, "-Digest/", &dg), 3);
+    qsort(dg.path, dg.n, sizeof dg.path[0], cmp_str);
+    assert_int_equal(unlink(dg.path[1]), 0); /* the middle one */
+    tk_buf_t pem = TK_BUF_INIT;
+    char fp[65];
+    assert_int_equal(tk_trail_public_key(f->dir, &pem, fp, f->err), 0);
+    vcount_t c;
+    tk_trail_verify_summary_t sum;
+    verify_counts(f, pem.p, &c, &sum);
+    assert_int_equal(c.chain_broken, 1);
+    assert_int_equal(sum.chain_intact, 0);
+    assert_true(c.not_covered >= 1); /* the logs only the deleted digest listed */
+    tk_buf_free(&pem);
+    files_free(&dg);
+}
+
 int main(void)
 {
     T0 = tk_now_ms() - 3600 * 1000;
@@ -826,6 +1004,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cloudtrail_layout_names_and_records, setup, teardown),
         cmocka_unit_test(test_actiontrail_file_name_holds_count_size_and_md5),
         cmocka_unit_test(test_destination_options_are_validated_against_the_table),
+        cmocka_unit_test_setup_teardown(test_digests_chain_and_report_every_tampering, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_digest_of_a_deleted_predecessor_breaks_the_chain,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,7 +64,7 @@ got, trail_events, nfiles = {}, 0, 0
 dups = []
 for root, _, names in os.walk(objdir):
     for n in names:
-        if not n.endswith(".gz") or n.startswith("."):
+        if not n.endswith(".gz") or n.startswith(".") or "-Digest" in root:
             continue
         nfiles += 1
         for e in json.loads(gzip.open(os.path.join(root, n)).read()):
