@@ -71,7 +71,7 @@ static void test_every_case_alerts_on_exactly_its_listed_events(void **s)
         const char *sigma = cJSON_GetStringValue(cJSON_GetObjectItem(c, "sigma"));
         char err[TK_ERRLEN];
         tk_rule_t *r = NULL;
-        int rc;
+        int rc = TK_EINVAL;
         if (rule) {
             char *j = cJSON_PrintUnformatted(rule);
             rc = tk_rule_from_json(j, strlen(j), &r, err);
