@@ -20,7 +20,8 @@ typedef struct tk_store tk_store_t;
 typedef struct tk_store_opts {
     const char *dir;              /* data directory (created if missing) */
     int no_fsync;                 /* tests/bench only: skip fsync (never in serve) */
-    uint32_t group_commit_us;     /* max wait to gather a group before fsync; 0 = default (1000) */
+    uint32_t group_commit_us;     /* reserved, ignored: a group is whatever queued while the
+                                     previous one was written, with no added wait */
     size_t seal_bytes;            /* seal when unsealed JSON exceeds this; 0 = default (64 MiB) */
     int read_only;                /* open for lookup/verify only: no WAL replay writes, no lock */
     size_t dict_min_bytes;        /* JSON bytes a seal needs to train the store's zstd
@@ -79,7 +80,8 @@ typedef struct tk_lookup_req {
 } tk_lookup_req_t;
 
 /* Walks the events of req in order, calling cb for each until cb returns
- * nonzero or the range is exhausted. The order (time, seq) is total, so a
+ * nonzero or the range is exhausted. cb runs with no store lock held, so it
+ * may call into the store (even append). The order (time, seq) is total, so a
  * cursor taken from the last event delivered resumes exactly: no repeat, no
  * skip, even while new events arrive. Cost: index bitmaps of the partitions in
  * range are intersected; only blocks holding hits are decompressed. */
