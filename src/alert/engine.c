@@ -75,6 +75,7 @@ struct tk_alert_engine {
     group_t **buckets;
     uint32_t nbuckets;
     uint64_t ngroups;
+    uint64_t entries;   /* window ring slots allocated, all groups */
     int64_t max_seen_ms;
     uint64_t since_sweep;
     tk_aview_t view;
@@ -94,6 +95,8 @@ int tk_alert_engine_create(const tk_alert_opts_t *opts, tk_alert_engine_t **out,
         e->opts = *opts;
     if (!e->opts.max_groups)
         e->opts.max_groups = 100000;
+    if (!e->opts.max_entries)
+        e->opts.max_entries = 4000000;
     e->max_seen_ms = INT64_MIN;
     *out = e;
     return 0;
@@ -177,6 +180,7 @@ void tk_alert_engine_stats(const tk_alert_engine_t *e, tk_alert_stats_t *out)
 {
     *out = e->st;
     out->groups = e->ngroups;
+    out->window_entries = e->entries;
 }
 
 /* ---- freezing: slots, tries, prefilter ---- */
@@ -456,6 +460,7 @@ static void sweep(tk_alert_engine_t *e, int64_t now)
             group_t *g = *pp;
             if (g->last_ms + group_horizon(e->rules[g->rule]) < now) {
                 *pp = g->next;
+                e->entries -= g->cap;
                 group_free(g);
                 e->ngroups--;
                 e->st.groups_expired++;
@@ -511,7 +516,11 @@ static group_t *group_get(tk_alert_engine_t *e, uint32_t r, const char *key, uin
     return g;
 }
 
-static int ring_push(group_t *g, int64_t t, uint64_t seq, uint64_t dh, uint32_t limit)
+/* Appends an event to the group's window. Rings grow to the threshold; the
+ * entries of all groups together stay under max_entries (TK_ETOOBIG when a
+ * ring cannot grow even after dropping expired groups). */
+static int ring_push(tk_alert_engine_t *e, group_t *g, int64_t t, uint64_t seq, uint64_t dh,
+                     uint32_t limit)
 {
     if (g->n == g->cap) {
         if (g->n == limit) { /* full: the oldest gives way */
@@ -521,6 +530,15 @@ static int ring_push(group_t *g, int64_t t, uint64_t seq, uint64_t dh, uint32_t 
             uint32_t cap = g->cap ? 2 * g->cap : 4;
             if (cap > limit)
                 cap = limit;
+            if (e->entries + (cap - g->cap) > e->opts.max_entries) {
+                int64_t keep = g->last_ms; /* this group must survive the sweep */
+                g->last_ms = INT64_MAX / 2;
+                sweep(e, e->max_seen_ms);
+                g->last_ms = keep;
+                if (e->entries + (cap - g->cap) > e->opts.max_entries)
+                    return TK_ETOOBIG;
+            }
+            e->entries += cap - g->cap;
             ring_ent_t *nr = malloc(cap * sizeof(*nr));
             if (!nr)
                 return TK_ENOMEM;
@@ -534,6 +552,15 @@ static int ring_push(group_t *g, int64_t t, uint64_t seq, uint64_t dh, uint32_t 
     }
     g->ring[(g->head + g->n) % g->cap] = (ring_ent_t){t, seq, dh};
     g->n++;
+    return 0;
+}
+
+/* An event the window cannot hold is counted, not an error. */
+static int entry_cap(tk_alert_engine_t *e, int rc)
+{
+    if (rc != TK_ETOOBIG)
+        return rc;
+    e->st.entry_cap_hits++;
     return 0;
 }
 
@@ -637,10 +664,10 @@ static int on_match(tk_alert_engine_t *e, uint32_t r, const char *acct, size_t a
                 g->ring[(g->head + g->n - 1) % g->cap] = (ring_ent_t){t, seq, dh};
                 seen = 1;
             }
-            if (!seen && (rc = ring_push(g, t, seq, dh, rule->threshold)))
-                return rc;
-        } else if ((rc = ring_push(g, t, seq, 0, rule->threshold))) {
-            return rc;
+            if (!seen && (rc = ring_push(e, g, t, seq, dh, rule->threshold)))
+                return entry_cap(e, rc);
+        } else if ((rc = ring_push(e, g, t, seq, 0, rule->threshold))) {
+            return entry_cap(e, rc);
         }
         count = g->n;
         first = g->n ? g->ring[g->head].ts : t;
@@ -868,8 +895,11 @@ int tk_alert_engine_load(tk_alert_engine_t *e, const void *data, size_t n, char 
             int64_t ts = unzz(rd_varint(&r));
             uint64_t seq = rd_varint(&r);
             const char *dh = rd_bytes(&r, 8);
-            if (g && dh && ring_push(g, ts, seq, tk_get_u64le((const uint8_t *)dh), e->rules[ri]->threshold))
-                return tk_errf(err, TK_ENOMEM, "out of memory");
+            if (g && dh && (rc = ring_push(e, g, ts, seq, tk_get_u64le((const uint8_t *)dh), e->rules[ri]->threshold))) {
+                if (rc != TK_ETOOBIG)
+                    return tk_errf(err, rc, "out of memory");
+                e->st.entry_cap_hits++;
+            }
         }
     }
     if (r.bad)

@@ -112,6 +112,8 @@ typedef void (*tk_alert_cb)(void *ctx, const tk_alert_hit_t *hit);
 
 typedef struct tk_alert_opts {
     uint32_t max_groups;  /* cap on threshold/suppression groups kept (default 100000) */
+    uint64_t max_entries; /* cap on events held in all windows together (default 4M,
+                             24 bytes each: ~96 MB) */
     int explain;          /* fill hit.why (costs a second walk of the rule on a match) */
     int report_matches;   /* also call back with TK_ALERT_MATCH for each condition match */
 } tk_alert_opts_t;
@@ -126,6 +128,8 @@ typedef struct tk_alert_stats {
     uint64_t groups;         /* groups held now */
     uint64_t group_cap_hits; /* a new group could not be tracked: max_groups reached */
     uint64_t groups_expired;
+    uint64_t window_entries; /* events held in windows now (slots allocated) */
+    uint64_t entry_cap_hits; /* an event could not be counted: max_entries reached */
 } tk_alert_stats_t;
 
 typedef struct tk_alert_engine tk_alert_engine_t;

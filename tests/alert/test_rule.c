@@ -461,6 +461,40 @@ static void test_group_cap_counts_untracked_groups_and_expiry_frees_room(void **
     tk_alert_engine_destroy(e);
 }
 
+static void test_window_entries_stay_under_their_cap_and_expiry_frees_them(void **s)
+{
+    (void)s;
+    char err[TK_ERRLEN];
+    const char *j = "{\"id\":\"bf\",\"match\":{\"field\":\"eventName\",\"value\":\"ConsoleSignin\"},"
+                    "\"threshold\":{\"count\":5,\"window\":\"10m\"},\"group_by\":[\"userIdentity.userName\"]}";
+    tk_rule_t *r;
+    assert_int_equal(tk_rule_from_json(j, strlen(j), &r, err), 0);
+    tk_alert_opts_t o = {.max_entries = 8};
+    tk_alert_engine_t *e;
+    assert_int_equal(tk_alert_engine_create(&o, &e, err), 0);
+    assert_int_equal(tk_alert_engine_add(e, r, err), 0);
+    hits_t h = {0};
+    int64_t t0 = 1700000000000LL;
+    feed(e, &h, "u1", t0);            /* ring of 4 */
+    feed(e, &h, "u2", t0);            /* ring of 4: 8 in all */
+    feed(e, &h, "u3", t0);            /* no room: counted */
+    for (int i = 1; i < 5; i++)       /* u1's fifth needs a 5th slot: no room */
+        feed(e, &h, "u1", t0 + i * 1000);
+    tk_alert_stats_t st;
+    tk_alert_engine_stats(e, &st);
+    assert_int_equal(st.entry_cap_hits, 2);
+    assert_int_equal(st.window_entries, 8);
+    assert_int_equal(h.fires, 0);
+    /* 20 minutes on, the old windows have expired and make room */
+    for (int i = 0; i < 5; i++)
+        feed(e, &h, "u3", t0 + 20 * MIN + i);
+    tk_alert_engine_stats(e, &st);
+    assert_int_equal(st.entry_cap_hits, 2);
+    assert_int_equal(h.fires, 1);
+    assert_int_equal(st.groups, 1);
+    tk_alert_engine_destroy(e);
+}
+
 static void test_cloudtrail_rules_read_the_original_record_when_present(void **s)
 {
     (void)s;
@@ -721,6 +755,7 @@ int main(void)
         cmocka_unit_test(test_suppression_sends_one_alert_per_incident),
         cmocka_unit_test(test_without_threshold_every_match_fires),
         cmocka_unit_test(test_group_cap_counts_untracked_groups_and_expiry_frees_room),
+        cmocka_unit_test(test_window_entries_stay_under_their_cap_and_expiry_frees_them),
         cmocka_unit_test(test_cloudtrail_rules_read_the_original_record_when_present),
         cmocka_unit_test(test_explanation_names_the_conditions_that_held),
         cmocka_unit_test(test_prefilter_never_hides_a_match),
