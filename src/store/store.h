@@ -97,7 +97,9 @@ int tk_store_accounts(tk_store_t *s, char ***out, size_t *n, char *err);
 int tk_store_log_read(tk_store_t *s, uint64_t from_seq, size_t max, tk_event_cb cb, void *ud,
                       char *err);
 uint64_t tk_store_last_seq(tk_store_t *s);
-/* Keep the log from min_seq on (a consumer's checkpoint) when trimming. */
+/* Keep the log from min_seq on (a consumer's checkpoint) when trimming; the
+ * position is persisted at the next seal. UINT64_MAX releases the consumer
+ * (e.g. a deleted trail), so it no longer holds WAL files back. */
 void tk_store_log_retain(tk_store_t *s, const char *consumer, uint64_t min_seq);
 
 /* Retention: whole UTC days of an account strictly older than its limit are
