@@ -27,32 +27,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <zlib.h>
+#include <libdeflate.h>
 
 /* ---- object building ---------------------------------------------------------------- */
 
 int trail_gzip(const void *data, size_t len, tk_buf_t *out)
 {
-    z_stream z;
-    memset(&z, 0, sizeof z);
-    /* windowBits 31 = gzip wrapper; zlib writes mtime 0, so output is a pure
-     * function of the input. */
-    if (deflateInit2(&z, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    /* libdeflate: ~3x zlib's speed at the same level, one call for a whole
+     * buffer, and its gzip header has mtime 0, so output is a pure function
+     * of the input. A compressor per call: cheap next to the data. */
+    struct libdeflate_compressor *c = libdeflate_alloc_compressor(6);
+    if (!c)
         return TK_ENOMEM;
-    size_t bound = deflateBound(&z, (uLong)len);
+    size_t bound = libdeflate_gzip_compress_bound(c, len);
     int rc = tk_buf_reserve(out, bound);
     if (!rc) {
-        z.next_in = (Bytef *)(uintptr_t)data;
-        z.avail_in = (uInt)len;
-        z.next_out = (Bytef *)out->p + out->len;
-        z.avail_out = (uInt)bound;
-        if (deflate(&z, Z_FINISH) != Z_STREAM_END)
+        size_t n = libdeflate_gzip_compress(c, data, len, out->p + out->len, bound);
+        if (!n)
             rc = TK_ENOMEM;
         else
-            out->len += bound - z.avail_out;
+            out->len += n;
         out->p[out->len] = 0;
     }
-    deflateEnd(&z);
+    libdeflate_free_compressor(c);
     return rc;
 }
 
@@ -586,7 +583,7 @@ static int deliver_trail(tk_trail_deliverer_t *d, tstate_t *s, int force, size_t
     while (!rc && s->scan_pos <= last && s->nev < d->o.file_max_events &&
            !(s->pending_to && s->scan_pos > s->pending_to)) {
         uint64_t before = s->scan_pos;
-        rc = tk_store_log_read(d->store, s->scan_pos, 1024, scan_cb, &c, err);
+        rc = tk_store_log_read(d->store, s->scan_pos, SIZE_MAX, scan_cb, &c, err);
         if (rc == TK_ENOTFOUND) {
             /* The log before scan_pos is gone: the events in between can
              * no longer be delivered. Say so loudly and stop this trail. */
