@@ -265,3 +265,38 @@ int tk_insight_agg_rebuild(tk_insight_agg_t *a, tk_store_t *s, const char *accou
         return tk_errf(err, c.rc, "insights: out of memory while aggregating account %s", account);
     return rc < 0 ? rc : 0;
 }
+
+int tk_insight_agg_prune(tk_insight_agg_t *a, uint32_t before_min)
+{
+    size_t keep = 0;
+    int any = 0;
+    uint32_t first = 0;
+    for (size_t i = 0; i < a->nser; i++) {
+        tk_insight_series_t *se = &a->ser[i];
+        size_t j = 0;
+        while (j < se->n && se->pts[j].minute < before_min)
+            j++;
+        memmove(se->pts, se->pts + j, (se->n - j) * sizeof *se->pts);
+        se->n -= j;
+        if (!se->n) { /* a series with nothing left (an IP not seen for 28 days) goes */
+            free(se->key);
+            free(se->pts);
+            continue;
+        }
+        if (!any || se->pts[0].minute < first)
+            first = se->pts[0].minute;
+        any = 1;
+        a->ser[keep++] = *se;
+    }
+    a->nser = keep;
+    a->any = any;
+    a->first_min = first;
+    if (!any)
+        a->last_min = 0;
+    /* Rehash at the current size: indexes moved. */
+    size_t n = a->nslots;
+    free(a->slots);
+    a->slots = NULL;
+    a->nslots = n ? n / 2 : 0;
+    return a->nslots ? grow_slots(a) : 0;
+}

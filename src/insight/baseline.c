@@ -23,6 +23,7 @@
 #define HOURS_WEEK (7 * 24)
 #define MAX_M 120
 #define MAX_PHI 100.0
+#define PHI_PRIOR 200.0 /* counts at which the measured dispersion gets half its weight */
 
 double tk_insight_poisson_log10_sf(double c, double lambda)
 {
@@ -117,10 +118,16 @@ static void hour_rates(eval_t *e, uint32_t i)
     e->test[i] = te > fl ? te : fl;
     /* Dispersion within hours (variance around each hour's own mean, pooled):
      * a daily peak is seasonality, not burstiness, and must not blunt the test. */
+    /* Shrunk towards 1 by the evidence behind it: one past burst of 60
+     * events must not make a quiet series look bursty for 28 days (and so
+     * hide the next attack), while thousands of events of a bursty CI job
+     * keep their dispersion. */
     e->phi[i] = 1;
     double s1 = e->prefix[i] - e->prefix[lo], w = e->within[i] - e->within[lo];
-    if (s1 > 0 && w > s1)
-        e->phi[i] = w / s1 > MAX_PHI ? MAX_PHI : w / s1;
+    if (s1 > 0 && w > s1) {
+        double raw = w / s1 > MAX_PHI ? MAX_PHI : w / s1;
+        e->phi[i] = 1 + (raw - 1) * s1 / (s1 + PHI_PRIOR);
+    }
 }
 
 static size_t lower_bound(const tk_insight_series_t *s, uint32_t m)
@@ -154,6 +161,8 @@ static void incident_sums(eval_t *e, const tk_insight_series_t *s, tk_insight_in
         uint32_t i = m / 60 - e->h0;
         hour_rates(e, i);
         sum += e->expect[i];
+        if (m == in->detect_min)
+            in->baseline_avg_detect = sum / (m - in->start_min + 1);
     }
     in->baseline_avg = end > in->start_min ? sum / (end - in->start_min) : 0;
     uint32_t hist_h = (in->start_min / 60) - e->h0;

@@ -344,15 +344,23 @@ int tk_insight_run_account(tk_store_t *s, const char *account, const tk_insight_
     tk_insight_agg_destroy(a);
     if (rc || !r->inc.n)
         return rc;
+    return tk_insight_attr_from_store(r, s, err);
+}
+
+int tk_insight_attr_from_store(tk_insight_result_t *r, tk_store_t *s, char *err)
+{
+    if (!r->inc.n)
+        return 0;
     tk_lookup_req_t req;
     memset(&req, 0, sizeof req);
-    req.account = account;
+    req.account = r->account;
     tk_insight_attr_window(r, &req.start_ms, &req.end_ms);
     req.forward = 1;
     attr_ctx_t c = {r, 0};
-    rc = tk_store_lookup(s, &req, attr_cb, &c, err);
+    int rc = tk_store_lookup(s, &req, attr_cb, &c, err);
     if (c.rc)
-        return tk_errf(err, c.rc, "insights: out of memory while attributing account %s", account);
+        return tk_errf(err, c.rc, "insights: out of memory while attributing account %s",
+                       r->account);
     return rc < 0 ? rc : 0;
 }
 
@@ -412,14 +420,17 @@ static void figures(const tk_insight_incident_t *in, const tk_insight_result_t *
     }
 }
 
-int tk_insight_explain(const tk_insight_result_t *r, size_t i, tk_buf_t *out)
+/* The sentence as of the Start (what was known at detection) or the End. */
+static int explain_as(const tk_insight_result_t *r, size_t i, int end_state, tk_buf_t *out)
 {
     const tk_insight_incident_t *in = &r->inc.v[i];
     const tk_insight_detector_t *d = tk_insight_detectors[in->det];
     uint32_t dur;
     uint64_t events;
     double avg;
-    figures(in, r, 1, &dur, &events, &avg);
+    figures(in, r, end_state, &dur, &events, &avg);
+    double base = end_state ? in->baseline_avg : in->baseline_avg_detect;
+    int which = end_state ? 1 : 2;
     char when[32];
     tk_time_format((int64_t)in->start_min * 60000, 0, when);
     /* Single-series detectors key on their object ("trail-changes"): say it once. */
@@ -427,18 +438,18 @@ int tk_insight_explain(const tk_insight_result_t *r, size_t i, tk_buf_t *out)
     for (size_t j = 0; same && d->object[j]; j++)
         same = d->object[j] == in->key[j] || (d->object[j] == ' ' && in->key[j] == '-');
     tk_buf_printf(out, "%s: %s%s%s at %.3g/min against a baseline of %.3g/min (%llu events in %u min from %s)",
-                  d->name, d->object, same ? "" : " ", same ? "" : in->key, avg, in->baseline_avg,
+                  d->name, d->object, same ? "" : " ", same ? "" : in->key, avg, base,
                   (unsigned long long)events, dur, when);
     static const char *const label[TK_INSIGHT_ATTRS] = {"user", "IP", "AccessKey", "API", "agent"};
     const char *sep = "; mostly ";
     for (int a = 0; a < 4; a++) {
         ranked_t top[TK_INSIGHT_TOP];
-        size_t n = top_values(in, a, 1, top);
+        size_t n = top_values(in, a, which, top);
         if (!n)
             continue;
         uint64_t total = 0;
         for (size_t j = 0; j < in->ntally[a]; j++)
-            total += in->tally[a][j].insight;
+            total += end_state ? in->tally[a][j].insight : in->tally[a][j].at_detect;
         uint64_t base = 0;
         for (size_t j = 0; j < in->ntally[a]; j++)
             if (!strcmp(in->tally[a][j].value, top[0].t->value))
@@ -449,6 +460,11 @@ int tk_insight_explain(const tk_insight_result_t *r, size_t i, tk_buf_t *out)
         sep = ", ";
     }
     return tk_buf_putc(out, '.');
+}
+
+int tk_insight_explain(const tk_insight_result_t *r, size_t i, tk_buf_t *out)
+{
+    return explain_as(r, i, !r->inc.v[i].open, out);
 }
 
 int tk_insight_render(const tk_insight_result_t *r, size_t i, int end_state, tk_buf_t *b)
@@ -482,7 +498,7 @@ int tk_insight_render(const tk_insight_result_t *r, size_t i, int end_state, tk_
     tk_buf_puts(b, ",\"insightContext\":{\"statistics\":{\"insight\":{\"average\":");
     put_num(b, avg);
     tk_buf_printf(b, "},\"insightDuration\":%u,\"baseline\":{\"average\":", dur);
-    put_num(b, in->baseline_avg);
+    put_num(b, end_state ? in->baseline_avg : in->baseline_avg_detect);
     tk_buf_printf(b, "},\"baselineDuration\":%u,\"insightCount\":%llu},\"attributions\":[",
                   in->baseline_minutes, (unsigned long long)events);
     for (int a = 0; a < TK_INSIGHT_ATTRS; a++) {
@@ -506,7 +522,7 @@ int tk_insight_render(const tk_insight_result_t *r, size_t i, int end_state, tk_
     }
     tk_buf_puts(b, "]},\"explanation\":");
     tk_buf_t ex = TK_BUF_INIT;
-    tk_insight_explain(r, i, &ex);
+    explain_as(r, i, end_state, &ex);
     tk_buf_put_json_str(b, ex.p ? ex.p : "", ex.len);
     tk_buf_free(&ex);
     return tk_buf_puts(b, "}}");

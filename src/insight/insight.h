@@ -129,6 +129,9 @@ size_t tk_insight_agg_nseries(const tk_insight_agg_t *a);
 const tk_insight_series_t *tk_insight_agg_series(const tk_insight_agg_t *a, size_t i);
 uint32_t tk_insight_agg_first_minute(const tk_insight_agg_t *a);
 uint32_t tk_insight_agg_last_minute(const tk_insight_agg_t *a);
+/* Drops every point before before_min, and series left empty (bounded
+ * memory for a long-running consumer). 0 or TK_ENOMEM. */
+int tk_insight_agg_prune(tk_insight_agg_t *a, uint32_t before_min);
 /* Memory held by the aggregate, in bytes (for figures and limits). */
 size_t tk_insight_agg_bytes(const tk_insight_agg_t *a);
 
@@ -166,6 +169,7 @@ typedef struct tk_insight_incident {
                                   is the judged count: weighted, or events with by_events */
     uint64_t events_at_detect, weight_at_detect; /* in [start, detect] */
     double baseline_avg;       /* expected weighted count per minute over the incident */
+    double baseline_avg_detect;/* ... over [start, detect]: what the Start record reports */
     uint32_t baseline_minutes; /* history the baseline was learnt from */
     double max_logp;           /* most extreme minute: log10 P(X >= count) */
     char shared_id[37];        /* sharedEventId: deterministic from account, type, key, start */
@@ -228,11 +232,44 @@ int tk_insight_attr_add(tk_insight_result_t *r, const tk_insight_obs_t *o);
 int tk_insight_run_account(tk_store_t *s, const char *account, const tk_insight_config_t *cfg,
                            int64_t since_ms, int64_t until_ms, tk_insight_result_t *r, char *err);
 
+/* ---- continuous evaluation (live.c) ---- */
+
+/* A consumer of the event log (serve): events are added as they are stored,
+ * tick() judges the minutes completed since the previous tick and emits each
+ * incident's Start once, when it is established, and its End once, when it
+ * is over. Ticking every minute emits exactly the records an offline run
+ * over the same events renders. Memory: 29 days of aggregates per account
+ * (older points are pruned). */
+typedef struct tk_insight_live tk_insight_live_t;
+
+/* One emitted record: json (borrowed, valid during the call) is the
+ * Insights event; return nonzero to stop the tick (that value is returned). */
+typedef int (*tk_insight_emit_cb)(void *ud, const char *account, int end_state, int64_t time_ms,
+                                  const char *json, size_t len);
+
+/* Returns an owned consumer (tk_insight_live_destroy), NULL on ENOMEM. cfg copied. */
+tk_insight_live_t *tk_insight_live_create(const tk_insight_config_t *cfg);
+void tk_insight_live_destroy(tk_insight_live_t *l); /* NULL is a no-op */
+/* Counts one event of account (both borrowed). 0 or TK_ENOMEM. */
+int tk_insight_live_add(tk_insight_live_t *l, const char *account, const tk_insight_obs_t *o);
+/* The same from a stored event (tk_store_log_read's callback shape). */
+int tk_insight_live_add_stored(tk_insight_live_t *l, const tk_stored_event_t *ev);
+/* Judges every account up to the last complete minute before now_ms and
+ * calls emit for each new Start and End, oldest incident first. s (may be
+ * NULL: no attributions) is read for the attributions of emitted records. */
+int tk_insight_live_tick(tk_insight_live_t *l, tk_store_t *s, int64_t now_ms,
+                         tk_insight_emit_cb emit, void *ud, char *err);
+
+/* Tallies attributions for r's incidents from the account's stored events
+ * (what tk_insight_run_account does after evaluating). */
+int tk_insight_attr_from_store(tk_insight_result_t *r, tk_store_t *s, char *err);
+
 /* Appends incident i's Start (end_state 0) or End (1) record to out as one
  * JSON object in ActionTrail's Insights shape. TK_EINVAL for the End of an
  * open incident. */
 int tk_insight_render(const tk_insight_result_t *r, size_t i, int end_state, tk_buf_t *out);
-/* One sentence for a person: what, how far above baseline, who. */
+/* One sentence for a person: what, how far above baseline, who (over the
+ * whole incident, or up to detection while it is open). */
 int tk_insight_explain(const tk_insight_result_t *r, size_t i, tk_buf_t *out);
 /* Static attribute name of tally index a ("userIdentity", "sourceIpAddress",
  * "accessKeyId", "eventName", "userAgent"). */

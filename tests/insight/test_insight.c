@@ -618,6 +618,145 @@ static void test_store_rebuild_finds_the_same_incidents(void **st_)
     assert_int_equal(tk_fs_remove_tree(dir), 0);
 }
 
+/* ---- continuous evaluation ---- */
+
+typedef struct emitted {
+    char **lines;
+    size_t n;
+    int starts, ends;
+} emitted_t;
+
+static int collect(void *ud, const char *account, int end_state, int64_t t, const char *json,
+                   size_t len)
+{
+    emitted_t *e = ud;
+    assert_string_equal(account, "1000000000000001");
+    assert_true(t > 0);
+    e->lines = realloc(e->lines, (e->n + 1) * sizeof *e->lines);
+    e->lines[e->n++] = strndup(json, len);
+    if (end_state)
+        e->ends++;
+    else
+        e->starts++;
+    return 0;
+}
+
+static int cmp_obs_time(const void *a, const void *b)
+{
+    const tk_insight_obs_t *x = a, *y = b;
+    return x->time_ms < y->time_ms ? -1 : x->time_ms > y->time_ms;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Feeds s in time order, ticking every `every` minutes, then once at `end`. */
+static void live_run(stream_t *s, const tk_insight_config_t *cfg, int every, int64_t end,
+                     emitted_t *out)
+{
+    char err[TK_ERRLEN] = "";
+    memset(out, 0, sizeof *out);
+    qsort(s->v, s->n, sizeof *s->v, cmp_obs_time);
+    tk_insight_live_t *l = tk_insight_live_create(cfg);
+    assert_non_null(l);
+    int64_t next = (s->v[0].time_ms / MIN_MS + every) * MIN_MS;
+    for (size_t i = 0; i < s->n; i++) {
+        while (s->v[i].time_ms >= next) {
+            assert_int_equal(tk_insight_live_tick(l, NULL, next, collect, out, err), 0);
+            next += every * MIN_MS;
+        }
+        assert_int_equal(tk_insight_live_add(l, "1000000000000001", &s->v[i]), 0);
+    }
+    for (; next <= end; next += every * MIN_MS)
+        assert_int_equal(tk_insight_live_tick(l, NULL, next, collect, out, err), 0);
+    tk_insight_live_destroy(l);
+    qsort(out->lines, out->n, sizeof *out->lines, cmp_str);
+}
+
+static void emitted_free(emitted_t *e)
+{
+    for (size_t i = 0; i < e->n; i++)
+        free(e->lines[i]);
+    free(e->lines);
+}
+
+static void test_live_ticks_emit_exactly_the_offline_records(void **st)
+{
+    (void)st;
+    tk_insight_config_t cfg;
+    tk_insight_config_default(&cfg);
+    stream_t s = {0};
+    attack_stream(&s);
+    /* A second, later burst of the same series: a new incident, not a continuation. */
+    for (int m = 0; m < 4; m++)
+        for (int i = 0; i < 10; i++)
+            put(&s, t0() + 7 * DAY_MS + 9 * HOUR_MS + m * MIN_MS + i * 3000, "Ecs",
+                "DeleteInstance", "Write", "", "mallory", "203.0.113.7", "LTAIevil000000000000000");
+    int64_t end = t0() + 8 * DAY_MS;
+
+    /* Offline, without attributions (the live run has no store to read them from). */
+    char err[TK_ERRLEN];
+    tk_insight_agg_t *a = tk_insight_agg_create(&cfg);
+    for (size_t i = 0; i < s.n; i++)
+        assert_int_equal(tk_insight_agg_add(a, &s.v[i]), 0);
+    tk_insight_result_t r;
+    assert_int_equal(tk_insight_evaluate(a, "1000000000000001", &cfg, 0, end, &r, err), 0);
+    tk_insight_agg_destroy(a);
+    assert_int_equal(r.inc.n, 6); /* two bursts x (ApiCallRate, Ip, Ak) */
+    emitted_t off = {0};
+    for (size_t i = 0; i < r.inc.n; i++)
+        for (int e = 0; e < 2; e++) {
+            tk_buf_t b = TK_BUF_INIT;
+            assert_int_equal(tk_insight_render(&r, i, e, &b), 0);
+            off.lines = realloc(off.lines, (off.n + 1) * sizeof *off.lines);
+            off.lines[off.n++] = tk_buf_steal(&b);
+        }
+    qsort(off.lines, off.n, sizeof *off.lines, cmp_str);
+    tk_insight_result_free(&r);
+
+    for (int every = 1; every <= 7; every += 6) { /* every minute, and every 7 minutes */
+        emitted_t live;
+        live_run(&s, &cfg, every, end, &live);
+        assert_int_equal(live.starts, 6);
+        assert_int_equal(live.ends, 6);
+        assert_int_equal(live.n, off.n);
+        for (size_t i = 0; i < off.n; i++)
+            assert_string_equal(live.lines[i], off.lines[i]);
+        emitted_free(&live);
+    }
+    emitted_free(&off);
+    free(s.v);
+}
+
+static void test_prune_drops_old_points_and_empty_series(void **st)
+{
+    (void)st;
+    tk_insight_config_t cfg = only("IpInsight");
+    tk_insight_agg_t *a = tk_insight_agg_create(&cfg);
+    stream_t s = {0};
+    put(&s, t0(), "Ecs", "StartInstance", "Write", "", "alice", "198.51.100.10", "");
+    put(&s, t0() + DAY_MS, "Ecs", "StartInstance", "Write", "", "alice", "198.51.100.10", "");
+    put(&s, t0() + 2 * MIN_MS, "Ecs", "StartInstance", "Write", "", "bob", "198.51.100.20", "");
+    for (size_t i = 0; i < s.n; i++)
+        assert_int_equal(tk_insight_agg_add(a, &s.v[i]), 0);
+    assert_int_equal(tk_insight_agg_nseries(a), 2);
+    assert_int_equal(tk_insight_agg_prune(a, (uint32_t)((t0() + HOUR_MS) / MIN_MS)), 0);
+    assert_int_equal(tk_insight_agg_nseries(a), 1);
+    const tk_insight_series_t *se = tk_insight_agg_series(a, 0);
+    assert_string_equal(se->key, "198.51.100.10");
+    assert_int_equal(se->n, 1);
+    assert_int_equal(tk_insight_agg_first_minute(a), (t0() + DAY_MS) / MIN_MS);
+    /* Still a working table: the same key finds its series, a new one is added. */
+    assert_int_equal(tk_insight_agg_add(a, &s.v[1]), 0);
+    assert_int_equal(tk_insight_agg_add(a, &s.v[2]), 0);
+    assert_int_equal(tk_insight_agg_nseries(a), 2);
+    assert_int_equal(tk_insight_agg_series(a, 0)->pts[0].events, 2);
+    tk_insight_agg_destroy(a);
+    free(s.v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -635,6 +774,8 @@ int main(void)
         cmocka_unit_test(test_config_set_validates_type_knob_and_range),
         cmocka_unit_test(test_obs_from_json_reads_identity_and_sensitivity),
         cmocka_unit_test(test_store_rebuild_finds_the_same_incidents),
+        cmocka_unit_test(test_live_ticks_emit_exactly_the_offline_records),
+        cmocka_unit_test(test_prune_drops_old_points_and_empty_series),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
