@@ -34,6 +34,7 @@ stop_server() {
 
 # bootstrap_key DATA: reads the key printed on first start into KEY_ID/KEY_SECRET.
 bootstrap_key() {
+  for _ in $(seq 1 50); do grep -q '^ *secret:' "$1.out" 2>/dev/null && break; sleep 0.1; done
   KEY_ID=$(sed -n 's/^ *key id: *//p' "$1.out" | head -1)
   KEY_SECRET=$(sed -n 's/^ *secret: *//p' "$1.out" | head -1)
 }
