@@ -388,6 +388,38 @@ static int flush(tk_trail_deliverer_t *d, tstate_t *s, uint64_t range_end, size_
     }
     if (s->nev && (rc = open_dest(s, err)))
         return rc;
+    if (s->nev && s->dest->write_events) {
+        /* A stream gets the events in log order, no files, no digest. */
+        tk_dest_event_t *de = malloc(s->nev * sizeof *de);
+        if (!de)
+            return tk_errf(err, TK_ENOMEM, "out of memory");
+        for (size_t i = 0; i < s->nev; i++)
+            de[i] = (tk_dest_event_t){s->ev[i].seq, s->ev[i].time_ms, s->ev[i].account,
+                                      s->ev[i].json, s->ev[i].len};
+        rc = s->dest->write_events(s->dstate, de, s->nev, err);
+        free(de);
+        if (rc)
+            return rc;
+        rc = exec_sql(d->m,
+                      sqlite3_mprintf("UPDATE trails SET next_seq=%llu, pending_to=0,"
+                                      " delivered_events=delivered_events+%llu,"
+                                      " last_delivery_ms=%lld, last_error='' WHERE account=%Q"
+                                      " AND name=%Q",
+                                      (unsigned long long)range_end + 1, (unsigned long long)s->nev,
+                                      (long long)tk_now_ms(), s->t.account, s->t.name),
+                      err);
+        if (rc)
+            return rc;
+        s->next_seq = range_end + 1;
+        s->pending_to = 0;
+        s->attempts = 0;
+        s->retry_at_ms = 0;
+        if (delivered)
+            *delivered += s->nev;
+        pending_clear(s);
+        tk_store_log_retain(d->store, s->cons, s->next_seq);
+        return 0;
+    }
     qsort(s->ev, s->nev, sizeof *s->ev, cmp_group);
     size_t max = d->o.file_max_events, files = 0;
     trail_fev_t *fe = malloc((max < s->nev ? max : s->nev) * sizeof *fe + 1);
@@ -642,8 +674,9 @@ static int deliver_trail(tk_trail_deliverer_t *d, tstate_t *s, int force, size_t
  * previous digest's end, the previous digest's object and signature, signed. */
 static int maybe_digest(tk_trail_deliverer_t *d, tstate_t *s, int force, char *err)
 {
-    if (!d->dkey)
-        return 0;
+    const tk_dest_t *dest = tk_dest_find(s->t.dest_type);
+    if (!d->dkey || !dest || !dest->write_object)
+        return 0; /* streams keep no objects to digest */
     sqlite3 *db = tk_meta_lock(d->m);
     sqlite3_stmt *st = NULL;
     int64_t prev_end = 0;

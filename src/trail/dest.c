@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const tk_dest_t *const registry[] = {&tk_dest_folder, &tk_dest_s3};
+static const tk_dest_t *const registry[] = {&tk_dest_folder, &tk_dest_s3, &tk_dest_syslog};
 
 size_t tk_dests(const tk_dest_t *const **out)
 {

@@ -1,14 +1,16 @@
 /* trailkeep trail destinations: plugins behind one interface (Fluent Bit's
  * out_* model). Each destination is one const descriptor: a name, a
  * declarative option table (which drives validation, `trailkeep trails
- * help-dest NAME` and docs) and three callbacks. Delivery builds whole
- * objects (key + gzip bytes) and hands them to write_object, which must
- * replace any object of the same key (re-sending after a crash then leaves no
- * duplicate) and return only once the object is durable at the destination. */
+ * help-dest NAME` and docs) and callbacks. Object stores get whole objects
+ * (key + gzip bytes) through write_object, which must replace any object of
+ * the same key (re-sending after a crash then leaves no duplicate) and return
+ * only once the object is durable. Stream destinations (syslog) set
+ * write_events instead and get the events themselves, in log order. */
 #ifndef TK_TRAIL_DEST_H
 #define TK_TRAIL_DEST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum tk_opt_type {
     TK_OPT_STRING = 0,
@@ -23,6 +25,15 @@ typedef struct tk_dest_option {
     int required;
     const char *description;
 } tk_dest_option_t;
+
+/* One event handed to a stream destination (borrowed for the call). */
+typedef struct tk_dest_event {
+    uint64_t seq;
+    int64_t time_ms;
+    const char *account;
+    const char *json;       /* the stored canonical event */
+    size_t len;
+} tk_dest_event_t;
 
 /* Options as given for one trail: a JSON object's members (strings). */
 typedef struct tk_dest_config {
@@ -46,6 +57,11 @@ typedef struct tk_dest {
     /* Stores data[0..len) (borrowed) under key (a relative path with '/').
      * 0, or TK_EIO/TK_EBUSY (retry later) with a message. */
     int (*write_object)(void *state, const char *key, const void *data, size_t len, char *err);
+    /* Stream destinations: sends n events in order; 0 once all were handed
+     * to the receiver, else TK_EIO (the whole call is retried later, so a
+     * receiver may see some events twice: at-least-once). NULL for object
+     * stores (then write_object is used). */
+    int (*write_events)(void *state, const tk_dest_event_t *ev, size_t n, char *err);
     void (*close)(void *state);  /* NULL is a no-op */
 } tk_dest_t;
 
@@ -61,5 +77,6 @@ int tk_dest_open(const tk_dest_t *d, const char *options_json, void **state, cha
 
 extern const tk_dest_t tk_dest_folder;
 extern const tk_dest_t tk_dest_s3;
+extern const tk_dest_t tk_dest_syslog;
 
 #endif

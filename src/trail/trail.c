@@ -241,7 +241,7 @@ static int apply_params(tk_trail_t *t, const tk_trail_param_t *p, size_t n, int 
             dest_given = 1;
             if (!tk_dest_find(v))
                 rc = tk_errf(err, TK_EINVAL,
-                             "DestinationType '%s' is unknown (known: folder, s3)", v);
+                             "DestinationType '%s' is unknown (known: folder, s3, syslog)", v);
             else
                 snprintf(t->dest_type, sizeof t->dest_type, "%s", v);
         } else if (!strncmp(k, "Dest.", 5) && k[5]) {
