@@ -544,6 +544,39 @@ static void test_obs_from_json_reads_identity_and_sensitivity(void **st)
 
 /* ---- over a real store ---- */
 
+typedef struct emitted {
+    char **lines;
+    size_t n;
+    int starts, ends;
+} emitted_t;
+
+static int collect(void *ud, const char *account, int end_state, int64_t t, const char *json,
+                   size_t len)
+{
+    emitted_t *e = ud;
+    assert_string_equal(account, "1000000000000001");
+    assert_true(t > 0);
+    e->lines = realloc(e->lines, (e->n + 1) * sizeof *e->lines);
+    e->lines[e->n++] = strndup(json, len);
+    if (end_state)
+        e->ends++;
+    else
+        e->starts++;
+    return 0;
+}
+
+static void emitted_free(emitted_t *e)
+{
+    for (size_t i = 0; i < e->n; i++)
+        free(e->lines[i]);
+    free(e->lines);
+}
+
+static int live_feed(void *ud, const tk_stored_event_t *ev)
+{
+    return tk_insight_live_add_stored(ud, ev);
+}
+
 static void store_put(tk_store_t *st, tk_batch_t *b, const tk_insight_obs_t *o, size_t idx)
 {
     char t[40], line[1024];
@@ -576,6 +609,7 @@ static void test_store_rebuild_finds_the_same_incidents(void **st_)
     tk_store_opts_t so = {.dir = dir, .no_fsync = 1};
     tk_store_t *st = NULL;
     assert_int_equal(tk_store_open(&so, &st, err), 0);
+    tk_store_log_retain(st, "insight-test", 1); /* the log consumer below reads from seq 1 */
     stream_t s = {0};
     attack_stream(&s);
     tk_batch_t *b = tk_batch_create();
@@ -603,6 +637,26 @@ static void test_store_rebuild_finds_the_same_incidents(void **st_)
     char *a = render_all(&mem.r), *x = render_all(&r1), *y = render_all(&r2);
     assert_string_equal(x, y);
     assert_string_equal(a, x); /* the store path equals the in-memory path */
+
+    /* A log consumer: every stored event through tk_insight_live, one tick at
+     * the end with the store for attributions: the same records again. */
+    tk_insight_live_t *l = tk_insight_live_create(&cfg);
+    assert_non_null(l);
+    assert_int_equal(tk_store_log_read(st, 1, SIZE_MAX, live_feed, l, err), 0);
+    emitted_t em = {0};
+    assert_int_equal(tk_insight_live_tick(l, st, t0() + 8 * DAY_MS, collect, &em, err), 0);
+    assert_int_equal(em.starts, 3);
+    assert_int_equal(em.ends, 3);
+    tk_buf_t all = TK_BUF_INIT;
+    for (size_t i = 0; i < r1.inc.n; i++) /* emitted in incident order, Start then End */
+        for (size_t k = 0; k < 2; k++) {
+            tk_buf_puts(&all, em.lines[2 * i + k]);
+            tk_buf_putc(&all, '\n');
+        }
+    assert_string_equal(all.p, x);
+    tk_buf_free(&all);
+    emitted_free(&em);
+    tk_insight_live_destroy(l);
     free(a);
     free(x);
     free(y);
@@ -619,27 +673,6 @@ static void test_store_rebuild_finds_the_same_incidents(void **st_)
 }
 
 /* ---- continuous evaluation ---- */
-
-typedef struct emitted {
-    char **lines;
-    size_t n;
-    int starts, ends;
-} emitted_t;
-
-static int collect(void *ud, const char *account, int end_state, int64_t t, const char *json,
-                   size_t len)
-{
-    emitted_t *e = ud;
-    assert_string_equal(account, "1000000000000001");
-    assert_true(t > 0);
-    e->lines = realloc(e->lines, (e->n + 1) * sizeof *e->lines);
-    e->lines[e->n++] = strndup(json, len);
-    if (end_state)
-        e->ends++;
-    else
-        e->starts++;
-    return 0;
-}
 
 static int cmp_obs_time(const void *a, const void *b)
 {
@@ -673,13 +706,6 @@ static void live_run(stream_t *s, const tk_insight_config_t *cfg, int every, int
         assert_int_equal(tk_insight_live_tick(l, NULL, next, collect, out, err), 0);
     tk_insight_live_destroy(l);
     qsort(out->lines, out->n, sizeof *out->lines, cmp_str);
-}
-
-static void emitted_free(emitted_t *e)
-{
-    for (size_t i = 0; i < e->n; i++)
-        free(e->lines[i]);
-    free(e->lines);
 }
 
 static void test_live_ticks_emit_exactly_the_offline_records(void **st)
