@@ -573,12 +573,16 @@ static int sync_trails(tk_trail_deliverer_t *d, char *err)
             s->next_seq = s->scan_pos = rows[r].next_seq;
             s->pending_to = rows[r].pending_to;
             tk_store_log_retain(d->store, s->cons, s->next_seq);
-        } else if (s->t.updated_ms != rows[r].t->updated_ms) {
-            /* Filters or destination changed: re-read from the checkpoint
-             * with the new configuration. */
+        } else if (s->t.updated_ms != rows[r].t->updated_ms ||
+                   s->t.created_ms != rows[r].t->created_ms) {
+            /* Filters or destination changed, or the trail was deleted and
+             * created again: re-read from the stored checkpoint with the new
+             * configuration. */
             s->t = *rows[r].t;
             pending_clear(s);
-            s->scan_pos = s->next_seq;
+            s->next_seq = s->scan_pos = rows[r].next_seq;
+            s->pending_to = rows[r].pending_to;
+            tk_store_log_retain(d->store, s->cons, s->next_seq);
             if (s->dest && s->dstate)
                 s->dest->close(s->dstate);
             s->dest = NULL;

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ACC "1000000000000001"
@@ -793,6 +794,28 @@ static void test_destination_options_are_validated_against_the_table(void **stat
 }
 
 
+
+static void test_a_recreated_trail_starts_at_its_new_creation(void **state)
+{
+    fx_t *f = *state;
+    tk_trail_param_t all = {"EventRW", "All"};
+    assert_int_equal(create(f, "reborn", &all, 1), 0);
+    tk_trail_deliverer_t *d = deliverer(f, 1000, 3600);
+    size_t n = 0;
+    assert_int_equal(tk_trail_deliver_once(d, 1, &n, f->err), 0); /* stopped: nothing */
+    for (int i = 0; i < 10; i++)
+        free(ingest(f, ACC, "cn-beijing", "Write", "ApiCall", i));
+    assert_int_equal(tk_trail_delete(f->m, f->s, &f->c, "reborn", f->err), 0);
+    /* Make sure the new row's times differ from the old one's. */
+    struct timespec ts = {0, 5000000};
+    nanosleep(&ts, NULL);
+    assert_int_equal(create(f, "reborn", &all, 1), 0);
+    assert_int_equal(tk_trail_start_logging(f->m, f->s, &f->c, "reborn", f->err), 0);
+    assert_int_equal(tk_trail_deliver_once(d, 1, &n, f->err), 0);
+    assert_int_equal(n, 2); /* its CreateTrail and StartLogging, not the 10 before it */
+    tk_trail_deliverer_destroy(d);
+}
+
 /* ============================================================ digests */
 
 typedef struct {
@@ -1002,6 +1025,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_org_trail_delivers_members_under_their_folders, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cloudtrail_layout_names_and_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_recreated_trail_starts_at_its_new_creation, setup,
+                                        teardown),
         cmocka_unit_test(test_actiontrail_file_name_holds_count_size_and_md5),
         cmocka_unit_test(test_destination_options_are_validated_against_the_table),
         cmocka_unit_test_setup_teardown(test_digests_chain_and_report_every_tampering, setup,
