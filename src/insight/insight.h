@@ -228,7 +228,8 @@ void tk_insight_attr_window(const tk_insight_result_t *r, int64_t *start_ms, int
 int tk_insight_attr_add(tk_insight_result_t *r, const tk_insight_obs_t *o);
 
 /* Everything for one account of a store: rebuild (from since - 28 days),
- * evaluate [since, until], attributions. */
+ * evaluate [since, until), attributions. r is filled (owned by the caller:
+ * tk_insight_result_free, also after an error). */
 int tk_insight_run_account(tk_store_t *s, const char *account, const tk_insight_config_t *cfg,
                            int64_t since_ms, int64_t until_ms, tk_insight_result_t *r, char *err);
 

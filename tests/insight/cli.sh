@@ -93,6 +93,15 @@ $BIN insights run --data "$D" --since 2026-10-10 --until 2026-10-23 --output jso
 check "--since judges only later activity (the 10-04 concealment is left out)" \
   bash -c "! grep -q TrailConcealmentInsight $TMP/s.jsonl && grep -q ApiCallRateInsight $TMP/s.jsonl"
 
+ACC=$($PY -c 'import json,sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e.get("tkScenario") == "mass-delete-instances": print(e["recipientAccountId"]); break' "$TMP/g.jsonl")
+$BIN insights run --data "$D" --until 2026-10-23 --account "$ACC" --output jsonl >"$TMP/acc.jsonl" 2>/dev/null
+eq "--account keeps that account's records only" "$ACC" \
+  "$($PY -c 'import json,sys; print(",".join(sorted({json.loads(l)["recipientAccountId"] for l in open(sys.argv[1])})))' "$TMP/acc.jsonl")"
+eq "... and all of them" "$(grep -c "\"$ACC\"" "$TMP/a.jsonl")" "$(wc -l <"$TMP/acc.jsonl" | tr -d ' ')"
+
 $BIN insights run --data "$D" --set 'IpInsight.alpha=7' >/dev/null 2>"$TMP/e1"
 eq "a knob out of range is a usage error" 2 $?
 check "... saying which knob and range" grep -q "alpha must be a number in" "$TMP/e1"
