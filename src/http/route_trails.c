@@ -63,7 +63,7 @@ void tk_route_trails(tk_req_t *r)
     if (kind < 0) {
         tk_req_error(r, 400, "InvalidAction", 0,
                      "Action '%.64s' is not a trail action: CreateTrail, UpdateTrail, DeleteTrail, "
-                     "DescribeTrails, GetTrailStatus, StartLogging, StopLogging.",
+                     "DescribeTrails, GetTrailStatus, StartLogging, StopLogging, ListPublicKeys.",
                      action ? action : "");
         tk_kvlist_free(&kv);
         return;

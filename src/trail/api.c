@@ -11,7 +11,7 @@
 
 static const struct { const char *name; int read; } actions[] = {
     {"CreateTrail", 0}, {"UpdateTrail", 0},   {"DeleteTrail", 0},   {"StartLogging", 0},
-    {"StopLogging", 0}, {"DescribeTrails", 1}, {"GetTrailStatus", 1},
+    {"StopLogging", 0}, {"DescribeTrails", 1}, {"GetTrailStatus", 1}, {"ListPublicKeys", 1},
 };
 
 int tk_trail_action_kind(const char *action)
@@ -65,10 +65,10 @@ int tk_trail_api(tk_meta_t *m, tk_store_t *store, const tk_trail_caller_t *c, co
     if (tk_trail_action_kind(action) < 0)
         return tk_errf(err, TK_EUNSUPPORTED,
                        "unknown Action '%s' (CreateTrail, UpdateTrail, DeleteTrail, "
-                       "DescribeTrails, GetTrailStatus, StartLogging, StopLogging)",
+                       "DescribeTrails, GetTrailStatus, StartLogging, StopLogging, ListPublicKeys)",
                        action ? action : "");
     const char *name = get(p, n, "Name");
-    int needs_name = strcmp(action, "DescribeTrails") != 0;
+    int needs_name = strcmp(action, "DescribeTrails") && strcmp(action, "ListPublicKeys");
     if (needs_name && (!name || !*name))
         return tk_errf(err, TK_EINVAL, "%s needs Name", action);
     char rid[37];
@@ -97,6 +97,9 @@ int tk_trail_api(tk_meta_t *m, tk_store_t *store, const tk_trail_caller_t *c, co
             tk_trail_status_to_json(&st, &body);
             body.p[0] = ',';
         }
+    } else if (!strcmp(action, "ListPublicKeys")) {
+        tk_buf_puts(&body, ",\"PublicKeyList\":");
+        rc = tk_trail_public_keys(m, &body, err);
     } else { /* DescribeTrails */
         describe_ctx_t dc = {.out = &body, .names = get(p, n, "NameList")};
         tk_buf_puts(&body, ",\"TrailList\":[");

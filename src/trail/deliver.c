@@ -685,11 +685,12 @@ static int maybe_digest(tk_trail_deliverer_t *d, tstate_t *s, int force, char *e
     sqlite3_stmt *st = NULL;
     int64_t prev_end = 0;
     char prev_obj[1024] = "", prev_sig[130] = "";
-    int64_t since = 0, nnew = 0, rc = 0;
+    int64_t since = 0, nnew = 0, rc = 0, pending = 0;
     if (sqlite3_prepare_v2(db,
                            "SELECT digest_end_ms, digest_object, digest_sig, start_ms, created_ms,"
                            " (SELECT COUNT(*) FROM trail_files f WHERE f.account = t.account AND"
-                           "  f.trail = t.name AND f.delivered_ms > t.digest_end_ms)"
+                           "  f.trail = t.name AND f.delivered_ms > t.digest_end_ms),"
+                           " digest_pending_ms"
                            " FROM trails t WHERE account = ?1 AND name = ?2",
                            -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, s->t.account, -1, SQLITE_STATIC);
@@ -702,6 +703,7 @@ static int maybe_digest(tk_trail_deliverer_t *d, tstate_t *s, int force, char *e
                              : (sqlite3_column_int64(st, 3) ? sqlite3_column_int64(st, 3)
                                                             : sqlite3_column_int64(st, 4));
             nnew = sqlite3_column_int64(st, 5);
+            pending = sqlite3_column_int64(st, 6);
         } else {
             rc = 1; /* deleted meanwhile */
         }
@@ -718,14 +720,24 @@ static int maybe_digest(tk_trail_deliverer_t *d, tstate_t *s, int force, char *e
     int due = force ? nnew > 0
                     : (now - since >= (int64_t)d->o.digest_period_s * 1000 &&
                        (s->t.is_logging || nnew > 0));
-    if (!due || now <= since)
-        return 0;
-    if (prev_end && now / 1000 == prev_end / 1000) {
-        /* Digest names carry the end time to the second: a forced digest
-         * right after another waits for the next second, never reuses a name. */
-        struct timespec ts = {0, (long)(1000 - now % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-        now = tk_now_ms();
+    if (pending) {
+        now = pending; /* a digest planned before a crash: the same one again */
+    } else {
+        if (!due || now <= since)
+            return 0;
+        if (prev_end && now / 1000 == prev_end / 1000) {
+            /* Digest names carry the end time to the second: a forced digest
+             * right after another waits for the next second, never reuses a name. */
+            struct timespec ts = {0, (long)(1000 - now % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+            now = tk_now_ms();
+        }
+        if ((rc = exec_sql(d->m,
+                           sqlite3_mprintf("UPDATE trails SET digest_pending_ms=%lld WHERE"
+                                           " account=%Q AND name=%Q",
+                                           (long long)now, s->t.account, s->t.name),
+                           err)))
+            return (int)rc;
     }
     trail_file_rec_t *files = NULL;
     size_t nf = 0;
@@ -796,7 +808,8 @@ static int maybe_digest(tk_trail_deliverer_t *d, tstate_t *s, int force, char *e
     if (!rc)
         rc = exec_sql(d->m,
                       sqlite3_mprintf("UPDATE trails SET digest_end_ms=%lld, digest_object=%Q,"
-                                      " digest_sig=%Q WHERE account=%Q AND name=%Q",
+                                      " digest_sig=%Q, digest_pending_ms=0 WHERE account=%Q AND"
+                                      " name=%Q",
                                       (long long)now, key.p, sig, s->t.account, s->t.name),
                       err);
     free(files);
@@ -862,8 +875,16 @@ int tk_trail_deliverer_create(tk_meta_t *m, tk_store_t *store, const tk_trail_de
         d->o.digest_period_s = 3600;
     if (d->o.digest_dir) {
         int rc = trail_digest_key(d->o.digest_dir, &d->dkey, d->fp, err);
+        tk_buf_t pem = TK_BUF_INIT;
+        char fp[65];
+        if (!rc)
+            rc = tk_trail_public_key(d->o.digest_dir, &pem, fp, err);
+        if (!rc)
+            rc = trail_key_register(m, fp, pem.p, err);
+        tk_buf_free(&pem);
         d->o.digest_dir = NULL; /* borrowed only here */
         if (rc) {
+            trail_digest_key_free(d->dkey);
             free(d);
             return rc;
         }

@@ -21,6 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void put_kv(tk_buf_t *b, const char *k, const char *v, int comma);
+static void put_time(tk_buf_t *b, const char *k, int64_t ms);
+
 static const tk_meta_migration_t trail_steps[] = {
     {1, "CREATE TABLE trails("
         " account TEXT NOT NULL, name TEXT NOT NULL, home_region TEXT NOT NULL,"
@@ -45,6 +48,12 @@ static const tk_meta_migration_t trail_steps[] = {
         " oldest_ms INTEGER NOT NULL, newest_ms INTEGER NOT NULL, delivered_ms INTEGER NOT NULL,"
         " PRIMARY KEY(account, trail, object));"
         "CREATE INDEX trail_files_time ON trail_files(account, trail, delivered_ms);"},
+    /* Public keys that verify digests, listed by the API (ListPublicKeys). */
+    {3, "CREATE TABLE trail_keys(fingerprint TEXT PRIMARY KEY, pem TEXT NOT NULL,"
+        " created_ms INTEGER NOT NULL);"},
+    /* A digest's end time is committed before it is written, so a crash
+     * re-writes the same digest (Ed25519 signatures are deterministic). */
+    {4, "ALTER TABLE trails ADD COLUMN digest_pending_ms INTEGER NOT NULL DEFAULT 0;"},
 };
 
 int tk_trail_schema(tk_meta_t *m, char *err)
@@ -808,6 +817,69 @@ void trail_rows_free(trail_row_t *v, size_t n)
     for (size_t i = 0; i < n; i++)
         free(v[i].t);
     free(v);
+}
+
+int trail_key_register(tk_meta_t *m, const char *fingerprint, const char *pem, char *err)
+{
+    int rc = ensure_schema(m, err);
+    if (rc)
+        return rc;
+    sqlite3 *db = tk_meta_lock(m);
+    char *sql = sqlite3_mprintf("INSERT OR IGNORE INTO trail_keys VALUES(%Q, %Q, %lld)", fingerprint,
+                                pem, (long long)tk_now_ms());
+    if (!sql || sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        rc = db_err(db, err, "registering the digest key");
+    sqlite3_free(sql);
+    tk_meta_unlock(m);
+    return rc;
+}
+
+int tk_trail_public_keys(tk_meta_t *m, tk_buf_t *out, char *err)
+{
+    int rc = ensure_schema(m, err);
+    if (rc)
+        return rc;
+    sqlite3 *db = tk_meta_lock(m);
+    sqlite3_stmt *st = NULL;
+    tk_buf_puts(out, "[");
+    if (sqlite3_prepare_v2(db, "SELECT fingerprint, pem, created_ms FROM trail_keys ORDER BY created_ms",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = db_err(db, err, "reading digest keys");
+    } else {
+        int n = 0;
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const char *fp = (const char *)sqlite3_column_text(st, 0);
+            const char *pem = (const char *)sqlite3_column_text(st, 1);
+            tk_buf_puts(out, n++ ? ",{" : "{");
+            put_kv(out, "Fingerprint", fp ? fp : "", 0);
+            put_kv(out, "PublicKey", pem ? pem : "", 1);
+            put_kv(out, "Algorithm", "Ed25519", 1);
+            put_time(out, "CreateTime", sqlite3_column_int64(st, 2));
+            tk_buf_putc(out, '}');
+        }
+    }
+    sqlite3_finalize(st);
+    tk_meta_unlock(m);
+    if (tk_buf_putc(out, ']'))
+        rc = tk_errf(err, TK_ENOMEM, "out of memory");
+    return rc;
+}
+
+int tk_trail_backlogs(tk_meta_t *m, tk_store_t *store,
+                      void (*cb)(void *ud, const tk_trail_t *t, const tk_trail_status_t *st),
+                      void *ud, char *err)
+{
+    trail_row_t *rows;
+    size_t n;
+    int rc = trail_load_all(m, &rows, &n, err);
+    for (size_t i = 0; !rc && i < n; i++) {
+        tk_trail_status_t st;
+        if (tk_trail_get_status(m, store, rows[i].t->account, rows[i].t->name, &st, err) == 0)
+            cb(ud, rows[i].t, &st);
+    }
+    if (!rc)
+        trail_rows_free(rows, n);
+    return rc;
 }
 
 void trail_consumer_name(const char *account, const char *name, char *out, size_t cap)

@@ -157,6 +157,16 @@ void tk_trail_deliverer_destroy(tk_trail_deliverer_t *d);
  * verifies an archive elsewhere. Appends to pem. */
 int tk_trail_public_key(const char *dir, tk_buf_t *pem, char fp[65], char *err);
 
+/* ListPublicKeys: appends a JSON array [{"Fingerprint","PublicKey" (PEM),
+ * "Algorithm","CreateTime"}] of every key that signed digests here. */
+int tk_trail_public_keys(tk_meta_t *m, tk_buf_t *out, char *err);
+
+/* Every trail with its status (backlog included), for /metrics. cb runs
+ * without any lock held. */
+int tk_trail_backlogs(tk_meta_t *m, tk_store_t *store,
+                      void (*cb)(void *ud, const tk_trail_t *t, const tk_trail_status_t *st),
+                      void *ud, char *err);
+
 typedef struct tk_trail_verify_summary {
     size_t digests, digests_valid, logs_valid, problems;
     int chain_intact;   /* every digest signed, linked to the previous one, none missing */

@@ -81,6 +81,9 @@ int trail_digest_build(const trail_digest_in_t *in, tk_buf_t *json, tk_buf_t *ke
 /* Ed25519 signature of json as 128 hex characters. */
 int trail_digest_sign(void *key, const tk_buf_t *json, char sig[129], char *err);
 
+/* Records a digest public key in meta.db for ListPublicKeys (idempotent). */
+int trail_key_register(struct tk_meta *m, const char *fingerprint, const char *pem, char *err);
+
 /* Deterministic gzip (mtime 0) of data into out. 0 or TK_ENOMEM. */
 int trail_gzip(const void *data, size_t len, tk_buf_t *out);
 

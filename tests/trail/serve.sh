@@ -12,7 +12,7 @@ D=$TMP/data
 OUT=$TMP/out
 ACC=100000000000000
 OTHER=200000000000000
-start_server "$D" --trail-file-age 1 --seal-interval 1 || { nok "server starts"; tk_done; }
+start_server "$D" --trail-file-age 1 --seal-interval 1 --trail-digest-period 1 || { nok "server starts"; tk_done; }
 bootstrap_key "$D"
 A="$KEY_ID:$KEY_SECRET"
 T() { req POST "/v1/trails?Action=$1" "$A" "${@:2}"; }
@@ -60,7 +60,7 @@ gen_events 2000 1000 | grep -v "\"$OTHER\"" >"$TMP/ev2.own"
 req POST /v1/events "$A" --data-binary @"$TMP/ev2.own" >/dev/null
 sleep 0.5
 kill -9 "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
-start_server "$D" --trail-file-age 1 --trail-file-events 200 || nok "server restarts"
+start_server "$D" --trail-file-age 1 --trail-file-events 200 --trail-digest-period 1 || nok "server restarts"
 check "after kill -9 and restart: backlog drains" wait_backlog
 eq "after kill -9: every event delivered once (re-sent files replaced themselves)" \
   "ok 1725 events, 4 trail events, " "$(check_delivered "$OUT" "$TMP/ev1.own" "$TMP/ev2.own" | sed 's/[0-9]* files$//')"
@@ -71,6 +71,12 @@ eq "StopLogging: IsLogging false" "200 False" "$CODE $(jget "$TMP/body" 'j["IsLo
 req GET "/v1/lookup?LookupAttribute.1.Key=ServiceName&LookupAttribute.1.Value=ActionTrail&MaxResults=50" "$A" >/dev/null
 check "the trail's changes are ActionTrail events (lookup ServiceName=ActionTrail)" \
   $PY -c "import json; j=json.load(open('$TMP/body')); n=sorted(json.loads(e['CloudTrailEvent'])['eventName'] if 'CloudTrailEvent' in e else e.get('eventName', e.get('EventName')) for e in j['Events']); assert {'CreateTrail','StartLogging','StopLogging'} <= set(n), n"
+req GET "/v1/trails?Action=ListPublicKeys" "$R" >/dev/null
+"$TK_BIN" trails public-key --data "$D" | grep -v '^#' >"$TMP/pub.pem"
+check "ListPublicKeys lists the key that signs the digests" \
+  $PY -c "import json; j=json.load(open('$TMP/body')); k=j['PublicKeyList']; assert len(k)==1 and k[0]['PublicKey']==open('$TMP/pub.pem').read(), j"
+check "the folder's digests verify (chain intact) after the kill -9" \
+  "$TK_BIN" trails verify --folder "$OUT" --public-key "$TMP/pub.pem"
 T DeleteTrail --data-urlencode "Name=api-trail" >/dev/null
 eq "DeleteTrail" 200 "$CODE"
 stop_server

@@ -816,6 +816,89 @@ static void test_a_recreated_trail_starts_at_its_new_creation(void **state)
     tk_trail_deliverer_destroy(d);
 }
 
+
+static void on_backlog(void *ud, const tk_trail_t *t, const tk_trail_status_t *st)
+{
+    char *out = ud;
+    char line[128];
+    snprintf(line, sizeof line, "%s:%llu;", t->name, (unsigned long long)st->backlog);
+    strcat(out, line);
+}
+
+static void test_api_answers_in_actiontrail_shapes(void **state)
+{
+    fx_t *f = *state;
+    tk_buf_t o = TK_BUF_INIT;
+    tk_trail_param_t p[] = {{"Name", "api-one"}, {"DestinationType", "folder"},
+                            {"Dest.path", f->out}, {"EventRW", "Read"}};
+    assert_int_equal(tk_trail_api(f->m, f->s, &f->c, "CreateTrail", p, 4, &o, f->err), 0);
+    cJSON *j = cJSON_Parse(o.p);
+    assert_non_null(j);
+    assert_string_equal(cJSON_GetObjectItem(j, "Name")->valuestring, "api-one");
+    assert_string_equal(cJSON_GetObjectItem(j, "EventRW")->valuestring, "Read");
+    assert_string_equal(cJSON_GetObjectItem(j, "Status")->valuestring, "Disable");
+    assert_int_equal(strlen(cJSON_GetObjectItem(j, "RequestId")->valuestring), 36);
+    cJSON_Delete(j);
+    p[0].value = "api-two";
+    tk_buf_reset(&o);
+    assert_int_equal(tk_trail_api(f->m, f->s, &f->c, "CreateTrail", p, 4, &o, f->err), 0);
+    tk_trail_param_t nl = {"NameList", "api-two"};
+    tk_buf_reset(&o);
+    assert_int_equal(tk_trail_api(f->m, f->s, &f->c, "DescribeTrails", &nl, 1, &o, f->err), 0);
+    j = cJSON_Parse(o.p);
+    cJSON *list = cJSON_GetObjectItem(j, "TrailList");
+    assert_int_equal(cJSON_GetArraySize(list), 1);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0), "Name")->valuestring,
+                        "api-two");
+    cJSON_Delete(j);
+    tk_trail_param_t nm = {"Name", "api-two"};
+    tk_buf_reset(&o);
+    assert_int_equal(tk_trail_api(f->m, f->s, &f->c, "GetTrailStatus", &nm, 1, &o, f->err), 0);
+    j = cJSON_Parse(o.p);
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItem(j, "IsLogging")));
+    assert_int_equal(cJSON_GetObjectItem(j, "Backlog")->valueint, 1); /* its own CreateTrail */
+    cJSON_Delete(j);
+    tk_buf_reset(&o);
+    assert_int_equal(tk_trail_api(f->m, f->s, &f->c, "Explode", &nm, 1, &o, f->err),
+                     TK_EUNSUPPORTED);
+    assert_int_equal(tk_trail_api(f->m, f->s, &f->c, "StartLogging", NULL, 0, &o, f->err),
+                     TK_EINVAL);
+    assert_non_null(strstr(f->err, "Name"));
+    assert_int_equal(tk_trail_action_kind("GetTrailStatus"), 1);
+    assert_int_equal(tk_trail_action_kind("DeleteTrail"), 0);
+    assert_int_equal(tk_trail_action_kind("Nope"), -1);
+
+    /* ListPublicKeys: empty until a deliverer signs, then the key trails verify with. */
+    tk_buf_reset(&o);
+    assert_int_equal(tk_trail_api(f->m, f->s, &f->c, "ListPublicKeys", NULL, 0, &o, f->err), 0);
+    j = cJSON_Parse(o.p);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "PublicKeyList")), 0);
+    cJSON_Delete(j);
+    tk_trail_deliver_opts_t dopt = {.digest_dir = f->dir};
+    tk_trail_deliverer_t *d = NULL;
+    assert_int_equal(tk_trail_deliverer_create(f->m, f->s, &dopt, &d, f->err), 0);
+    tk_trail_deliverer_destroy(d);
+    tk_buf_reset(&o);
+    assert_int_equal(tk_trail_api(f->m, f->s, &f->c, "ListPublicKeys", NULL, 0, &o, f->err), 0);
+    j = cJSON_Parse(o.p);
+    cJSON *keys = cJSON_GetObjectItem(j, "PublicKeyList");
+    assert_int_equal(cJSON_GetArraySize(keys), 1);
+    tk_buf_t pem = TK_BUF_INIT;
+    char fp[65];
+    assert_int_equal(tk_trail_public_key(f->dir, &pem, fp, f->err), 0);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(keys, 0), "PublicKey")->valuestring,
+                        pem.p);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(keys, 0), "Fingerprint")->valuestring,
+                        fp);
+    cJSON_Delete(j);
+    tk_buf_free(&pem);
+
+    char out[256] = "";
+    assert_int_equal(tk_trail_backlogs(f->m, f->s, on_backlog, out, f->err), 0);
+    assert_string_equal(out, "api-one:2;api-two:1;");
+    tk_buf_free(&o);
+}
+
 /* ============================================================ digests */
 
 typedef struct {
@@ -993,6 +1076,61 @@ static void test_digest_of_a_deleted_predecessor_breaks_the_chain(void **state)
     files_free(&dg);
 }
 
+
+static void test_digest_interrupted_by_a_crash_is_rewritten_identically(void **state)
+{
+    fx_t *f = *state;
+    tk_trail_param_t all = {"EventRW", "All"};
+    assert_int_equal(create(f, "digest-crash", &all, 1), 0);
+    assert_int_equal(tk_trail_start_logging(f->m, f->s, &f->c, "digest-crash", f->err), 0);
+    tk_trail_deliver_opts_t o = {.file_max_events = 1000, .file_max_age_s = 3600,
+                                 .digest_dir = f->dir};
+    tk_trail_deliverer_t *d = NULL;
+    assert_int_equal(tk_trail_deliverer_create(f->m, f->s, &o, &d, f->err), 0);
+    for (int i = 0; i < 12; i++)
+        free(ingest(f, ACC, i % 2 ? "cn-beijing" : "cn-hangzhou", "Write", "ApiCall", i));
+    size_t n = 0;
+    assert_int_equal(tk_trail_deliver_once(d, 1, &n, f->err), 0);
+    tk_trail_deliverer_destroy(d);
+    files_t dg;
+    assert_int_equal(find_files(f, "-Digest/", &dg), 1);
+    char *before;
+    size_t blen;
+    assert_int_equal(tk_fs_read_all(dg.path[0], &before, &blen, f->err), 0);
+    /* As if the process died after writing the digest, before recording it. */
+    sqlite3 *db = tk_meta_lock(f->m);
+    assert_int_equal(sqlite3_exec(db,
+                                  "UPDATE trails SET digest_pending_ms=digest_end_ms, digest_end_ms=0,"
+                                  " digest_object='', digest_sig='' WHERE name='digest-crash'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    tk_meta_unlock(f->m);
+    assert_int_equal(tk_trail_deliverer_create(f->m, f->s, &o, &d, f->err), 0);
+    assert_int_equal(tk_trail_deliver_once(d, 0, &n, f->err), 0); /* unforced: the planned one */
+    tk_trail_deliverer_destroy(d);
+    files_t dg2;
+    assert_int_equal(find_files(f, "-Digest/", &dg2), 1);
+    assert_string_equal(dg2.path[0], dg.path[0]);
+    char *after;
+    size_t alen;
+    assert_int_equal(tk_fs_read_all(dg.path[0], &after, &alen, f->err), 0);
+    assert_int_equal(alen, blen);
+    assert_memory_equal(after, before, blen);
+    free(before);
+    free(after);
+    tk_buf_t pem = TK_BUF_INIT;
+    char fp[65];
+    assert_int_equal(tk_trail_public_key(f->dir, &pem, fp, f->err), 0);
+    vcount_t c;
+    tk_trail_verify_summary_t sum;
+    verify_counts(f, pem.p, &c, &sum);
+    assert_int_equal(sum.problems, 0);
+    assert_int_equal(sum.chain_intact, 1);
+    tk_buf_free(&pem);
+    files_free(&dg);
+    files_free(&dg2);
+}
+
 int main(void)
 {
     T0 = tk_now_ms() - 3600 * 1000;
@@ -1027,11 +1165,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cloudtrail_layout_names_and_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_recreated_trail_starts_at_its_new_creation, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_api_answers_in_actiontrail_shapes, setup, teardown),
         cmocka_unit_test(test_actiontrail_file_name_holds_count_size_and_md5),
         cmocka_unit_test(test_destination_options_are_validated_against_the_table),
         cmocka_unit_test_setup_teardown(test_digests_chain_and_report_every_tampering, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_digest_of_a_deleted_predecessor_breaks_the_chain,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_digest_interrupted_by_a_crash_is_rewritten_identically,
                                         setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
