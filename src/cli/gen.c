@@ -42,6 +42,9 @@ static void gen_usage(FILE *f)
 "                       AccessKey created for root, StopLogging + DeleteTrail, security\n"
 "                       group opened to 0.0.0.0/0, mass DeleteInstance, AdministratorAccess\n"
 "                       attached to a new user\n"
+"  --insight-attacks    inject the Insights scenarios (one set per 8 accounts):\n"
+"                       password-reset spree, permission escalation, error storm,\n"
+"                       AccessKey leak used from a new IP (what `trailkeep insights` finds)\n"
 "  --label              add \"tkScenario\":\"<name>\" to injected events (tests, benchmarks)\n"
 "  --format F           actiontrail: JSON Lines of ActionTrail events [default]\n"
 "                       array:       one JSON array of ActionTrail events\n"
@@ -184,6 +187,8 @@ int tk_cmd_gen(int argc, char **argv)
             out = val;
         } else if (!strcmp(a, "--attacks")) {
             o.attacks = 1;
+        } else if (!strcmp(a, "--insight-attacks")) {
+            o.insight_attacks = 1;
         } else if (!strcmp(a, "--label")) {
             o.label = 1;
         } else if (!strcmp(a, "--gzip")) {
@@ -209,8 +214,8 @@ int tk_cmd_gen(int argc, char **argv)
                         "cloudtrail\n", format);
         return 2;
     }
-    if (o.label && !o.attacks)
-        fprintf(stderr, "trailkeep gen: note: --label has no effect without --attacks\n");
+    if (o.label && !o.attacks && !o.insight_attacks)
+        fprintf(stderr, "trailkeep gen: note: --label has no effect without --attacks or --insight-attacks\n");
     if (out) {
         struct stat sb;
         int isdir = (stat(out, &sb) == 0 && S_ISDIR(sb.st_mode)) || ends_with(out, "/") || fpd_given;
