@@ -136,6 +136,7 @@ typedef struct tstate {
     char cons[160];
     uint64_t next_seq;       /* checkpoint */
     uint64_t pending_to;     /* planned range end (0 = none) */
+    size_t pending_max;      /* file_max_events the planned range is cut with */
     uint64_t scan_pos;       /* next log seq to read */
     pev_t *ev;
     size_t nev, cap;
@@ -379,12 +380,16 @@ static int flush(tk_trail_deliverer_t *d, tstate_t *s, uint64_t range_end, size_
     int rc = 0;
     if (s->pending_to != range_end) {
         rc = exec_sql(d->m,
-                      sqlite3_mprintf("UPDATE trails SET pending_to=%llu WHERE account=%Q AND name=%Q",
-                                      (unsigned long long)range_end, s->t.account, s->t.name),
+                      sqlite3_mprintf("UPDATE trails SET pending_to=%llu, pending_max=%llu WHERE"
+                                      " account=%Q AND name=%Q",
+                                      (unsigned long long)range_end,
+                                      (unsigned long long)d->o.file_max_events, s->t.account,
+                                      s->t.name),
                       err);
         if (rc)
             return rc;
         s->pending_to = range_end;
+        s->pending_max = d->o.file_max_events;
     }
     if (s->nev && (rc = open_dest(s, err)))
         return rc;
@@ -412,6 +417,7 @@ static int flush(tk_trail_deliverer_t *d, tstate_t *s, uint64_t range_end, size_
             return rc;
         s->next_seq = range_end + 1;
         s->pending_to = 0;
+        s->pending_max = 0;
         s->attempts = 0;
         s->retry_at_ms = 0;
         if (delivered)
@@ -421,7 +427,7 @@ static int flush(tk_trail_deliverer_t *d, tstate_t *s, uint64_t range_end, size_
         return 0;
     }
     qsort(s->ev, s->nev, sizeof *s->ev, cmp_group);
-    size_t max = d->o.file_max_events, files = 0;
+    size_t max = s->pending_max ? s->pending_max : d->o.file_max_events, files = 0;
     trail_fev_t *fe = malloc((max < s->nev ? max : s->nev) * sizeof *fe + 1);
     if (!fe)
         return tk_errf(err, TK_ENOMEM, "out of memory");
@@ -502,6 +508,7 @@ static int flush(tk_trail_deliverer_t *d, tstate_t *s, uint64_t range_end, size_
         return rc;
     s->next_seq = range_end + 1;
     s->pending_to = 0;
+    s->pending_max = 0;
     s->attempts = 0;
     s->retry_at_ms = 0;
     if (delivered)
@@ -572,6 +579,7 @@ static int sync_trails(tk_trail_deliverer_t *d, char *err)
             trail_consumer_name(s->t.account, s->t.name, s->cons, sizeof s->cons);
             s->next_seq = s->scan_pos = rows[r].next_seq;
             s->pending_to = rows[r].pending_to;
+            s->pending_max = rows[r].pending_max;
             tk_store_log_retain(d->store, s->cons, s->next_seq);
         } else if (s->t.updated_ms != rows[r].t->updated_ms ||
                    s->t.created_ms != rows[r].t->created_ms) {
@@ -582,6 +590,7 @@ static int sync_trails(tk_trail_deliverer_t *d, char *err)
             pending_clear(s);
             s->next_seq = s->scan_pos = rows[r].next_seq;
             s->pending_to = rows[r].pending_to;
+            s->pending_max = rows[r].pending_max;
             tk_store_log_retain(d->store, s->cons, s->next_seq);
             if (s->dest && s->dstate)
                 s->dest->close(s->dstate);

@@ -54,6 +54,9 @@ static const tk_meta_migration_t trail_steps[] = {
     /* A digest's end time is committed before it is written, so a crash
      * re-writes the same digest (Ed25519 signatures are deterministic). */
     {4, "ALTER TABLE trails ADD COLUMN digest_pending_ms INTEGER NOT NULL DEFAULT 0;"},
+    /* The file size limit a planned range was cut with: a replay after a
+     * crash cuts the same files even if the option changed meanwhile. */
+    {5, "ALTER TABLE trails ADD COLUMN pending_max INTEGER NOT NULL DEFAULT 0;"},
 };
 
 int tk_trail_schema(tk_meta_t *m, char *err)
@@ -777,7 +780,7 @@ int trail_load_all(tk_meta_t *m, trail_row_t **out, size_t *n, char *err)
     sqlite3_stmt *st = NULL;
     trail_row_t *v = NULL;
     size_t nv = 0;
-    if (sqlite3_prepare_v2(db, "SELECT " TRAIL_COLS ", next_seq, pending_to FROM trails"
+    if (sqlite3_prepare_v2(db, "SELECT " TRAIL_COLS ", next_seq, pending_to, pending_max FROM trails"
                                " ORDER BY account, name", -1, &st, NULL) != SQLITE_OK) {
         rc = db_err(db, err, "reading trails");
     } else {
@@ -796,6 +799,7 @@ int trail_load_all(tk_meta_t *m, trail_row_t **out, size_t *n, char *err)
             v[nv].t = t;
             v[nv].next_seq = (uint64_t)sqlite3_column_int64(st, 16);
             v[nv].pending_to = (uint64_t)sqlite3_column_int64(st, 17);
+            v[nv].pending_max = (size_t)sqlite3_column_int64(st, 18);
             nv++;
         }
         if (!rc && s != SQLITE_DONE)

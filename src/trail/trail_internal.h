@@ -48,6 +48,7 @@ typedef struct trail_row {
     struct tk_trail *t;     /* owned by the array (trail_rows_free) */
     uint64_t next_seq;      /* first log seq not yet delivered */
     uint64_t pending_to;    /* nonzero: [next_seq, pending_to] planned and maybe sent */
+    size_t pending_max;     /* file_max_events the planned range is cut with */
 } trail_row_t;
 /* Every trail in meta.db. *out owned: trail_rows_free(). */
 int trail_load_all(struct tk_meta *m, trail_row_t **out, size_t *n, char *err);
