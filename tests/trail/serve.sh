@@ -34,6 +34,13 @@ req POST "/v1/trails?Action=StopLogging&Name=api-trail" "$R" >/dev/null
 eq "a reader key cannot StopLogging: 403" 403 "$CODE"
 req GET "/v1/trails?Action=DescribeTrails" "$R" >/dev/null
 eq "a reader key can DescribeTrails" "200 api-trail" "$CODE $(jget "$TMP/body" '",".join(t["Name"] for t in j["TrailList"])')"
+"$TK_BIN" accounts create $OTHER --data "$D" >/dev/null
+mkkey "$D" $OTHER admin
+O="$KEY_ID:$KEY_SECRET"
+req GET "/v1/trails?Action=DescribeTrails" "$O" >/dev/null
+eq "another account's admin sees none of its trails" "200 0" "$CODE $(jget "$TMP/body" 'len(j["TrailList"])')"
+req POST "/v1/trails?Action=DeleteTrail&Name=api-trail" "$O" >/dev/null
+eq "... and cannot delete it (404 in its own account)" "404 TrailNotFound" "$CODE $(jget "$TMP/body" 'j["Code"]')"
 T StartLogging --data-urlencode "Name=api-trail" >/dev/null
 eq "StartLogging" 200 "$CODE"
 
