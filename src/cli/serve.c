@@ -501,6 +501,16 @@ int tk_cmd_serve(int argc, char **argv)
         .access_log_fd = log_fd,
         .token_key = token_key,
     };
+    /* The first-start key is printed (and flushed) before the listener
+     * answers anything, so whoever waits for /healthz finds it already there. */
+    if (created) {
+        printf("First start: created account %s and its admin key. The secret is shown ONCE, "
+               "store it now:\n  key id: %s\n  secret: %s\n  use:    curl -H 'Authorization: "
+               "Bearer %s:%s' ...\n",
+               TK_DEFAULT_ACCOUNT, key_id, secret, key_id, secret);
+        memset(secret, 0, sizeof secret);
+    }
+    fflush(stdout);
     if (tk_http_start(&ho, store, meta, &http, err)) {
         fprintf(stderr, "trailkeep serve: %s\n", err);
         goto out;
@@ -528,13 +538,6 @@ int tk_cmd_serve(int argc, char **argv)
     else
         fprintf(stderr, "trailkeep serve: cannot start the seal/purge thread; seals happen on size only\n");
 
-    if (created) {
-        printf("First start: created account %s and its admin key. The secret is shown ONCE, "
-               "store it now:\n  key id: %s\n  secret: %s\n  use:    curl -H 'Authorization: "
-               "Bearer %s:%s' ...\n",
-               TK_DEFAULT_ACCOUNT, key_id, secret, key_id, secret);
-        memset(secret, 0, sizeof secret);
-    }
     const char *host = ho.listen;
     char url[160];
     const char *colon = strrchr(host, ':');
