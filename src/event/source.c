@@ -123,7 +123,9 @@ static int walk(tk_source_t *s, const char *dir, char *err, int depth)
         struct stat sb;
         if (stat(path, &sb) == 0) {
             if (S_ISDIR(sb.st_mode)) {
-                if (strcmp(names[i], "CloudTrail-Digest") != 0)
+                /* digest files describe log files; they are not events */
+                if (strcmp(names[i], "CloudTrail-Digest") != 0 &&
+                    strcmp(names[i], "Actiontrail-Digest") != 0)
                     rc = walk(s, path, err, depth + 1);
             } else if (S_ISREG(sb.st_mode) &&
                        (ends_with(names[i], ".json") || ends_with(names[i], ".jsonl") ||

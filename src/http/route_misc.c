@@ -2,6 +2,7 @@
  * balancers), GET /metrics (Prometheus text; admin key, or open to loopback
  * clients by option) and GET / (a small page saying what the API is). */
 #include "http/http_internal.h"
+#include "trail/trail.h"
 
 #include "base/tk.h"
 #include "base/tktime.h"
@@ -64,6 +65,23 @@ static void acct_line(void *ud, const char *account, uint64_t n)
     c->rc |= tk_buf_printf(c->o, "} %llu\n", (unsigned long long)n);
 }
 
+/* One backlog and one delivered-events line per trail the caller may read. */
+static void trail_line(void *ud, const tk_trail_t *t, const tk_trail_status_t *st)
+{
+    acct_ctx_t *c = ud;
+    if (!c->all && tk_auth_allow(c->r->srv->meta, &c->r->who, t->account, TK_ROLE_READER) != 0)
+        return;
+    for (int k = 0; k < 2; k++) {
+        c->rc |= tk_buf_puts(c->o, k ? "trailkeep_trail_delivered_events_total{account="
+                                     : "trailkeep_trail_backlog{account=");
+        c->rc |= tk_buf_put_json_str(c->o, t->account, strlen(t->account));
+        c->rc |= tk_buf_puts(c->o, ",trail=");
+        c->rc |= tk_buf_put_json_str(c->o, t->name, strlen(t->name));
+        c->rc |= tk_buf_printf(c->o, "} %llu\n",
+                               (unsigned long long)(k ? st->delivered_events : st->backlog));
+    }
+}
+
 void tk_route_metrics(tk_req_t *r)
 {
     tk_http_server_t *s = r->srv;
@@ -107,6 +125,14 @@ void tk_route_metrics(tk_req_t *r)
                           "# TYPE trailkeep_account_events gauge\n");
     acct_ctx_t c = {.r = r, .o = &o, .all = open, .rc = 0};
     tk_store_account_counts(s->store, acct_line, &c);
+    rc |= c.rc;
+    rc |= tk_buf_puts(&o, "# HELP trailkeep_trail_backlog Log entries after a trail's delivery "
+                          "checkpoint (not all may match its filter).\n"
+                          "# TYPE trailkeep_trail_backlog gauge\n"
+                          "# HELP trailkeep_trail_delivered_events_total Events a trail delivered.\n"
+                          "# TYPE trailkeep_trail_delivered_events_total counter\n");
+    char terr[TK_ERRLEN];
+    tk_trail_backlogs(s->meta, s->store, trail_line, &c, terr);
     rc |= c.rc;
     if (rc) {
         tk_buf_free(&o);

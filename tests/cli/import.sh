@@ -159,4 +159,13 @@ check "truncated .gz: names the file and says it is truncated" grep -q "skipping
 out=$($BIN import --data $TMP/data2 --batch 7 --output json $TMP/in/a); rc=$?
 eq "--batch 7 accepts all 170 events of folder a" "0 170" "$rc $(echo "$out" | field accepted)"
 
+# Digest folders beside delivered logs (ActionTrail's and CloudTrail's) hold
+# digests, not events: import skips them instead of rejecting their records.
+mkdir -p $TMP/dig/AliyunLogs/Actiontrail-Digest/x $TMP/dig/AWSLogs/1/CloudTrail-Digest/x
+echo '{"digestStartTime":"2026-11-24T00:00:00Z","logFiles":[]}' | gzip >$TMP/dig/AliyunLogs/Actiontrail-Digest/x/d.json.gz
+echo '{"digestStartTime":"2026-11-24T00:00:00Z","logFiles":[]}' | gzip >$TMP/dig/AWSLogs/1/CloudTrail-Digest/x/d.json.gz
+cp $TMP/in/a/*.jsonl $TMP/dig/ 2>/dev/null || cp "$(find $TMP/in/a -type f | head -1)" $TMP/dig/
+out=$($BIN import --data $TMP/data3 --output json $TMP/dig); rc=$?
+eq "digest folders are skipped: nothing rejected" "0 0" "$rc $(echo "$out" | field rejected)"
+
 tk_done

@@ -84,6 +84,9 @@ check "ListPublicKeys lists the key that signs the digests" \
   $PY -c "import json; j=json.load(open('$TMP/body')); k=j['PublicKeyList']; assert len(k)==1 and k[0]['PublicKey']==open('$TMP/pub.pem').read(), j"
 check "the folder's digests verify (chain intact) after the kill -9" \
   "$TK_BIN" trails verify --folder "$OUT" --public-key "$TMP/pub.pem"
+req GET /metrics "$A" >/dev/null
+check "/metrics exports the trail's backlog and delivered events" \
+  $PY -c "import re; t=open('$TMP/body').read(); b=re.search(r'^trailkeep_trail_backlog\{account=\"[0-9]+\",trail=\"api-trail\"\} ([0-9]+)$', t, re.M); d=re.search(r'^trailkeep_trail_delivered_events_total\{account=\"[0-9]+\",trail=\"api-trail\"\} ([0-9]+)$', t, re.M); assert b and d and int(d.group(1)) > 0, t[-800:]"
 T DeleteTrail --data-urlencode "Name=api-trail" >/dev/null
 eq "DeleteTrail" 200 "$CODE"
 stop_server
