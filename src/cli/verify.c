@@ -16,6 +16,8 @@ static void usage(FILE *f)
 {
     fputs(
 "usage: trailkeep verify [--data DIR] [--account ID]\n"
+"       trailkeep verify --trail NAME [--data DIR]\n"
+"       trailkeep verify --folder DIR --public-key FILE\n"
 "\n"
 "Checks the integrity of stored events: every sealed segment is chained to the\n"
 "previous one of its account by SHA-256, so a segment that was modified, deleted,\n"
@@ -27,6 +29,10 @@ static void usage(FILE *f)
 "  --data DIR      data directory (default: $TRAILKEEP_DATA or ./data)\n"
 "  --account ID    check only this account (default: every account)\n"
 "  --quiet         print problems only, no summary\n"
+"  --trail NAME    instead, check what trail NAME delivered against its signed\n"
+"                  digests (same as `trailkeep trails verify NAME`)\n"
+"  --folder DIR    instead, check a copy of a trail's objects (e.g. fetched with\n"
+"                  `aws s3 cp --recursive`) with --public-key FILE, on any machine\n"
 "  -h, --help      this help\n"
 "\n"
 "exit status: 0 everything verified; 1 a problem was found or the store could not\n"
@@ -34,7 +40,8 @@ static void usage(FILE *f)
 "\n"
 "examples:\n"
 "  trailkeep verify --data /var/lib/trailkeep\n"
-"  trailkeep verify --account 1234567890123456\n",
+"  trailkeep verify --account 1234567890123456\n"
+"  trailkeep verify --folder ./bucket-copy --public-key trail-digest.pub.pem\n",
         f);
 }
 
@@ -60,8 +67,29 @@ static void on_item(void *ud, const tk_verify_item_t *it)
            it->path ? it->path : "-", it->detail ? it->detail : "");
 }
 
+/* `verify --trail/--folder` checks delivered files, which the trail module
+ * does: hand the arguments to `trails verify` instead of duplicating it. */
+static int verify_delivered(int argc, char **argv)
+{
+    char *av[64];
+    int n = 0;
+    av[n++] = "trails";
+    av[n++] = "verify";
+    for (int i = 1; i < argc && n < 62; i++) {
+        if (!strcmp(argv[i], "--trail") && i + 1 < argc)
+            av[n++] = argv[++i]; /* the trail name is `trails verify`'s operand */
+        else
+            av[n++] = argv[i];
+    }
+    av[n] = NULL;
+    return tk_cmd_trails(n, av);
+}
+
 int tk_cmd_verify(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--trail") || !strcmp(argv[i], "--folder"))
+            return verify_delivered(argc, argv);
     const char *dir = tk_cli_default_data(), *account = NULL, *v;
     int quiet = 0, r;
     for (int i = 1; i < argc; i++) {

@@ -66,6 +66,9 @@ printf 'X' | dd of="$f" bs=1 seek=20 conv=notrunc 2>/dev/null
 "$TK_BIN" trails verify --folder "$TMP/got2" --public-key "$TMP/pub.pem" >"$TMP/v.out"
 eq "a flipped byte in a fetched file: exit 1" 1 $?
 check "... and the file is reported modified" grep -q "^modified .*$(basename "$f")" "$TMP/v.out"
+"$TK_BIN" verify --folder "$TMP/got2" --public-key "$TMP/pub.pem" >"$TMP/v2.out"
+eq "trailkeep verify --folder (the issue's spelling) reports the same: exit 1" 1 $?
+check "... with the same report" cmp -s "$TMP/v.out" "$TMP/v2.out"
 
 # s3rver does not check signatures (sigv4.sh proves them); a bucket that
 # does not exist is refused, and that is reported.
