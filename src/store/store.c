@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define GRPBUF_KEEP (64u << 20) /* a larger group's buffer is freed, not kept */
 #define DEFAULT_SEAL_BYTES (64ull << 20) /* with a seal running, up to ~2x this is in memory */
 #define CACHE_IDX_BYTES (96ull << 20)
 #define CACHE_BLK_BYTES (64ull << 20)
@@ -758,6 +759,7 @@ void tk_store_close(tk_store_t *s)
     segcache_destroy(&s->cache);
     dict_free(s->dict);
     wal_close(&s->wal);
+    tk_buf_free(&s->grpbuf);
     if (s->lockfd >= 0)
         close(s->lockfd);
     pthread_rwlock_destroy(&s->state);
@@ -857,7 +859,8 @@ static void run_group(tk_store_t *s, areq_t *grp, wal_ticket_t *tk)
     while (cap < total * 2)
         cap *= 2;
     gset_t g = {calloc(cap, sizeof(pend_t *)), cap};
-    tk_buf_t buf = TK_BUF_INIT;
+    tk_buf_t buf = s->grpbuf;
+    tk_buf_reset(&buf);
     uint64_t first = s->next_seq, seq = first;
     size_t np = 0;
     int rc = 0;
@@ -955,7 +958,9 @@ static void run_group(tk_store_t *s, areq_t *grp, wal_ticket_t *tk)
             r->last_seq = 0;
         }
     }
-    tk_buf_free(&buf);
+    if (buf.cap > GRPBUF_KEEP)
+        tk_buf_free(&buf);
+    s->grpbuf = buf;
     free(g.slot);
     free(pend);
 }

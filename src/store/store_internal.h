@@ -270,6 +270,8 @@ struct tk_store {
     int active;              /* appenders inside tk_store_append */
     struct areq *qhead, *qtail;
     uint64_t next_seq;       /* next seq to assign (leader only) */
+    tk_buf_t grpbuf;         /* the group's WAL records (leader only): reused, as
+                              * growing a fresh buffer per group was 6% of import CPU */
     uint64_t last_seq;       /* highest durable seq */
     uint64_t sealed_seq;
     struct consumer { char *name; uint64_t seq; } *cons;
