@@ -67,11 +67,11 @@
  *     68   4     nblocks
  *     72   8     raw JSON bytes (sum of json lengths)
  *     80   64    account, NUL-padded
- *     144  16x22 sections (SEC_COUNT): u64 offset, u32 compressed size, u32 raw size;
+ *     144  16x23 sections (SEC_COUNT): u64 offset, u32 compressed size, u32 raw size;
  *                an absent or empty section has sizes 0
- *     496  32    prev hash: SHA-256 of the previous segment of the account
+ *     512  32    prev hash: SHA-256 of the previous segment of the account
  *                (all zero for chain index 1)
- *     528  32    hash: SHA-256 of every byte of the file before this field
+ *     544  32    hash: SHA-256 of every byte of the file before this field
  *
  * SECTIONS (raw = after zstd decompression)
  *   SEC_BLOCKS  nblocks x (u64 offset, u32 compressed size, u32 raw size,
@@ -98,6 +98,15 @@
  *               with, stored as DIR/dict/<hex>.zdict (content-addressed, never
  *               changed or deleted); empty when the blocks use no dictionary.
  *               Sections are always compressed without a dictionary.
+ *   SEC_FILTER  (version 2) a blocked Bloom filter of every (attribute, term) of
+ *               the SEC_ATTR sections: u8 k (SEGF_PROBES, 7), then nblk >= 1
+ *               blocks of 64 bytes, nblk = ceil(nkeys * 10 / 512). key =
+ *               segfilter_key(attr, term) (xxh3 of the term, attr mixed in,
+ *               splitmix64-finalized); block = ((key >> 32) * nblk) >> 32;
+ *               g = mix(key ^ 0x5851f42d4c957f2d); bit i (i < k) of the block
+ *               is (g >> 9i) & 511 (byte bit >> 3, bit bit & 7). Readers keep it
+ *               in memory with the footer and skip a segment whose filter says
+ *               the term is absent, without loading its index.
  */
 #ifndef TK_STORE_FORMAT_H
 #define TK_STORE_FORMAT_H
@@ -116,7 +125,7 @@
 #define SEG_MAGIC "TKSEG\0\0\1"
 #define SEG_MAGIC_SIZE 8u
 #define SEG_END_MAGIC "TKSEGEND"
-#define SEG_VERSION 1u
+#define SEG_VERSION 2u /* 2: SEC_FILTER (the footer grew by one section) */
 
 enum {
     SEC_BLOCKS = 0,
@@ -126,6 +135,7 @@ enum {
     SEC_ATTR0,
     SEC_REPLACES = SEC_ATTR0 + 16,
     SEC_DICT,
+    SEC_FILTER,
     SEC_COUNT
 };
 #define SEG_MAX_ATTRS 16
@@ -174,7 +184,7 @@ _Static_assert(TK_ATTR__COUNT <= SEG_MAX_ATTRS, "more attributes than the segmen
 #define SEG_ZSTD_LEVEL 1 /* measured: smaller and 2x faster than 3 on 128 KiB blocks of events */
 #endif
 
-_Static_assert(SEG_F_PREVHASH == 496, "footer layout drifted from the table in format.h");
-_Static_assert(SEG_FOOTER_SIZE == 560, "footer layout drifted from the table in format.h");
+_Static_assert(SEG_F_PREVHASH == 512, "footer layout drifted from the table in format.h");
+_Static_assert(SEG_FOOTER_SIZE == 576, "footer layout drifted from the table in format.h");
 
 #endif

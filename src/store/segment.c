@@ -180,7 +180,7 @@ static int ab_add(attr_build_t *ab, const char *p, uint32_t len, uint32_t ord)
 /* Builds the raw SEC_ATTR0+attr section. Terms are grouped through a hash
  * table (ordinals arrive in order, so each chain is already sorted) and only
  * the distinct terms are sorted: O(refs + terms log terms). */
-static int build_attr(tk_buf_t *b, tk_attr_t attr, mev_t *const *ev, size_t n)
+static int build_attr(tk_buf_t *b, tk_attr_t attr, mev_t *const *ev, size_t n, tk_buf_t *keys)
 {
     attr_build_t ab = {0};
     int rc = 0;
@@ -190,6 +190,10 @@ static int build_attr(tk_buf_t *b, tk_attr_t attr, mev_t *const *ev, size_t n)
                 rc = ab_add(&ab, ev[i]->terms[k].p, ev[i]->terms[k].len, (uint32_t)i);
     if (!rc && ab.nt)
         qsort(ab.t, ab.nt, sizeof *ab.t, aterm_cmp);
+    for (size_t i = 0; i < ab.nt && !rc; i++) {
+        uint64_t key = segfilter_key(attr, ab.t[i].p, ab.t[i].len);
+        rc = tk_buf_append(keys, &key, sizeof key);
+    }
     if (!rc)
         rc = tk_buf_put_varint(b, ab.nt);
     uint32_t *ords = malloc((n ? n : 1) * sizeof *ords);
@@ -259,7 +263,7 @@ int seg_write(const char *path, const char *account, int64_t day, uint64_t chain
     tk_sha256_init(&w.sha);
     uint8_t footer[SEG_FOOTER_SIZE];
     memset(footer, 0, sizeof footer);
-    tk_buf_t raw = TK_BUF_INIT, blocks = TK_BUF_INIT, sec = TK_BUF_INIT;
+    tk_buf_t raw = TK_BUF_INIT, blocks = TK_BUF_INIT, sec = TK_BUF_INIT, fkeys = TK_BUF_INIT;
     uint64_t rawbytes = 0, minseq = UINT64_MAX, maxseq = 0;
     uint32_t nblocks = 0, bfirst = 0;
     if (!w.cctx)
@@ -328,7 +332,9 @@ int seg_write(const char *path, const char *account, int64_t day, uint64_t chain
             for (size_t i = 0; i < nrep && !rc; i++)
                 rc = tk_buf_put_u64le(&sec, rep_idx[i]) || tk_buf_append(&sec, rep_hash[i], 32);
         } else if (sidx < SEC_ATTR0 + TK_ATTR__COUNT && sidx - SEC_ATTR0 != TK_ATTR_EVENTID) {
-            rc = build_attr(&sec, (tk_attr_t)(sidx - SEC_ATTR0), ev, n);
+            rc = build_attr(&sec, (tk_attr_t)(sidx - SEC_ATTR0), ev, n, &fkeys);
+        } else if (sidx == SEC_FILTER) { /* after every SEC_ATTR: the keys are all in */
+            rc = segfilter_build(&sec, (const uint64_t *)(void *)fkeys.p, fkeys.len / sizeof(uint64_t));
         }
         if (rc) {
             w.rc = TK_ENOMEM;
@@ -377,6 +383,7 @@ int seg_write(const char *path, const char *account, int64_t day, uint64_t chain
     tk_buf_free(&raw);
     tk_buf_free(&blocks);
     tk_buf_free(&sec);
+    tk_buf_free(&fkeys);
     if (w.rc) {
         unlink(tmp);
         if (w.rc == TK_EINVAL)
@@ -446,6 +453,12 @@ int seg_load(const char *path, seg_t **out, char *err)
         if (s->sec[i].off > limit || s->sec[i].clen > limit - s->sec[i].off)
             bad = 1;
     }
+    /* the counts size the index arrays: check them against the sections
+     * they describe before anything allocates by them */
+    if (!bad && ((uint64_t)s->sec[SEC_IDS].rawlen != (uint64_t)s->nevents * SEG_ID_ENTRY_SIZE ||
+                 (uint64_t)s->sec[SEC_BLOCKS].rawlen != (uint64_t)s->nblocks * SEG_BLOCK_ENTRY_SIZE ||
+                 s->sec[SEC_TIMES].rawlen < s->nevents || s->sec[SEC_SEQS].rawlen < s->nevents))
+        bad = 1;
     if (!bad && s->sec[SEC_DICT].rawlen) {
         uint8_t *id = NULL;
         char e2[TK_ERRLEN];
@@ -456,6 +469,14 @@ int seg_load(const char *path, seg_t **out, char *err)
             s->has_dict = 1;
         }
         free(id);
+    }
+    if (!bad && s->sec[SEC_FILTER].rawlen) {
+        char e2[TK_ERRLEN];
+        if (read_sec(s, SEC_FILTER, &s->filter, e2) ||
+            !segfilter_valid(s->filter, s->sec[SEC_FILTER].rawlen))
+            bad = 1;
+        else
+            s->filter_len = s->sec[SEC_FILTER].rawlen;
     }
     if (bad) {
         seg_free(s);
@@ -470,6 +491,7 @@ void seg_free(seg_t *s)
     if (!s)
         return;
     free(s->blk);
+    free(s->filter);
     free(s->path);
     free(s);
 }

@@ -116,6 +116,8 @@ typedef struct seg {
     uint8_t prev[32], hash[32];
     int has_dict;
     uint8_t dict_id[32];
+    uint8_t *filter;        /* SEC_FILTER, raw; NULL: none (may hold anything) */
+    uint32_t filter_len;
     /* cache state, guarded by the cache mutex */
     segidx_t *idx;
     segblk_t **blk;
@@ -196,6 +198,19 @@ int seg_read_events(segcache_t *c, seg_t *s, mev_t ***out, size_t *n, char *err)
 /* Reads and checks the footer; returns an owned seg_t. */
 int seg_load(const char *path, seg_t **out, char *err);
 void seg_free(seg_t *s);
+
+/* ---- term filter (filter.c; format.h SEC_FILTER) ------------------------- */
+#define SEGF_PROBES 7        /* bits set per key, all inside one 64-byte block */
+#define SEGF_BLOCK 64u
+#define SEGF_BITS_PER_KEY 10 /* ~1% false positives (blocked, k = 7) */
+/* The filter key of one term of attribute attr. */
+uint64_t segfilter_key(tk_attr_t attr, const void *p, size_t len);
+/* Appends the raw SEC_FILTER section for n keys to out. 0 or TK_ENOMEM. */
+int segfilter_build(tk_buf_t *out, const uint64_t *keys, size_t n);
+/* 1 when f[0..len) is a filter this version reads. */
+int segfilter_valid(const uint8_t *f, size_t len);
+/* 0 when the key is certainly absent; 1 when it may be present (or f is NULL). */
+int segfilter_may_have(const uint8_t *f, size_t len, uint64_t key);
 /* SHA-256 of the file's bytes before the hash field (what the footer claims). */
 int seg_compute_hash(const char *path, uint8_t out[32], char *err);
 
