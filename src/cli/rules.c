@@ -7,6 +7,8 @@
 #include "cli/util.h"
 
 #include "alert/rule.h"
+#include "alert/service.h"
+#include "meta/meta.h"
 #include "base/buf.h"
 #include "base/tk.h"
 #include "base/tktime.h"
@@ -14,6 +16,7 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +34,15 @@ static void usage(FILE *f)
 "  templates                list the rule templates and their parameters\n"
 "  import FILE|DIR --dry-run  validate Sigma rules: loaded or refused, and why\n"
 "  show RULE                print a rule as compiled (condition, threshold)\n"
+"\n"
+"stored rules (DIR/meta.db; evaluated by `trailkeep serve`):\n"
+"  create ID (--template SPEC | --json FILE | --sigma FILE) [--severity S]\n"
+"         [--recipients 'alice,group:secops'] [--repeat 1h] [--scope own|org] [--disabled]\n"
+"  list | delete ID | enable ID | disable ID\n"
+"  user NAME [--email ADDR] [--webhook URL] [--secret S] [--shape generic|dingtalk|slack]\n"
+"  users | user-delete NAME | group NAME --members a,b | groups\n"
+"  alerts list [--state S] [--rule ID] | alerts ack ID | alerts close ID\n"
+"  (all take --data DIR and --account ID, default 100000000000000)\n"
 "\n"
 "RULE is a rule JSON file (docs/rules.md), a Sigma file (.yml/.yaml) or\n"
 "template:NAME[?param=value&...]. `trailkeep rules COMMAND --help` for more.\n",
@@ -554,6 +566,290 @@ static int cmd_show(int argc, char **argv)
     return 0;
 }
 
+/* ------------------------------------------------ stored rules, alerts */
+
+typedef struct sopts {
+    const char *data, *account, *tmpl, *json, *sigma, *severity, *recipients, *repeat, *scope;
+    const char *email, *webhook, *secret, *shape, *members, *state, *rule;
+    int disabled;
+    const char *pos[4];
+    int npos;
+} sopts_t;
+
+static int parse_sopts(int argc, char **argv, int first, sopts_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->account = TK_DEFAULT_ACCOUNT;
+    static const struct { const char *name; size_t off; } tab[] = {
+        {"--data", offsetof(sopts_t, data)},       {"--account", offsetof(sopts_t, account)},
+        {"--template", offsetof(sopts_t, tmpl)},   {"--json", offsetof(sopts_t, json)},
+        {"--sigma", offsetof(sopts_t, sigma)},     {"--severity", offsetof(sopts_t, severity)},
+        {"--recipients", offsetof(sopts_t, recipients)}, {"--repeat", offsetof(sopts_t, repeat)},
+        {"--scope", offsetof(sopts_t, scope)},     {"--email", offsetof(sopts_t, email)},
+        {"--webhook", offsetof(sopts_t, webhook)}, {"--secret", offsetof(sopts_t, secret)},
+        {"--shape", offsetof(sopts_t, shape)},     {"--members", offsetof(sopts_t, members)},
+        {"--state", offsetof(sopts_t, state)},     {"--rule", offsetof(sopts_t, rule)},
+    };
+    for (int i = first; i < argc; i++) {
+        if (!strcmp(argv[i], "--disabled")) {
+            o->disabled = 1;
+            continue;
+        }
+        int hit = 0;
+        for (size_t k = 0; k < TK_ARRAY_LEN(tab) && !hit; k++) {
+            const char *v;
+            int r = tk_cli_opt(argc, argv, &i, "rules", tab[k].name, &v);
+            if (r < 0)
+                return 2;
+            if (r > 0) {
+                *(const char **)((char *)o + tab[k].off) = v;
+                hit = 1;
+            }
+        }
+        if (hit)
+            continue;
+        if (!strncmp(argv[i], "--", 2) || o->npos == 4) {
+            fprintf(stderr, "trailkeep rules: unexpected argument '%s' (see trailkeep rules --help)\n", argv[i]);
+            return 2;
+        }
+        o->pos[o->npos++] = argv[i];
+    }
+    return 0;
+}
+
+static tk_meta_t *open_meta(const sopts_t *o)
+{
+    char err[TK_ERRLEN] = "";
+    tk_meta_t *m = NULL;
+    const char *dir = o->data ? o->data : tk_cli_default_data();
+    if (tk_meta_open(dir, &m, err)) {
+        fprintf(stderr, "trailkeep rules: cannot open %s/meta.db: %s\n", dir, err);
+        return NULL;
+    }
+    return m;
+}
+
+static int need_pos(const sopts_t *o, int n, const char *what)
+{
+    if (o->npos < n) {
+        fprintf(stderr, "trailkeep rules: missing %s (see trailkeep rules --help)\n", what);
+        return 2;
+    }
+    return 0;
+}
+
+static int cmd_create(int argc, char **argv)
+{
+    sopts_t o;
+    if (parse_sopts(argc, argv, 2, &o) || need_pos(&o, 1, "rule ID"))
+        return 2;
+    tk_stored_rule_t r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.id, sizeof r.id, "%s", o.pos[0]);
+    snprintf(r.account, sizeof r.account, "%s", o.account);
+    char err[TK_ERRLEN] = "";
+    size_t n = 0;
+    int nsrc = !!o.tmpl + !!o.json + !!o.sigma;
+    if (nsrc != 1) {
+        fprintf(stderr, "trailkeep rules create: give exactly one of --template SPEC, --json FILE, --sigma FILE\n");
+        return 2;
+    }
+    if (o.tmpl) {
+        r.kind = TK_RULE_TEMPLATE;
+        r.definition = strdup(o.tmpl);
+    } else {
+        r.kind = o.json ? TK_RULE_JSON : TK_RULE_SIGMA;
+        r.definition = read_all(o.json ? o.json : o.sigma, &n, err);
+    }
+    if (!r.definition) {
+        fprintf(stderr, "trailkeep rules create: %s\n", err[0] ? err : "out of memory");
+        return 1;
+    }
+    tk_rule_t *cr = NULL;
+    int rc = tk_stored_rule_compile(&r, &cr, err);
+    if (!rc) {
+        r.severity = tk_rule_severity(cr);
+        tk_rule_destroy(cr);
+    }
+    int64_t rep = 3600000;
+    if (!rc && o.severity && tk_severity_parse(o.severity, &r.severity))
+        rc = tk_errf(err, TK_EINVAL, "--severity '%s': use critical, high, medium, low or report", o.severity);
+    if (!rc && o.repeat && tk_duration_parse(o.repeat, &rep))
+        rc = tk_errf(err, TK_EINVAL, "--repeat '%s': a duration like 30m or 1h", o.repeat);
+    if (!rc && o.scope && strcmp(o.scope, "own") && strcmp(o.scope, "org"))
+        rc = tk_errf(err, TK_EINVAL, "--scope '%s': use own or org", o.scope);
+    r.repeat_ms = rep;
+    r.org_scope = o.scope && !strcmp(o.scope, "org");
+    r.enabled = !o.disabled;
+    r.recipients = strdup(o.recipients ? o.recipients : "");
+    tk_meta_t *m = rc ? NULL : open_meta(&o);
+    if (!rc && !m)
+        rc = TK_EIO;
+    else if (!rc)
+        rc = tk_alert_rule_create(m, &r, err);
+    if (rc && err[0])
+        fprintf(stderr, "trailkeep rules create: %s\n", err);
+    else if (!rc)
+        printf("created rule %s (%s, %s) in account %s\n", r.id, tk_rule_kind_name(r.kind),
+               tk_severity_name(r.severity), r.account);
+    tk_meta_close(m);
+    tk_stored_rule_free(&r);
+    return rc ? 1 : 0;
+}
+
+static int cmd_list(int argc, char **argv)
+{
+    sopts_t o;
+    if (parse_sopts(argc, argv, 2, &o))
+        return 2;
+    tk_meta_t *m = open_meta(&o);
+    if (!m)
+        return 1;
+    tk_stored_rule_t *v = NULL;
+    size_t n = 0;
+    char err[TK_ERRLEN] = "";
+    int rc = tk_alert_rule_list(m, o.account, &v, &n, err);
+    if (rc)
+        fprintf(stderr, "trailkeep rules list: %s\n", err);
+    for (size_t i = 0; i < n; i++) {
+        tk_buf_t b = TK_BUF_INIT;
+        tk_stored_rule_json(&v[i], &b);
+        printf("%.*s\n", (int)b.len, b.p ? b.p : "");
+        tk_buf_free(&b);
+    }
+    tk_stored_rules_free(v, n);
+    tk_meta_close(m);
+    return rc ? 1 : 0;
+}
+
+static int cmd_simple(int argc, char **argv, const char *sub)
+{
+    sopts_t o;
+    if (parse_sopts(argc, argv, 2, &o) || need_pos(&o, 1, "NAME"))
+        return 2;
+    tk_meta_t *m = open_meta(&o);
+    if (!m)
+        return 1;
+    char err[TK_ERRLEN] = "";
+    int rc;
+    if (!strcmp(sub, "delete"))
+        rc = tk_alert_rule_delete(m, o.account, o.pos[0], err);
+    else if (!strcmp(sub, "enable") || !strcmp(sub, "disable"))
+        rc = tk_alert_rule_set_enabled(m, o.account, o.pos[0], !strcmp(sub, "enable"), err);
+    else if (!strcmp(sub, "user-delete"))
+        rc = tk_alert_user_delete(m, o.account, o.pos[0], err);
+    else if (!strcmp(sub, "group"))
+        rc = tk_alert_group_put(m, o.account, o.pos[0], o.members, err);
+    else {
+        tk_alert_user_t u;
+        memset(&u, 0, sizeof u);
+        snprintf(u.account, sizeof u.account, "%s", o.account);
+        snprintf(u.name, sizeof u.name, "%s", o.pos[0]);
+        snprintf(u.email, sizeof u.email, "%s", o.email ? o.email : "");
+        snprintf(u.webhook_url, sizeof u.webhook_url, "%s", o.webhook ? o.webhook : "");
+        snprintf(u.webhook_secret, sizeof u.webhook_secret, "%s", o.secret ? o.secret : "");
+        snprintf(u.webhook_shape, sizeof u.webhook_shape, "%s", o.shape ? o.shape : "generic");
+        rc = tk_alert_user_put(m, &u, err);
+    }
+    if (rc)
+        fprintf(stderr, "trailkeep rules %s: %s\n", sub, err);
+    tk_meta_close(m);
+    return rc ? 1 : 0;
+}
+
+static void print_group(void *ud, const char *name, const char *members)
+{
+    (void)ud;
+    printf("%s\t%s\n", name, members);
+}
+
+static int cmd_users(int argc, char **argv, int groups)
+{
+    sopts_t o;
+    if (parse_sopts(argc, argv, 2, &o))
+        return 2;
+    tk_meta_t *m = open_meta(&o);
+    if (!m)
+        return 1;
+    char err[TK_ERRLEN] = "";
+    int rc;
+    if (groups) {
+        rc = tk_alert_group_list(m, o.account, print_group, NULL, err);
+    } else {
+        tk_alert_user_t *v = NULL;
+        size_t n = 0;
+        rc = tk_alert_user_list(m, o.account, &v, &n, err);
+        for (size_t i = 0; i < n; i++)
+            printf("%s\temail=%s\twebhook=%s\tshape=%s\tsecret=%s\n", v[i].name, v[i].email,
+                   v[i].webhook_url, v[i].webhook_shape, v[i].webhook_secret[0] ? "set" : "none");
+        free(v);
+    }
+    if (rc)
+        fprintf(stderr, "trailkeep rules: %s\n", err);
+    tk_meta_close(m);
+    return rc ? 1 : 0;
+}
+
+/* `trailkeep alerts ...` (also `trailkeep rules alerts ...`). */
+int tk_cmd_alerts(int argc, char **argv)
+{
+    if (argc < 2 || tk_cli_is_help(argv[1])) {
+        fputs("usage: trailkeep alerts list [--state S] [--rule ID] | ack ID | close ID\n"
+              "       [--data DIR] [--account ID]\n"
+              "Lists alerts (one JSON object a line, newest first) or acknowledges/closes one.\n",
+              argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *sub = argv[1];
+    sopts_t o;
+    if (parse_sopts(argc, argv, 2, &o))
+        return 2;
+    char err[TK_ERRLEN] = "";
+    int rc = 0;
+    if (!strcmp(sub, "list")) {
+        tk_alert_filter_t f = {.account = o.account, .rule = o.rule, .state = -1, .limit = 1000};
+        tk_alert_state_t stt;
+        if (o.state) {
+            if (tk_alert_state_parse(o.state, &stt)) {
+                fprintf(stderr, "trailkeep alerts: --state '%s': use triggered, cleared, acknowledged or closed\n", o.state);
+                return 2;
+            }
+            f.state = (int)stt;
+        }
+        tk_meta_t *m = open_meta(&o);
+        if (!m)
+            return 1;
+        tk_alert_row_t *v = NULL;
+        size_t n = 0;
+        rc = tk_alert_list(m, &f, &v, &n, err);
+        for (size_t i = 0; i < n; i++) {
+            tk_buf_t b = TK_BUF_INIT;
+            tk_alert_row_json(&v[i], &b);
+            printf("%.*s\n", (int)b.len, b.p ? b.p : "");
+            tk_buf_free(&b);
+        }
+        tk_alert_rows_free(v, n);
+        tk_meta_close(m);
+    } else if (!strcmp(sub, "ack") || !strcmp(sub, "close")) {
+        long id;
+        if (need_pos(&o, 1, "alert ID") || tk_cli_parse_long(o.pos[0], 1, 0x7fffffffffffffffL, &id)) {
+            fprintf(stderr, "trailkeep alerts %s: give the alert's numeric id\n", sub);
+            return 2;
+        }
+        tk_meta_t *m = open_meta(&o);
+        if (!m)
+            return 1;
+        rc = tk_alert_set_state(m, o.account, id, !strcmp(sub, "ack") ? TK_AS_ACKNOWLEDGED : TK_AS_CLOSED, err);
+        tk_meta_close(m);
+    } else {
+        fprintf(stderr, "trailkeep alerts: unknown command '%s'; use list, ack or close\n", sub);
+        return 2;
+    }
+    if (rc)
+        fprintf(stderr, "trailkeep alerts %s: %s\n", sub, err);
+    return rc ? 1 : 0;
+}
+
 int tk_cmd_rules(int argc, char **argv)
 {
     if (argc < 2 || tk_cli_is_help(argv[1])) {
@@ -569,6 +865,17 @@ int tk_cmd_rules(int argc, char **argv)
         return cmd_import(argc, argv);
     if (!strcmp(sub, "show"))
         return cmd_show(argc, argv);
-    fprintf(stderr, "trailkeep rules: unknown command '%s'; use test, templates, import or show\n", sub);
+    if (!strcmp(sub, "create"))
+        return cmd_create(argc, argv);
+    if (!strcmp(sub, "list"))
+        return cmd_list(argc, argv);
+    if (!strcmp(sub, "delete") || !strcmp(sub, "enable") || !strcmp(sub, "disable") ||
+        !strcmp(sub, "user") || !strcmp(sub, "user-delete") || !strcmp(sub, "group"))
+        return cmd_simple(argc, argv, sub);
+    if (!strcmp(sub, "users") || !strcmp(sub, "groups"))
+        return cmd_users(argc, argv, !strcmp(sub, "groups"));
+    if (!strcmp(sub, "alerts"))
+        return tk_cmd_alerts(argc - 1, argv + 1);
+    fprintf(stderr, "trailkeep rules: unknown command '%s'; use test, templates, import, show, create, list, delete, enable, disable, user, users, group, groups or alerts\n", sub);
     return 2;
 }

@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "cli/util.h"
 
+#include "alert/service.h"
 #include "base/fs.h"
 #include "base/tk.h"
 #include "base/tktime.h"
@@ -28,6 +29,9 @@
 
 typedef struct serve_cfg {
     char *data, *listen, *access_log, *tls_cert, *tls_key;
+    char *smtp_url, *smtp_from, *smtp_user, *smtp_password;
+    int smtp_starttls, no_alerts;
+    long alert_retry_max;
     long max_body, max_decompressed, max_events, purge_hour, retention_days, threads;
     long max_inflight, max_page, seal_interval, max_connections;
     long trail_file_age, trail_file_events, trail_digest_period;
@@ -68,7 +72,13 @@ static void usage(FILE *f)
           "  --tls-cert FILE --tls-key FILE  serve HTTPS with this PEM certificate and key\n"
           "  --trail-file-age SECS  a trail's file closes this long after its first event (default 60)\n"
           "  --trail-file-events N  ... or at N events (default 10000); see `trailkeep trails --help`\n"
-          "  --trail-digest-period SECS  each logging trail writes a signed digest this often (default 3600)\n\n"
+          "  --trail-digest-period SECS  each logging trail writes a signed digest this often (default 3600)\n"
+          "  --no-alerts            do not evaluate alert rules in this process\n"
+          "  --smtp-url URL         mail server for alert emails: smtp://host:port or smtps://...\n"
+          "  --smtp-from ADDR       sender address (default trailkeep@localhost)\n"
+          "  --smtp-user U --smtp-password P  SMTP authentication (optional)\n"
+          "  --smtp-starttls        require STARTTLS on smtp://\n"
+          "  --alert-retry-max SECS longest wait between notification retries (default 300)\n\n"
           "examples:\n"
           "  trailkeep serve --data /var/lib/trailkeep --listen 0.0.0.0:8460\n"
           "  trailkeep serve --config /etc/trailkeep.json --access-log /var/log/trailkeep.jsonl\n",
@@ -186,6 +196,20 @@ static int cfg_set(serve_cfg_t *c, const char *key, const char *v, char *err)
         return set_long(&c->trail_digest_period, key, v, 1, 604800, err);
     if (!strcmp(key, "trail-file-events"))
         return set_long(&c->trail_file_events, key, v, 1, 10000000, err);
+    if (!strcmp(key, "smtp-url"))
+        return set_str(&c->smtp_url, v);
+    if (!strcmp(key, "smtp-from"))
+        return set_str(&c->smtp_from, v);
+    if (!strcmp(key, "smtp-user"))
+        return set_str(&c->smtp_user, v);
+    if (!strcmp(key, "smtp-password"))
+        return set_str(&c->smtp_password, v);
+    if (!strcmp(key, "smtp-starttls"))
+        return set_bool(&c->smtp_starttls, key, v, err);
+    if (!strcmp(key, "no-alerts"))
+        return set_bool(&c->no_alerts, key, v, err);
+    if (!strcmp(key, "alert-retry-max"))
+        return set_long(&c->alert_retry_max, key, v, 1, 86400, err);
     if (!strcmp(key, "metrics-open-loopback"))
         return set_bool(&c->metrics_open_loopback, key, v, err);
     if (!strcmp(key, "no-purge"))
@@ -210,6 +234,10 @@ static void cfg_free(serve_cfg_t *c)
     free(c->access_log);
     free(c->tls_cert);
     free(c->tls_key);
+    free(c->smtp_url);
+    free(c->smtp_from);
+    free(c->smtp_user);
+    free(c->smtp_password);
 }
 
 /* ------------------------------------------------------- background jobs */
@@ -382,7 +410,8 @@ static int parse_args(int argc, char **argv, serve_cfg_t *c, int *help)
         if (eq)
             *eq = 0;
         if (!strcmp(key, "metrics-open-loopback") || !strcmp(key, "no-purge") ||
-            !strcmp(key, "purge-on-start")) {
+            !strcmp(key, "purge-on-start") || !strcmp(key, "smtp-starttls") ||
+            !strcmp(key, "no-alerts")) {
             if (cfg_set(c, key, eq ? a + 2 + (eq - key) + 1 : "true", err)) {
                 fprintf(stderr, "trailkeep serve: %s\n", err);
                 return 2;
@@ -433,6 +462,7 @@ int tk_cmd_serve(int argc, char **argv)
     tk_meta_t *meta = NULL;
     tk_http_server_t *http = NULL;
     tk_trail_deliverer_t *trails = NULL;
+    tk_alert_service_t *alerts = NULL;
     int log_fd = 0;
     bg_t b;
     memset(&b, 0, sizeof b);
@@ -527,6 +557,20 @@ int tk_cmd_serve(int argc, char **argv)
         fprintf(stderr, "trailkeep serve: trails: %s\n", err);
         goto out;
     }
+    /* Alerting reads the log too, after the durable ack, in its own threads. */
+    if (!c.no_alerts) {
+        tk_alert_service_opts_t ao = {.notify = {.smtp_url = c.smtp_url,
+                                                 .smtp_from = c.smtp_from,
+                                                 .smtp_user = c.smtp_user,
+                                                 .smtp_password = c.smtp_password,
+                                                 .smtp_starttls = c.smtp_starttls},
+                                      .retry_max_ms = c.alert_retry_max * 1000};
+        if (tk_alert_service_create(meta, store, &ao, &alerts, err) ||
+            tk_alert_service_start(alerts, err)) {
+            fprintf(stderr, "trailkeep serve: alerts: %s\n", err);
+            goto out;
+        }
+    }
     b.store = store;
     b.meta = meta;
     b.http = http;
@@ -561,6 +605,7 @@ out:
         pthread_mutex_destroy(&b.mu);
         pthread_cond_destroy(&b.cv);
     }
+    tk_alert_service_destroy(alerts);
     tk_trail_deliverer_destroy(trails);
     tk_http_stop(http);
     tk_store_close(store);

@@ -1,0 +1,239 @@
+/* trailkeep notification channels (notify.h): webhook and email through
+ * libcurl. Bodies are built from the alert JSON the outbox row carries, so a
+ * retry days later sends exactly what was decided when the alert fired. */
+#include "alert/notify.h"
+
+#include "base/buf.h"
+#include "base/hash.h"
+#include "base/tk.h"
+#include "base/tktime.h"
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void tk_webhook_sign(const char *secret, const char *body, size_t n, char out[65])
+{
+    uint8_t mac[32];
+    tk_hmac_sha256(secret ? secret : "", secret ? strlen(secret) : 0, body, n, mac);
+    tk_hex(mac, 32, out);
+}
+
+/* One human line: "[HIGH] consecutive-logon-failures fired for 123 (alice): 5 events". */
+static char *summary_line(const char *kind, const cJSON *j)
+{
+    const char *sev = cJSON_GetStringValue(cJSON_GetObjectItem(j, "severity"));
+    const char *rule = cJSON_GetStringValue(cJSON_GetObjectItem(j, "rule"));
+    const char *acct = cJSON_GetStringValue(cJSON_GetObjectItem(j, "account"));
+    const char *grp = cJSON_GetStringValue(cJSON_GetObjectItem(j, "group_key"));
+    double cnt = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "count"));
+    tk_buf_t b = TK_BUF_INIT;
+    char up[16];
+    snprintf(up, sizeof up, "%s", sev ? sev : "medium");
+    for (char *p = up; *p; p++)
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 32);
+    int rc = tk_buf_printf(&b, "[%s] trailkeep alert %s %s in account %s%s%s%s: %.0f event(s)", up,
+                           rule ? rule : "?",
+                           !strcmp(kind, "recovery") ? "cleared" : !strcmp(kind, "repeat") ? "still firing" : "fired",
+                           acct ? acct : "?", grp && *grp ? " (" : "", grp && *grp ? grp : "",
+                           grp && *grp ? ")" : "", cnt == cnt ? cnt : 0);
+    if (rc) {
+        tk_buf_free(&b);
+        return NULL;
+    }
+    return tk_buf_steal(&b);
+}
+
+char *tk_webhook_body(const char *shape, const char *kind, const char *payload)
+{
+    cJSON *j = cJSON_Parse(payload);
+    if (!j)
+        return NULL;
+    char *out = NULL;
+    if (!shape || !*shape || !strcmp(shape, "generic")) {
+        cJSON_AddStringToObject(j, "notification", kind);
+        out = cJSON_PrintUnformatted(j);
+    } else {
+        char *line = summary_line(kind, j);
+        cJSON *o = cJSON_CreateObject();
+        if (line && o) {
+            if (!strcmp(shape, "dingtalk")) {
+                /* DingTalk custom robot: msgtype text. */
+                cJSON_AddStringToObject(o, "msgtype", "text");
+                cJSON *t = cJSON_AddObjectToObject(o, "text");
+                if (t)
+                    cJSON_AddStringToObject(t, "content", line);
+            } else {
+                /* Slack incoming webhook: text plus the alert as a field block. */
+                cJSON_AddStringToObject(o, "text", line);
+            }
+            out = cJSON_PrintUnformatted(o);
+        }
+        cJSON_Delete(o);
+        free(line);
+    }
+    cJSON_Delete(j);
+    return out;
+}
+
+static size_t sink(char *p, size_t sz, size_t n, void *ud)
+{
+    (void)p;
+    (void)ud;
+    return sz * n;
+}
+
+static int wh_applies(const tk_alert_user_t *u)
+{
+    return u->webhook_url[0] != 0;
+}
+
+static int wh_send(const tk_notify_cfg_t *cfg, const tk_alert_user_t *u, const char *kind,
+                   const char *payload, char *err)
+{
+    char *body = tk_webhook_body(u->webhook_shape, kind, payload);
+    if (!body)
+        return tk_errf(err, TK_EINVAL, "webhook: the alert payload is not JSON");
+    char sig[65], hdr[128];
+    size_t n = strlen(body);
+    tk_webhook_sign(u->webhook_secret, body, n, sig);
+    snprintf(hdr, sizeof hdr, "X-Trailkeep-Signature: %s", sig);
+    CURL *c = curl_easy_init();
+    if (!c) {
+        free(body);
+        return tk_errf(err, TK_ENOMEM, "webhook: curl_easy_init failed");
+    }
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    h = curl_slist_append(h, hdr);
+    char kh[64];
+    snprintf(kh, sizeof kh, "X-Trailkeep-Notification: %s", kind);
+    h = curl_slist_append(h, kh);
+    curl_easy_setopt(c, CURLOPT_URL, u->webhook_url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)n);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)(cfg && cfg->timeout_s > 0 ? cfg->timeout_s : 10));
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "trailkeep-alerts/1");
+    CURLcode cc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    free(body);
+    if (cc != CURLE_OK)
+        return tk_errf(err, TK_EIO, "webhook POST %.200s: %s", u->webhook_url, curl_easy_strerror(cc));
+    if (status < 200 || status > 299)
+        return tk_errf(err, TK_EIO, "webhook POST %.200s: HTTP %ld", u->webhook_url, status);
+    return 0;
+}
+
+const tk_channel_t tk_channel_webhook = {"webhook", wh_applies, wh_send};
+
+/* ---------------------------------------------------------------- email */
+
+static int em_applies(const tk_alert_user_t *u)
+{
+    return u->email[0] != 0;
+}
+
+typedef struct rd {
+    const char *p;
+    size_t left;
+} rd_t;
+
+static size_t reader(char *out, size_t sz, size_t nm, void *ud)
+{
+    rd_t *r = ud;
+    size_t n = sz * nm < r->left ? sz * nm : r->left;
+    memcpy(out, r->p, n);
+    r->p += n;
+    r->left -= n;
+    return n;
+}
+
+static int em_send(const tk_notify_cfg_t *cfg, const tk_alert_user_t *u, const char *kind,
+                   const char *payload, char *err)
+{
+    if (!cfg || !cfg->smtp_url || !*cfg->smtp_url)
+        return tk_errf(err, TK_EINVAL, "email: no SMTP server configured (serve --smtp-url smtp://host:port)");
+    cJSON *j = cJSON_Parse(payload);
+    if (!j)
+        return tk_errf(err, TK_EINVAL, "email: the alert payload is not JSON");
+    char *line = summary_line(kind, j);
+    char *pretty = cJSON_Print(j);
+    cJSON_Delete(j);
+    const char *from = cfg->smtp_from && *cfg->smtp_from ? cfg->smtp_from : "trailkeep@localhost";
+    char date[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+    tk_buf_t m = TK_BUF_INIT;
+    int rc = tk_buf_printf(&m,
+                           "Date: %s\r\nFrom: %s\r\nTo: %s\r\nSubject: %s\r\nMIME-Version: 1.0\r\n"
+                           "Content-Type: text/plain; charset=utf-8\r\nX-Trailkeep-Notification: %s\r\n\r\n"
+                           "%s\r\n\r\n%s\r\n",
+                           date, from, u->email, line ? line : "trailkeep alert", kind,
+                           line ? line : "", pretty ? pretty : payload);
+    free(line);
+    free(pretty);
+    if (rc) {
+        tk_buf_free(&m);
+        return tk_errf(err, TK_ENOMEM, "email: out of memory");
+    }
+    CURL *c = curl_easy_init();
+    if (!c) {
+        tk_buf_free(&m);
+        return tk_errf(err, TK_ENOMEM, "email: curl_easy_init failed");
+    }
+    char fromaddr[300], toaddr[300];
+    snprintf(fromaddr, sizeof fromaddr, "<%s>", from);
+    snprintf(toaddr, sizeof toaddr, "<%s>", u->email);
+    struct curl_slist *rcpt = curl_slist_append(NULL, toaddr);
+    rd_t r = {m.p, m.len};
+    curl_easy_setopt(c, CURLOPT_URL, cfg->smtp_url);
+    curl_easy_setopt(c, CURLOPT_MAIL_FROM, fromaddr);
+    curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, reader);
+    curl_easy_setopt(c, CURLOPT_READDATA, &r);
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)(cfg->timeout_s > 0 ? cfg->timeout_s : 10));
+    if (cfg->smtp_starttls)
+        curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+    if (cfg->smtp_user && *cfg->smtp_user) {
+        curl_easy_setopt(c, CURLOPT_USERNAME, cfg->smtp_user);
+        curl_easy_setopt(c, CURLOPT_PASSWORD, cfg->smtp_password ? cfg->smtp_password : "");
+    }
+    CURLcode cc = curl_easy_perform(c);
+    curl_slist_free_all(rcpt);
+    curl_easy_cleanup(c);
+    tk_buf_free(&m);
+    if (cc != CURLE_OK)
+        return tk_errf(err, TK_EIO, "email to %.100s via %.100s: %s", u->email, cfg->smtp_url,
+                       curl_easy_strerror(cc));
+    return 0;
+}
+
+const tk_channel_t tk_channel_email = {"email", em_applies, em_send};
+
+static const tk_channel_t *const all_channels[] = {&tk_channel_webhook, &tk_channel_email, NULL};
+
+const tk_channel_t *const *tk_channels(void)
+{
+    return all_channels;
+}
+
+const tk_channel_t *tk_channel_find(const char *name)
+{
+    for (size_t i = 0; all_channels[i]; i++)
+        if (!strcmp(all_channels[i]->name, name))
+            return all_channels[i];
+    return NULL;
+}
