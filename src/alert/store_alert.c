@@ -182,7 +182,7 @@ int tk_alert_rule_create(tk_meta_t *m, const tk_stored_rule_t *r, char *err)
         return rc;
     int64_t now = tk_now_ms();
     rc = exec(m, NULL, err,
-              "INSERT INTO alert_rules VALUES(?,?,?,?,?,?,?,?,?,?,?)", "siisssisiii", r->account,
+              "INSERT INTO alert_rules VALUES(?,?,?,?,?,?,?,?,?,?,?)", "ssisssisiii", r->account,
               r->id, (int64_t)r->org_scope, tk_rule_kind_name(r->kind), r->definition,
               tk_severity_name(r->severity), (int64_t)(r->enabled != 0),
               r->recipients ? r->recipients : "", r->repeat_ms ? r->repeat_ms : 3600000, now, now);
