@@ -10,6 +10,7 @@
 #include "base/fs.h"
 #include "base/tk.h"
 #include "base/tktime.h"
+#include "http/route_alerts.h"
 #include "http/server.h"
 #include "meta/meta.h"
 #include "query/lookup.h"
@@ -541,6 +542,8 @@ int tk_cmd_serve(int argc, char **argv)
         memset(secret, 0, sizeof secret);
     }
     fflush(stdout);
+    if (!c.no_alerts)
+        tk_http_enable_alerts(); /* before the listener: no early 404 */
     if (tk_http_start(&ho, store, meta, &http, err)) {
         fprintf(stderr, "trailkeep serve: %s\n", err);
         goto out;

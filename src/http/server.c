@@ -309,6 +309,20 @@ static tk_route_t route_of(const char *method, const char *path, tk_req_t *r)
     return TK_ROUTE_OTHER; /* also /v1/trails: dispatched by path below */
 }
 
+/* Set by tk_http_enable_alerts() (route_alerts.c) when the binary links alerting. */
+void (*tk_http_alerts_route)(tk_req_t *r) = NULL;
+
+static int alerts_path(const char *p)
+{
+    static const char *const pre[] = {"/v1/alert-rules", "/v1/alerts", "/v1/users", "/v1/user-groups"};
+    for (size_t i = 0; i < TK_ARRAY_LEN(pre); i++) {
+        size_t n = strlen(pre[i]);
+        if (!strncmp(p, pre[i], n) && (p[n] == 0 || p[n] == '/'))
+            return 1;
+    }
+    return 0;
+}
+
 static void dispatch(tk_req_t *r)
 {
     const char *m = r->method;
@@ -344,6 +358,8 @@ static void dispatch(tk_req_t *r)
             return tk_route_history(r, r->path + 14);
         break;
     default:
+        if (tk_http_alerts_route && alerts_path(r->path))
+            return tk_http_alerts_route(r);
         if (!strcmp(r->path, "/v1/trails")) {
             if (get || post)
                 return tk_route_trails(r);

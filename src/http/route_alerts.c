@@ -1,0 +1,432 @@
+/* trailkeep service routes for alerting: REST with JSON bodies.
+ *   GET|POST /v1/alert-rules, GET|PUT|DELETE /v1/alert-rules/{id},
+ *   POST /v1/alert-rules/{id}/enable|disable
+ *   GET /v1/alerts?state=&rule=&since=&until=&limit=, GET /v1/alerts/{id},
+ *   POST /v1/alerts/{id}/acknowledge|close
+ *   GET|POST /v1/users, GET|PUT|DELETE /v1/users/{name}
+ *   GET|POST /v1/user-groups, DELETE /v1/user-groups/{name}
+ * Reads need the reader role, writes the admin role, for ?account= (default:
+ * the key's account; the management account's admin may act for members).
+ * Transport only: the logic is in src/alert (alert_store.h). */
+#include "http/http_internal.h"
+#include "http/route_alerts.h"
+
+#include "alert/alert_store.h"
+#include "alert/service.h"
+#include "base/tk.h"
+#include "base/tktime.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern void (*tk_http_alerts_route)(tk_req_t *r); /* server.c */
+
+static int status_of(int rc, const char **code)
+{
+    switch (rc) {
+    case TK_EINVAL: *code = "InvalidParameter"; return 400;
+    case TK_EUNSUPPORTED: *code = "Unsupported"; return 400;
+    case TK_ENOTFOUND: *code = "NotFound"; return 404;
+    case TK_EEXIST: *code = "AlreadyExists"; return 409;
+    case TK_EBUSY: *code = "ServiceUnavailable"; return 503;
+    default: *code = "InternalError"; return 500;
+    }
+}
+
+static void fail(tk_req_t *r, int rc, const char *err)
+{
+    const char *code;
+    int st = status_of(rc, &code);
+    tk_req_error(r, st, code, st == 503 ? 2 : 0, "%s", err);
+}
+
+static const char *jstr(const cJSON *j, const char *k)
+{
+    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, k));
+}
+
+/* Splits "/v1/x/ID/verb" after the prefix into id and verb (decoded). */
+static int split(const char *rest, char *id, size_t idn, char *verb, size_t vn)
+{
+    id[0] = verb[0] = 0;
+    if (!*rest)
+        return 0;
+    if (*rest != '/')
+        return -1;
+    rest++;
+    const char *sl = strchr(rest, '/');
+    size_t n = sl ? (size_t)(sl - rest) : strlen(rest), outn;
+    if (!n || n >= idn || tk_pct_decode(rest, n, id, &outn))
+        return -1;
+    if (sl) {
+        snprintf(verb, vn, "%s", sl + 1);
+        if (!verb[0] || strchr(verb, '/'))
+            return -1;
+    }
+    return 0;
+}
+
+static void send_buf(tk_req_t *r, int status, tk_buf_t *b)
+{
+    tk_buf_putc(b, '\n');
+    tk_req_send(r, status, "application/json", b, 0);
+}
+
+/* Fills a stored rule from a JSON body: {"id", "template"|"rule"|"sigma",
+ * "severity", "recipients", "repeat", "scope", "enabled"}. */
+static int rule_from_body(const cJSON *j, const char *account, const char *id, tk_stored_rule_t *r,
+                          char *err)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->account, sizeof r->account, "%s", account);
+    const char *jid = id ? id : jstr(j, "id");
+    if (!jid)
+        return tk_errf(err, TK_EINVAL, "\"id\" is required");
+    snprintf(r->id, sizeof r->id, "%s", jid);
+    const cJSON *rule = cJSON_GetObjectItemCaseSensitive(j, "rule");
+    const char *tmpl = jstr(j, "template"), *sigma = jstr(j, "sigma");
+    if (!!tmpl + !!sigma + !!rule != 1)
+        return tk_errf(err, TK_EINVAL, "give exactly one of \"template\" (\"NAME?param=value\"), "
+                                       "\"rule\" (rule JSON, docs/rules.md) or \"sigma\" (YAML text)");
+    if (tmpl) {
+        r->kind = TK_RULE_TEMPLATE;
+        r->definition = strdup(tmpl);
+    } else if (sigma) {
+        r->kind = TK_RULE_SIGMA;
+        r->definition = strdup(sigma);
+    } else {
+        r->kind = TK_RULE_JSON;
+        r->definition = cJSON_IsString(rule) ? strdup(rule->valuestring) : cJSON_PrintUnformatted(rule);
+    }
+    r->recipients = strdup(jstr(j, "recipients") ? jstr(j, "recipients") : "");
+    if (!r->definition || !r->recipients)
+        return tk_errf(err, TK_ENOMEM, "out of memory");
+    tk_rule_t *cr = NULL;
+    int rc = tk_stored_rule_compile(r, &cr, err);
+    if (rc)
+        return rc;
+    r->severity = tk_rule_severity(cr);
+    tk_rule_destroy(cr);
+    const char *sev = jstr(j, "severity"), *rep = jstr(j, "repeat"), *scope = jstr(j, "scope");
+    if (sev && tk_severity_parse(sev, &r->severity))
+        return tk_errf(err, TK_EINVAL, "severity '%.32s': use critical, high, medium, low or report", sev);
+    r->repeat_ms = 3600000;
+    if (rep && tk_duration_parse(rep, &r->repeat_ms))
+        return tk_errf(err, TK_EINVAL, "repeat '%.32s': a duration like 30m or 1h", rep);
+    if (scope && strcmp(scope, "own") && strcmp(scope, "org"))
+        return tk_errf(err, TK_EINVAL, "scope '%.32s': use own or org", scope);
+    r->org_scope = scope && !strcmp(scope, "org");
+    const cJSON *en = cJSON_GetObjectItemCaseSensitive(j, "enabled");
+    r->enabled = en ? cJSON_IsTrue(en) : 1;
+    return 0;
+}
+
+static void rules_route(tk_req_t *r, const char *account, const char *rest, const cJSON *body)
+{
+    tk_meta_t *m = r->srv->meta;
+    char id[128], verb[32], err[TK_ERRLEN] = "";
+    if (split(rest, id, sizeof id, verb, sizeof verb)) {
+        tk_req_error(r, 404, "NotFound", 0, "No route for %.200s.", r->path);
+        return;
+    }
+    const char *me = r->method;
+    int get = !strcmp(me, "GET"), write = !get;
+    if (tk_req_allow(r, account, write ? TK_ROLE_ADMIN : TK_ROLE_READER) || (get && tk_req_throttle(r, 0)))
+        return;
+    tk_buf_t b = TK_BUF_INIT;
+    int rc = 0;
+    if (!id[0] && get) {
+        tk_stored_rule_t *v = NULL;
+        size_t n = 0;
+        if (!(rc = tk_alert_rule_list(m, account, &v, &n, err))) {
+            tk_buf_puts(&b, "{\"rules\":[");
+            for (size_t i = 0; i < n; i++) {
+                if (i)
+                    tk_buf_putc(&b, ',');
+                tk_stored_rule_json(&v[i], &b);
+            }
+            tk_buf_puts(&b, "]}");
+        }
+        tk_stored_rules_free(v, n);
+    } else if ((!id[0] && !strcmp(me, "POST")) || (id[0] && !verb[0] && !strcmp(me, "PUT"))) {
+        if (!body) {
+            tk_buf_free(&b);
+            tk_req_error(r, 400, "InvalidParameter", 0, "The body must be a JSON object (see docs/alerting.md).");
+            return;
+        }
+        tk_stored_rule_t sr;
+        rc = rule_from_body(body, account, id[0] ? id : NULL, &sr, err);
+        if (!rc)
+            rc = id[0] ? tk_alert_rule_update(m, &sr, err) : tk_alert_rule_create(m, &sr, err);
+        if (!rc) {
+            tk_stored_rule_t got;
+            if (!(rc = tk_alert_rule_get(m, account, sr.id, &got, err)))
+                tk_stored_rule_json(&got, &b);
+            tk_stored_rule_free(&got);
+        }
+        tk_stored_rule_free(&sr);
+    } else if (id[0] && !verb[0] && get) {
+        tk_stored_rule_t got;
+        if (!(rc = tk_alert_rule_get(m, account, id, &got, err)))
+            tk_stored_rule_json(&got, &b);
+        tk_stored_rule_free(&got);
+    } else if (id[0] && !verb[0] && !strcmp(me, "DELETE")) {
+        if (!(rc = tk_alert_rule_delete(m, account, id, err)))
+            tk_buf_printf(&b, "{\"deleted\":true}");
+    } else if (id[0] && !strcmp(me, "POST") && (!strcmp(verb, "enable") || !strcmp(verb, "disable"))) {
+        if (!(rc = tk_alert_rule_set_enabled(m, account, id, !strcmp(verb, "enable"), err)))
+            tk_buf_printf(&b, "{\"enabled\":%s}", !strcmp(verb, "enable") ? "true" : "false");
+    } else {
+        tk_buf_free(&b);
+        tk_req_error(r, 405, "MethodNotAllowed", 0, "%.16s is not allowed on %.200s.", me, r->path);
+        return;
+    }
+    if (rc) {
+        tk_buf_free(&b);
+        fail(r, rc, err);
+        return;
+    }
+    send_buf(r, !id[0] && !get ? 201 : 200, &b);
+}
+
+static void alerts_route(tk_req_t *r, const char *account, const char *rest, const tk_kvlist_t *q)
+{
+    tk_meta_t *m = r->srv->meta;
+    char id[32], verb[32], err[TK_ERRLEN] = "";
+    if (split(rest, id, sizeof id, verb, sizeof verb)) {
+        tk_req_error(r, 404, "NotFound", 0, "No route for %.200s.", r->path);
+        return;
+    }
+    int get = !strcmp(r->method, "GET");
+    if (tk_req_allow(r, account, get ? TK_ROLE_READER : TK_ROLE_ADMIN) || (get && tk_req_throttle(r, 0)))
+        return;
+    char *end = NULL;
+    long long aid = id[0] ? strtoll(id, &end, 10) : 0;
+    if (id[0] && (*end || aid <= 0)) {
+        tk_req_error(r, 400, "InvalidParameter", 0, "Alert id '%.32s' must be a positive number.", id);
+        return;
+    }
+    tk_buf_t b = TK_BUF_INIT;
+    int rc = 0;
+    if (!id[0] && get) {
+        tk_alert_filter_t f = {.account = account, .rule = tk_kv_get(q, "rule"), .state = -1};
+        const char *st = tk_kv_get(q, "state"), *since = tk_kv_get(q, "since"), *until = tk_kv_get(q, "until");
+        const char *lim = tk_kv_get(q, "limit");
+        tk_alert_state_t s;
+        if (st && tk_alert_state_parse(st, &s))
+            rc = tk_errf(err, TK_EINVAL, "state '%.32s': use triggered, cleared, acknowledged or closed", st);
+        else if (st)
+            f.state = (int)s;
+        if (!rc && since && tk_time_parse(since, strlen(since), &f.since_ms))
+            rc = tk_errf(err, TK_EINVAL, "since '%.40s' is not an RFC 3339 time", since);
+        if (!rc && until && tk_time_parse(until, strlen(until), &f.until_ms))
+            rc = tk_errf(err, TK_EINVAL, "until '%.40s' is not an RFC 3339 time", until);
+        if (!rc && lim) {
+            long v = strtol(lim, &end, 10);
+            if (*end || v < 1 || v > 1000)
+                rc = tk_errf(err, TK_EINVAL, "limit '%.16s' must be 1-1000", lim);
+            f.limit = (size_t)v;
+        }
+        tk_alert_row_t *v = NULL;
+        size_t n = 0;
+        if (!rc && !(rc = tk_alert_list(m, &f, &v, &n, err))) {
+            tk_buf_puts(&b, "{\"alerts\":[");
+            for (size_t i = 0; i < n; i++) {
+                if (i)
+                    tk_buf_putc(&b, ',');
+                tk_alert_row_json(&v[i], &b);
+            }
+            tk_buf_puts(&b, "]}");
+        }
+        tk_alert_rows_free(v, n);
+    } else if (id[0] && !verb[0] && get) {
+        tk_alert_row_t a;
+        if (!(rc = tk_alert_get(m, account, aid, &a, err))) {
+            tk_alert_row_json(&a, &b);
+            free(a.event_seqs);
+        }
+    } else if (id[0] && !strcmp(r->method, "POST") && (!strcmp(verb, "acknowledge") || !strcmp(verb, "close"))) {
+        rc = tk_alert_set_state(m, account, aid, !strcmp(verb, "close") ? TK_AS_CLOSED : TK_AS_ACKNOWLEDGED, err);
+        tk_alert_row_t a;
+        if (!rc && !(rc = tk_alert_get(m, account, aid, &a, err))) {
+            tk_alert_row_json(&a, &b);
+            free(a.event_seqs);
+        }
+    } else {
+        tk_buf_free(&b);
+        tk_req_error(r, 405, "MethodNotAllowed", 0, "%.16s is not allowed on %.200s.", r->method, r->path);
+        return;
+    }
+    if (rc) {
+        tk_buf_free(&b);
+        fail(r, rc, err);
+        return;
+    }
+    send_buf(r, 200, &b);
+}
+
+static void user_json(tk_buf_t *b, const tk_alert_user_t *u)
+{
+    tk_buf_puts(b, "{\"name\":");
+    tk_buf_put_json_str(b, u->name, strlen(u->name));
+    tk_buf_puts(b, ",\"email\":");
+    tk_buf_put_json_str(b, u->email, strlen(u->email));
+    tk_buf_puts(b, ",\"webhook_url\":");
+    tk_buf_put_json_str(b, u->webhook_url, strlen(u->webhook_url));
+    /* The secret is write-only: only whether one is set is shown. */
+    tk_buf_printf(b, ",\"webhook_shape\":\"%s\",\"webhook_secret_set\":%s}", u->webhook_shape,
+                  u->webhook_secret[0] ? "true" : "false");
+}
+
+typedef struct gctx {
+    tk_buf_t *b;
+    int n;
+} gctx_t;
+
+static void group_json(void *ud, const char *name, const char *members)
+{
+    gctx_t *g = ud;
+    if (g->n++)
+        tk_buf_putc(g->b, ',');
+    tk_buf_puts(g->b, "{\"name\":");
+    tk_buf_put_json_str(g->b, name, strlen(name));
+    tk_buf_puts(g->b, ",\"members\":");
+    tk_buf_put_json_str(g->b, members, strlen(members));
+    tk_buf_putc(g->b, '}');
+}
+
+static void users_route(tk_req_t *r, const char *account, const char *rest, const cJSON *body, int groups)
+{
+    tk_meta_t *m = r->srv->meta;
+    char name[128], verb[32], err[TK_ERRLEN] = "";
+    if (split(rest, name, sizeof name, verb, sizeof verb) || verb[0]) {
+        tk_req_error(r, 404, "NotFound", 0, "No route for %.200s.", r->path);
+        return;
+    }
+    const char *me = r->method;
+    int get = !strcmp(me, "GET");
+    if (tk_req_allow(r, account, get ? TK_ROLE_READER : TK_ROLE_ADMIN) || (get && tk_req_throttle(r, 0)))
+        return;
+    tk_buf_t b = TK_BUF_INIT;
+    int rc = 0;
+    if (get && groups && !name[0]) {
+        gctx_t g = {&b, 0};
+        tk_buf_puts(&b, "{\"groups\":[");
+        rc = tk_alert_group_list(m, account, group_json, &g, err);
+        tk_buf_puts(&b, "]}");
+    } else if (get && !groups) {
+        tk_alert_user_t *v = NULL;
+        size_t n = 0;
+        if (!(rc = tk_alert_user_list(m, account, &v, &n, err))) {
+            int found = 0;
+            if (!name[0])
+                tk_buf_puts(&b, "{\"users\":[");
+            for (size_t i = 0; i < n; i++) {
+                if (name[0] && strcmp(v[i].name, name))
+                    continue;
+                if (found++ && !name[0])
+                    tk_buf_putc(&b, ',');
+                user_json(&b, &v[i]);
+            }
+            if (!name[0])
+                tk_buf_puts(&b, "]}");
+            else if (!found)
+                rc = tk_errf(err, TK_ENOTFOUND, "no user %s in account %s", name, account);
+        }
+        free(v);
+    } else if (!strcmp(me, "DELETE") && name[0]) {
+        rc = groups ? tk_alert_group_delete(m, account, name, err) : tk_alert_user_delete(m, account, name, err);
+        if (!rc)
+            tk_buf_puts(&b, "{\"deleted\":true}");
+    } else if ((!strcmp(me, "POST") && !name[0]) || (!strcmp(me, "PUT") && name[0])) {
+        const char *nm = name[0] ? name : jstr(body, "name");
+        if (!body || !nm) {
+            rc = tk_errf(err, TK_EINVAL, "the body must be a JSON object with \"name\"");
+        } else if (groups) {
+            const cJSON *mem = cJSON_GetObjectItemCaseSensitive(body, "members");
+            tk_buf_t ml = TK_BUF_INIT;
+            const cJSON *it;
+            if (cJSON_IsString(mem))
+                tk_buf_puts(&ml, mem->valuestring);
+            else
+                cJSON_ArrayForEach(it, mem) if (cJSON_IsString(it))
+                {
+                    if (ml.len)
+                        tk_buf_putc(&ml, ',');
+                    tk_buf_puts(&ml, it->valuestring);
+                }
+            tk_buf_putc(&ml, 0);
+            rc = tk_alert_group_put(m, account, nm, ml.p, err);
+            tk_buf_free(&ml);
+            if (!rc)
+                tk_buf_puts(&b, "{\"saved\":true}");
+        } else {
+            tk_alert_user_t u;
+            memset(&u, 0, sizeof u);
+            snprintf(u.account, sizeof u.account, "%s", account);
+            snprintf(u.name, sizeof u.name, "%s", nm);
+            snprintf(u.email, sizeof u.email, "%s", jstr(body, "email") ? jstr(body, "email") : "");
+            snprintf(u.webhook_url, sizeof u.webhook_url, "%s", jstr(body, "webhook_url") ? jstr(body, "webhook_url") : "");
+            snprintf(u.webhook_secret, sizeof u.webhook_secret, "%s",
+                     jstr(body, "webhook_secret") ? jstr(body, "webhook_secret") : "");
+            snprintf(u.webhook_shape, sizeof u.webhook_shape, "%s",
+                     jstr(body, "webhook_shape") ? jstr(body, "webhook_shape") : "generic");
+            if (!(rc = tk_alert_user_put(m, &u, err)))
+                user_json(&b, &u);
+        }
+    } else {
+        tk_buf_free(&b);
+        tk_req_error(r, 405, "MethodNotAllowed", 0, "%.16s is not allowed on %.200s.", me, r->path);
+        return;
+    }
+    if (rc) {
+        tk_buf_free(&b);
+        fail(r, rc, err);
+        return;
+    }
+    send_buf(r, 200, &b);
+}
+
+/* Returns after queuing a response; not called for other paths. */
+static void route(tk_req_t *r)
+{
+    if (tk_req_auth(r))
+        return;
+    tk_kvlist_t q = {0, 0, NULL};
+    if (tk_form_parse(r->query, strlen(r->query), &q)) {
+        tk_kvlist_free(&q);
+        tk_req_error(r, 400, "InvalidParameter", 0, "The query string is malformed.");
+        return;
+    }
+    const char *acct = tk_kv_get(&q, "account");
+    snprintf(r->account_buf, sizeof r->account_buf, "%s", acct ? acct : r->who.account);
+    r->account = r->account_buf;
+    cJSON *body = NULL;
+    if (r->body.len) {
+        body = cJSON_ParseWithLength(r->body.p, r->body.len);
+        if (!cJSON_IsObject(body)) {
+            cJSON_Delete(body);
+            tk_kvlist_free(&q);
+            tk_req_error(r, 400, "InvalidParameter", 0, "The body must be a JSON object.");
+            return;
+        }
+    }
+    const char *p = r->path;
+    if (!strncmp(p, "/v1/alert-rules", 15))
+        rules_route(r, r->account, p + 15, body);
+    else if (!strncmp(p, "/v1/alerts", 10))
+        alerts_route(r, r->account, p + 10, &q);
+    else if (!strncmp(p, "/v1/user-groups", 15))
+        users_route(r, r->account, p + 15, body, 1);
+    else
+        users_route(r, r->account, p + 9, body, 0);
+    cJSON_Delete(body);
+    tk_kvlist_free(&q);
+}
+
+void tk_http_enable_alerts(void)
+{
+    tk_http_alerts_route = route;
+}

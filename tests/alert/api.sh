@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# End-to-end: the alerting API of `trailkeep serve`: /v1/alert-rules (create
+# from a template or rule JSON, list, get, update, enable/disable, delete),
+# /v1/users and /v1/user-groups, /v1/alerts (list with filters, get,
+# acknowledge, close), roles (reader reads, admin writes) and account scoping.
+source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../http/http_lib.bash"
+D=$TMP/data
+ACC=100000000000000
+OTHER=200000000000000
+start_server "$D" || { nok "server starts"; tk_done; }
+bootstrap_key "$D"
+A="$KEY_ID:$KEY_SECRET"
+J=(-H 'Content-Type: application/json')
+
+req POST /v1/alert-rules "$A" "${J[@]}" -d '{"id":"brute","template":"consecutive-logon-failures?failures=3","recipients":"ops","repeat":"30m"}' >/dev/null
+eq "POST /v1/alert-rules from a template: 201, kind, severity from the template" "201 template high 1800" \
+  "$CODE $(jget "$TMP/body" 'j["kind"]+" "+j["severity"]+" "+str(j["repeat_interval_s"])')"
+req POST /v1/alert-rules "$A" "${J[@]}" -d '{"id":"brute","template":"consecutive-logon-failures"}' >/dev/null
+eq "the same id again: 409" "409 AlreadyExists" "$CODE $(jget "$TMP/body" 'j["Code"]')"
+req POST /v1/alert-rules "$A" "${J[@]}" -d '{"id":"x","rule":{"id":"x","match":{"field":"eventName","op":"equal","value":"A"}}}' >/dev/null
+eq "a bad custom rule: 400 naming the operator" "400 1" "$CODE $(jget "$TMP/body" 'int("equal" in j["Message"])')"
+req POST /v1/alert-rules "$A" "${J[@]}" -d '{"id":"stop-instance","rule":{"id":"stop-instance","severity":"low","match":{"field":"eventName","value":"StopInstance"}},"severity":"critical"}' >/dev/null
+eq "a custom rule JSON with a severity override" "201 json critical" "$CODE $(jget "$TMP/body" 'j["kind"]+" "+j["severity"]')"
+req GET /v1/alert-rules "$A" >/dev/null
+eq "list: both rules, in id order" "200 brute,stop-instance" "$CODE $(jget "$TMP/body" '",".join(r["id"] for r in j["rules"])')"
+req POST /v1/alert-rules/brute/disable "$A" >/dev/null
+req GET /v1/alert-rules/brute "$A" >/dev/null
+eq "disable, then get: enabled false" "200 False" "$CODE $(jget "$TMP/body" 'j["enabled"]')"
+req PUT /v1/alert-rules/brute "$A" "${J[@]}" -d '{"template":"consecutive-logon-failures?failures=4","severity":"medium"}' >/dev/null
+eq "PUT replaces the definition" "200 medium consecutive-logon-failures?failures=4" "$CODE $(jget "$TMP/body" 'j["severity"]+" "+j["definition"]')"
+req DELETE /v1/alert-rules/nope "$A" >/dev/null
+eq "DELETE of an unknown rule: 404" 404 "$CODE"
+
+req POST /v1/users "$A" "${J[@]}" -d '{"name":"ops","email":"ops@example.test","webhook_url":"http://127.0.0.1:9/x","webhook_secret":"k","webhook_shape":"slack"}' >/dev/null
+eq "POST /v1/users: the secret is never echoed" "200 True 0" "$CODE $(jget "$TMP/body" 'j["webhook_secret_set"]') $(grep -c '"k"' "$TMP/body")"
+req POST /v1/users "$A" "${J[@]}" -d '{"name":"bad","webhook_shape":"teams"}' >/dev/null
+eq "an unknown webhook shape: 400" 400 "$CODE"
+req POST /v1/user-groups "$A" "${J[@]}" -d '{"name":"secops","members":["ops","alice"]}' >/dev/null
+req GET /v1/user-groups "$A" >/dev/null
+eq "groups: members kept" "200 ops,alice" "$CODE $(jget "$TMP/body" 'j["groups"][0]["members"]')"
+
+mkkey "$D" $ACC reader
+R="$KEY_ID:$KEY_SECRET"
+req GET /v1/alert-rules "$R" >/dev/null
+eq "a reader lists rules" 200 "$CODE"
+req POST /v1/alert-rules/brute/enable "$R" >/dev/null
+eq "a reader cannot enable a rule: 403" 403 "$CODE"
+"$TK_BIN" accounts create $OTHER --data "$D" >/dev/null
+mkkey "$D" $OTHER admin
+O="$KEY_ID:$KEY_SECRET"
+req GET /v1/alert-rules "$O" >/dev/null
+eq "another account sees none of these rules" "200 0" "$CODE $(jget "$TMP/body" 'len(j["rules"])')"
+req GET "/v1/alert-rules?account=$ACC" "$O" >/dev/null
+eq "... and may not read them with ?account=: 403" 403 "$CODE"
+
+# An alert from the custom rule, then acknowledge and close over the API.
+sleep 0.5
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+req POST /v1/events "$A" -d "{\"eventId\":\"s1\",\"eventVersion\":\"1\",\"eventTime\":\"$now\",\"eventType\":\"ApiCall\",\"eventSource\":\"ecs.aliyuncs.com\",\"serviceName\":\"Ecs\",\"eventName\":\"StopInstance\",\"acsRegion\":\"cn-hangzhou\",\"userIdentity\":{\"type\":\"ram-user\",\"accountId\":\"$ACC\",\"userName\":\"u\"},\"recipientAccountId\":\"$ACC\"}" >/dev/null
+for _ in $(seq 1 100); do req GET "/v1/alerts?state=triggered" "$A" >/dev/null; [ "$(jget "$TMP/body" 'len(j["alerts"])')" = 1 ] && break; sleep 0.1; done
+eq "GET /v1/alerts?state=triggered: the alert of stop-instance, critical" "200 stop-instance critical 1" \
+  "$CODE $(jget "$TMP/body" 'j["alerts"][0]["rule"]+" "+j["alerts"][0]["severity"]+" "+str(j["alerts"][0]["count"])')"
+id=$(jget "$TMP/body" 'j["alerts"][0]["id"]')
+req POST "/v1/alerts/$id/acknowledge" "$R" >/dev/null
+eq "a reader cannot acknowledge: 403" 403 "$CODE"
+req POST "/v1/alerts/$id/acknowledge" "$A" >/dev/null
+eq "acknowledge" "200 acknowledged" "$CODE $(jget "$TMP/body" 'j["state"]')"
+req POST "/v1/alerts/$id/close" "$A" >/dev/null
+eq "close" "200 closed" "$CODE $(jget "$TMP/body" 'j["state"]')"
+req GET "/v1/alerts?rule=brute" "$A" >/dev/null
+eq "filter by rule: none for brute" "200 0" "$CODE $(jget "$TMP/body" 'len(j["alerts"])')"
+req GET "/v1/alerts/$id" "$O" >/dev/null
+eq "another account cannot see the alert (404 in its own account)" 404 "$CODE"
+req GET "/v1/alerts?state=bogus" "$A" >/dev/null
+eq "a bad state filter: 400" 400 "$CODE"
+req DELETE /v1/alert-rules/brute "$A" >/dev/null
+eq "DELETE a rule" 200 "$CODE"
+stop_server
+eq "server stops cleanly" 0 $?
+tk_done
