@@ -55,7 +55,8 @@ struct tk_alert_service {
     pthread_cond_t cv;
     int stop, started;
     pthread_t th_eval, th_send;
-    tk_alert_service_stats_t st;
+    tk_alert_service_stats_t st;  /* evaluator's own counters (its thread only) */
+    tk_alert_service_stats_t pub; /* published copy + sender counters, under mu */
 };
 
 /* ------------------------------------------------------------ JSON out */
@@ -487,7 +488,8 @@ static int apply_hit(sqlite3 *db, tk_alert_service_t *s, const hit_t *h, const r
     if (id) {
         int repeat = now - noticed >= l->r.repeat_ms;
         if (sqlite3_prepare_v2(db, "UPDATE alerts SET count=count+?, last_ms=?, updated_ms=?,"
-                                   " event_seqs=substr(event_seqs || ',' || ?, 1, 4000),"
+                                   " event_seqs=CASE WHEN length(event_seqs) < 3800 AND ?4 <> ''"
+                                   " THEN event_seqs || ',' || ?4 ELSE event_seqs END,"
                                    " notices=notices+?, noticed_ms=CASE WHEN ? THEN ? ELSE noticed_ms END"
                                    " WHERE id=?",
                                -1, &st, NULL) != SQLITE_OK)
@@ -655,6 +657,18 @@ static int clear_stale(tk_alert_service_t *s, char *err)
     return rc;
 }
 
+static void publish(tk_alert_service_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    uint64_t sent = s->pub.sent, failed = s->pub.send_failures;
+    s->pub = s->st;
+    s->pub.sent = sent;
+    s->pub.send_failures = failed;
+    s->pub.checkpoint = s->checkpoint;
+    s->pub.rules = s->nrules;
+    pthread_mutex_unlock(&s->mu);
+}
+
 /* One evaluation pass: reload rules if changed, read a batch, commit. Sets
  * *more when the batch was full. */
 static int eval_pass(tk_alert_service_t *s, int *more, char *err)
@@ -689,6 +703,7 @@ static int eval_pass(tk_alert_service_t *s, int *more, char *err)
         s->next_clear_ms = now + 1000;
         rc = clear_stale(s, err);
     }
+    publish(s);
     return rc;
 }
 
@@ -724,9 +739,9 @@ static size_t send_pass(tk_alert_service_t *s)
         char e2[TK_ERRLEN];
         pthread_mutex_lock(&s->mu);
         if (rc)
-            s->st.send_failures++;
+            s->pub.send_failures++;
         else
-            s->st.sent++;
+            s->pub.sent++;
         pthread_mutex_unlock(&s->mu);
         if (rc) {
             fprintf(stderr, "trailkeep serve: alerts: %s notice of alert %lld to %s (attempt %d) failed: %s\n",
@@ -916,8 +931,6 @@ int tk_alert_service_step(tk_alert_service_t *s, char *err)
 void tk_alert_service_stats(tk_alert_service_t *s, tk_alert_service_stats_t *out)
 {
     pthread_mutex_lock(&s->mu);
-    *out = s->st;
-    out->checkpoint = s->checkpoint;
-    out->rules = s->nrules;
+    *out = s->pub;
     pthread_mutex_unlock(&s->mu);
 }

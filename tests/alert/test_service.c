@@ -57,8 +57,8 @@ static int teardown(void **state)
     return rc;
 }
 
-/* A failed console sign-in of user at now - age_s. */
-static void failure(fx_t *f, const char *user, int age_s)
+/* A failed console sign-in of user in account acct at now - age_s. */
+static void failure_acct(fx_t *f, const char *acct, const char *user, int age_s)
 {
     char json[512], id[32], err[TK_ERRLEN];
     int64_t t = tk_now_ms() - (int64_t)age_s * 1000;
@@ -68,17 +68,27 @@ static void failure(fx_t *f, const char *user, int age_s)
     snprintf(json, sizeof json,
              "{\"eventId\":\"%s\",\"eventTime\":\"%s\",\"eventName\":\"ConsoleSignin\","
              "\"errorCode\":\"InvalidPassword\",\"userIdentity\":{\"type\":\"ram-user\","
-             "\"userName\":\"%s\"},\"recipientAccountId\":\"" ACC "\"}",
-             id, ts, user);
+             "\"userName\":\"%s\"},\"recipientAccountId\":\"%s\"}",
+             id, ts, user, acct);
     tk_event_t ev;
     memset(&ev, 0, sizeof ev);
     ev.time_ms = t / 1000 * 1000;
-    ev.account = (tk_str_t){ACC, (uint32_t)strlen(ACC)};
+    ev.account = (tk_str_t){acct, (uint32_t)strlen(acct)};
     ev.event_id = (tk_str_t){id, (uint32_t)strlen(id)};
     ev.json = (tk_str_t){json, (uint32_t)strlen(json)};
     tk_append_result_t res;
     assert_int_equal(tk_store_append(f->store, &ev, 1, &res, NULL, err), 0);
     assert_int_equal(res.accepted, 1);
+}
+
+static void failure(fx_t *f, const char *user, int age_s)
+{
+    failure_acct(f, ACC, user, age_s);
+}
+
+static void failure_in(fx_t *f, const char *acct, const char *user)
+{
+    failure_acct(f, acct, user, 0);
 }
 
 static void add_rule(fx_t *f, const char *id, tk_rule_kind_t kind, const char *def, const char *recips)
@@ -381,6 +391,45 @@ static void test_users_are_validated(void **state)
     assert_int_equal(tk_alert_user_get(f->meta, ACC, "x", &got, err), TK_ENOTFOUND);
 }
 
+static void test_org_rule_of_the_management_account_covers_members_only(void **state)
+{
+    fx_t *f = *state;
+    char err[TK_ERRLEN];
+    /* ACC manages an organization with member M; N stays outside. */
+    assert_int_equal(tk_meta_account_create(f->meta, ACC, "mgmt", err), 0);
+    assert_int_equal(tk_meta_account_create(f->meta, "200000000000000", "member", err), 0);
+    assert_int_equal(tk_meta_account_create(f->meta, "300000000000000", "outside", err), 0);
+    assert_int_equal(tk_meta_org_create(f->meta, "o-1", ACC, err), 0);
+    assert_int_equal(tk_meta_org_add_member(f->meta, "200000000000000", err), 0);
+    tk_stored_rule_t r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.id, sizeof r.id, "org-signin");
+    snprintf(r.account, sizeof r.account, ACC);
+    r.kind = TK_RULE_JSON;
+    r.definition = "{\"id\":\"org-signin\",\"match\":{\"field\":\"eventName\",\"value\":\"ConsoleSignin\"}}";
+    r.recipients = "";
+    r.org_scope = 1;
+    r.enabled = 1;
+    assert_int_equal(tk_alert_rule_create(f->meta, &r, err), 0);
+    tk_alert_service_t *s = service(f, 60000);
+    failure_in(f, "200000000000000", "m1");
+    failure_in(f, "300000000000000", "n1");
+    step(s);
+    tk_alert_service_destroy(s);
+    tk_alert_filter_t flt = {.account = "200000000000000", .state = -1};
+    tk_alert_row_t *v = NULL;
+    size_t n = 0;
+    assert_int_equal(tk_alert_list(f->meta, &flt, &v, &n, err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].rule, "org-signin");
+    assert_string_equal(v[0].account, "200000000000000");
+    tk_alert_rows_free(v, n);
+    flt.account = "300000000000000";
+    assert_int_equal(tk_alert_list(f->meta, &flt, &v, &n, err), 0);
+    assert_int_equal(n, 0);
+    tk_alert_rows_free(v, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -390,6 +439,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_alert_clears_after_its_window_with_a_recovery_notice, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_sends_back_off_and_stay_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_acknowledge_and_close, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_org_rule_of_the_management_account_covers_members_only, setup, teardown),
         cmocka_unit_test(test_webhook_bodies_and_signature),
         cmocka_unit_test_setup_teardown(test_users_are_validated, setup, teardown),
     };
