@@ -685,7 +685,14 @@ static int eval_pass(tk_alert_service_t *s, int *more, char *err)
     if (rc)
         return rc;
     if (s->checkpoint != before) {
+        uint64_t queued = s->st.notices_queued;
         rc = commit_batch(s, err);
+        if (!rc && s->st.notices_queued != queued) {
+            /* New notices: wake the sender now instead of at its next poll. */
+            pthread_mutex_lock(&s->mu);
+            pthread_cond_broadcast(&s->cv);
+            pthread_mutex_unlock(&s->mu);
+        }
         if (rc) {
             /* The in-memory engines are ahead of the database: rebuild from it. */
             char e2[TK_ERRLEN];
@@ -855,13 +862,25 @@ int tk_alert_service_create(tk_meta_t *meta, tk_store_t *store, const tk_alert_s
      * re-alerted); later starts resume exactly where the last commit was. */
     sqlite3 *db = tk_meta_lock(meta);
     int64_t cp = kv_get(db, "checkpoint");
-    int fresh = cp == 0;
-    if (fresh) {
+    /* 'started' marks that a checkpoint was ever chosen: a checkpoint of 0
+     * after a crash before the first commit must not jump to the log's end. */
+    if (!kv_get(db, "started")) {
         cp = (int64_t)tk_store_last_seq(store);
         sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(db, "UPDATE alert_kv SET v=? WHERE k='checkpoint'", -1, &st, NULL) == SQLITE_OK) {
-            sqlite3_bind_int64(st, 1, cp ? cp : 0);
-            sqlite3_step(st);
+        if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO alert_kv VALUES('checkpoint', ?),"
+                                   " ('started', 1)",
+                               -1, &st, NULL) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 1, cp) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE) {
+            sqlite3_finalize(st);
+            tk_meta_unlock(meta);
+            pthread_mutex_destroy(&s->mu);
+            pthread_cond_destroy(&s->cv);
+            free(s->smtp_url);
+            free(s->smtp_from);
+            free(s->smtp_user);
+            free(s->smtp_password);
+            free(s);
+            return tk_errf(err, TK_EIO, "meta.db: cannot record the alert checkpoint");
         }
         sqlite3_finalize(st);
     }

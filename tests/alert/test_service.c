@@ -391,6 +391,20 @@ static void test_users_are_validated(void **state)
     assert_int_equal(tk_alert_user_get(f->meta, ACC, "x", &got, err), TK_ENOTFOUND);
 }
 
+static void test_crash_before_the_first_commit_misses_nothing(void **state)
+{
+    fx_t *f = *state;
+    add_rule(f, "brute", TK_RULE_TEMPLATE, "consecutive-logon-failures?failures=2", "");
+    tk_alert_service_t *s = service(f, 60000); /* first start: checkpoint = log end (0) */
+    failure(f, "gina", 3);
+    failure(f, "gina", 2);
+    tk_alert_service_destroy(s); /* gone before evaluating anything */
+    s = service(f, 60000);
+    step(s);
+    assert_int_equal(alerts(f, -1), 1);
+    tk_alert_service_destroy(s);
+}
+
 static void test_org_rule_of_the_management_account_covers_members_only(void **state)
 {
     fx_t *f = *state;
@@ -439,6 +453,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_alert_clears_after_its_window_with_a_recovery_notice, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_sends_back_off_and_stay_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_acknowledge_and_close, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crash_before_the_first_commit_misses_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_org_rule_of_the_management_account_covers_members_only, setup, teardown),
         cmocka_unit_test(test_webhook_bodies_and_signature),
         cmocka_unit_test_setup_teardown(test_users_are_validated, setup, teardown),
