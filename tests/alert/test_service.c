@@ -405,6 +405,51 @@ static void test_crash_before_the_first_commit_misses_nothing(void **state)
     tk_alert_service_destroy(s);
 }
 
+static void test_an_open_alert_repeats_its_notice_after_the_repeat_interval(void **state)
+{
+    fx_t *f = *state;
+    add_user(f, "hank");
+    tk_stored_rule_t r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.id, sizeof r.id, "each-signin");
+    snprintf(r.account, sizeof r.account, ACC);
+    r.kind = TK_RULE_JSON;
+    r.definition = "{\"id\":\"each-signin\",\"match\":{\"field\":\"eventName\",\"value\":\"ConsoleSignin\"},"
+                   "\"threshold\":{\"count\":1,\"window\":\"10s\"}}";
+    r.recipients = "hank";
+    r.repeat_ms = 150;
+    r.enabled = 1;
+    char err[TK_ERRLEN];
+    assert_int_equal(tk_alert_rule_create(f->meta, &r, err), 0);
+    tk_alert_service_t *s = service(f, 60000);
+    failure(f, "hank", 0);
+    step(s);
+    failure(f, "hank", 0); /* within the repeat interval: counted, no notice */
+    step(s);
+    usleep(200 * 1000);
+    failure(f, "hank", 0); /* after it: a repeat notice */
+    step(s);
+    tk_alert_service_destroy(s);
+    assert_int_equal(alerts(f, -1), 1);
+    tk_outbox_row_t *v = NULL;
+    size_t n = 0;
+    assert_int_equal(tk_outbox_due(f->meta, tk_now_ms() + 3600000, 10, &v, &n, err), 0);
+    size_t fire = 0, repeat = 0;
+    for (size_t i = 0; i < n; i++) {
+        fire += !strcmp(v[i].kind, "fire");
+        repeat += !strcmp(v[i].kind, "repeat");
+    }
+    tk_outbox_rows_free(v, n);
+    assert_int_equal(fire, 2);   /* webhook + email */
+    assert_int_equal(repeat, 2);
+    tk_alert_filter_t flt = {.account = ACC, .state = -1};
+    tk_alert_row_t *a = NULL;
+    assert_int_equal(tk_alert_list(f->meta, &flt, &a, &n, err), 0);
+    assert_int_equal(a[0].count, 3);
+    assert_string_equal(a[0].event_seqs, "1,2,3");
+    tk_alert_rows_free(a, n);
+}
+
 static void test_org_rule_of_the_management_account_covers_members_only(void **state)
 {
     fx_t *f = *state;
@@ -454,6 +499,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failed_sends_back_off_and_stay_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_acknowledge_and_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_before_the_first_commit_misses_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_an_open_alert_repeats_its_notice_after_the_repeat_interval, setup, teardown),
         cmocka_unit_test_setup_teardown(test_org_rule_of_the_management_account_covers_members_only, setup, teardown),
         cmocka_unit_test(test_webhook_bodies_and_signature),
         cmocka_unit_test_setup_teardown(test_users_are_validated, setup, teardown),
