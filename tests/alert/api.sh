@@ -22,6 +22,15 @@ req POST /v1/alert-rules "$A" "${J[@]}" -d '{"id":"x","rule":{"id":"x","match":{
 eq "a bad custom rule: 400 naming the operator" "400 1" "$CODE $(jget "$TMP/body" 'int("equal" in j["Message"])')"
 req POST /v1/alert-rules "$A" "${J[@]}" -d '{"id":"stop-instance","rule":{"id":"stop-instance","severity":"low","match":{"field":"eventName","value":"StopInstance"}},"severity":"critical"}' >/dev/null
 eq "a custom rule JSON with a severity override" "201 json critical" "$CODE $(jget "$TMP/body" 'j["kind"]+" "+j["severity"]')"
+SHARED=${TK_SHARED:-/work/shared}
+sig=$(ls "$SHARED"/sigma/rules/cloudtrail/*.yml | head -1)
+$PY -c 'import json,sys; print(json.dumps({"id":"sigma-1","sigma":open(sys.argv[1]).read()}))' "$sig" >"$TMP/sig.json"
+req POST /v1/alert-rules "$A" "${J[@]}" --data-binary @"$TMP/sig.json" >/dev/null
+eq "a SigmaHQ CloudTrail rule as YAML text" "201 sigma" "$CODE $(jget "$TMP/body" 'j["kind"]')"
+$PY -c 'import json,sys; print(json.dumps({"id":"sigma-2","sigma":open(sys.argv[1]).read()}))' "$SHARED/sigma/unsupported/aws_lambda_function_created_or_invoked.yml" >"$TMP/sig2.json"
+req POST /v1/alert-rules "$A" "${J[@]}" --data-binary @"$TMP/sig2.json" >/dev/null
+eq "a Sigma rule using 'near' is refused whole, naming it" "400 1" "$CODE $(jget "$TMP/body" 'int("near" in j["Message"])')"
+req DELETE /v1/alert-rules/sigma-1 "$A" >/dev/null
 req GET /v1/alert-rules "$A" >/dev/null
 eq "list: both rules, in id order" "200 brute,stop-instance" "$CODE $(jget "$TMP/body" '",".join(r["id"] for r in j["rules"])')"
 req POST /v1/alert-rules/brute/disable "$A" >/dev/null
