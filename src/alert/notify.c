@@ -207,6 +207,8 @@ static int em_send(const tk_notify_cfg_t *cfg, const tk_alert_user_t *u, const c
     curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)(cfg->timeout_s > 0 ? cfg->timeout_s : 10));
     if (cfg->smtp_starttls)
         curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+    if (cfg->smtp_ca && *cfg->smtp_ca)
+        curl_easy_setopt(c, CURLOPT_CAINFO, cfg->smtp_ca);
     if (cfg->smtp_user && *cfg->smtp_user) {
         curl_easy_setopt(c, CURLOPT_USERNAME, cfg->smtp_user);
         curl_easy_setopt(c, CURLOPT_PASSWORD, cfg->smtp_password ? cfg->smtp_password : "");

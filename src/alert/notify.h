@@ -14,6 +14,7 @@ typedef struct tk_notify_cfg {
     const char *smtp_user;     /* NULL: no auth */
     const char *smtp_password;
     int smtp_starttls;         /* 1: require STARTTLS on smtp:// */
+    const char *smtp_ca;       /* PEM CA bundle to verify the server with; NULL: system CAs */
     int timeout_s;             /* per attempt (default 10) */
 } tk_notify_cfg_t;
 

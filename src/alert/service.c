@@ -40,7 +40,7 @@ struct tk_alert_service {
     tk_meta_t *meta;
     tk_store_t *store;
     tk_alert_service_opts_t o;
-    char *smtp_url, *smtp_from, *smtp_user, *smtp_password;
+    char *smtp_url, *smtp_from, *smtp_user, *smtp_password, *smtp_ca;
     lrule_t *rules;
     size_t nrules;
     int64_t rules_version;
@@ -852,6 +852,8 @@ int tk_alert_service_create(tk_meta_t *meta, tk_store_t *store, const tk_alert_s
     s->smtp_from = dup_or_null(s->o.notify.smtp_from);
     s->smtp_user = dup_or_null(s->o.notify.smtp_user);
     s->smtp_password = dup_or_null(s->o.notify.smtp_password);
+    s->smtp_ca = dup_or_null(s->o.notify.smtp_ca);
+    s->o.notify.smtp_ca = s->smtp_ca;
     s->o.notify.smtp_url = s->smtp_url;
     s->o.notify.smtp_from = s->smtp_from;
     s->o.notify.smtp_user = s->smtp_user;
@@ -879,6 +881,7 @@ int tk_alert_service_create(tk_meta_t *meta, tk_store_t *store, const tk_alert_s
             free(s->smtp_from);
             free(s->smtp_user);
             free(s->smtp_password);
+            free(s->smtp_ca);
             free(s);
             return tk_errf(err, TK_EIO, "meta.db: cannot record the alert checkpoint");
         }
@@ -932,6 +935,7 @@ void tk_alert_service_destroy(tk_alert_service_t *s)
     free(s->smtp_from);
     free(s->smtp_user);
     free(s->smtp_password);
+    free(s->smtp_ca);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s);

@@ -30,7 +30,7 @@
 
 typedef struct serve_cfg {
     char *data, *listen, *access_log, *tls_cert, *tls_key;
-    char *smtp_url, *smtp_from, *smtp_user, *smtp_password;
+    char *smtp_url, *smtp_from, *smtp_user, *smtp_password, *smtp_ca;
     int smtp_starttls, no_alerts;
     long alert_retry_max;
     long max_body, max_decompressed, max_events, purge_hour, retention_days, threads;
@@ -79,6 +79,7 @@ static void usage(FILE *f)
           "  --smtp-from ADDR       sender address (default trailkeep@localhost)\n"
           "  --smtp-user U --smtp-password P  SMTP authentication (optional)\n"
           "  --smtp-starttls        require STARTTLS on smtp://\n"
+          "  --smtp-ca FILE         PEM CA bundle that signs the mail server's certificate\n"
           "  --alert-retry-max SECS longest wait between notification retries (default 300)\n\n"
           "examples:\n"
           "  trailkeep serve --data /var/lib/trailkeep --listen 0.0.0.0:8460\n"
@@ -201,6 +202,8 @@ static int cfg_set(serve_cfg_t *c, const char *key, const char *v, char *err)
         return set_str(&c->smtp_url, v);
     if (!strcmp(key, "smtp-from"))
         return set_str(&c->smtp_from, v);
+    if (!strcmp(key, "smtp-ca"))
+        return set_str(&c->smtp_ca, v);
     if (!strcmp(key, "smtp-user"))
         return set_str(&c->smtp_user, v);
     if (!strcmp(key, "smtp-password"))
@@ -239,6 +242,7 @@ static void cfg_free(serve_cfg_t *c)
     free(c->smtp_from);
     free(c->smtp_user);
     free(c->smtp_password);
+    free(c->smtp_ca);
 }
 
 /* ------------------------------------------------------- background jobs */
@@ -566,7 +570,8 @@ int tk_cmd_serve(int argc, char **argv)
                                                  .smtp_from = c.smtp_from,
                                                  .smtp_user = c.smtp_user,
                                                  .smtp_password = c.smtp_password,
-                                                 .smtp_starttls = c.smtp_starttls},
+                                                 .smtp_starttls = c.smtp_starttls,
+                                                 .smtp_ca = c.smtp_ca},
                                       .retry_max_ms = c.alert_retry_max * 1000};
         if (tk_alert_service_create(meta, store, &ao, &alerts, err) ||
             tk_alert_service_start(alerts, err)) {
