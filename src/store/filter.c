@@ -1,8 +1,10 @@
 /* trailkeep store: the per-segment term filter (format.h SEC_FILTER), a
- * blocked Bloom filter over every (attribute, term) of a segment. It is kept
- * in memory with the footer, so a lookup skips a segment that cannot hold its
- * term without loading that segment's index: rare values over long windows
- * touched every segment's index before (and evicted each other's at scale). */
+ * blocked Bloom filter over every (attribute, term) and every eventId of a
+ * segment. It is kept in memory with the footer, so a lookup skips a segment
+ * that cannot hold its term without loading that segment's index (rare values
+ * over long windows touched every segment's index before), and the append
+ * dedup skips sealed segments that cannot hold an eventId (it searched every
+ * sealed segment of the day per event: quadratic in a day's size). */
 #include "store/store_internal.h"
 
 #include "base/hash.h"
@@ -21,9 +23,14 @@ static uint64_t mix64(uint64_t x)
     return x;
 }
 
+uint64_t segfilter_key_h(tk_attr_t attr, uint64_t h)
+{
+    return mix64(h ^ ((uint64_t)attr + 1) * 0x9E3779B97F4A7C15ull);
+}
+
 uint64_t segfilter_key(tk_attr_t attr, const void *p, size_t len)
 {
-    return mix64(tk_hash64(p, len) ^ ((uint64_t)attr + 1) * 0x9E3779B97F4A7C15ull);
+    return segfilter_key_h(attr, tk_hash64(p, len));
 }
 
 /* One 512-bit block per key (one cache line), SEGF_PROBES bits inside it. */

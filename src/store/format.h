@@ -98,15 +98,18 @@
  *               with, stored as DIR/dict/<hex>.zdict (content-addressed, never
  *               changed or deleted); empty when the blocks use no dictionary.
  *               Sections are always compressed without a dictionary.
- *   SEC_FILTER  (version 2) a blocked Bloom filter of every (attribute, term) of
- *               the SEC_ATTR sections: u8 k (SEGF_PROBES, 7), then nblk >= 1
+ *   SEC_FILTER  (version 2 on; eventIds from 3) a blocked Bloom filter of every
+ *               (attribute, term) of the SEC_ATTR sections and of every eventId (attribute
+ *               TK_ATTR_EVENTID, key from tk_hash64(eventId) as for terms):
+ *               u8 k (SEGF_PROBES, 7), then nblk >= 1
  *               blocks of 64 bytes, nblk = ceil(nkeys * 10 / 512). key =
  *               segfilter_key(attr, term) (xxh3 of the term, attr mixed in,
  *               splitmix64-finalized); block = ((key >> 32) * nblk) >> 32;
  *               g = mix(key ^ 0x5851f42d4c957f2d); bit i (i < k) of the block
  *               is (g >> 9i) & 511 (byte bit >> 3, bit bit & 7). Readers keep it
  *               in memory with the footer and skip a segment whose filter says
- *               the term is absent, without loading its index.
+ *               the term (or, for append dedup, the eventId) is absent, without
+ *               loading its index.
  */
 #ifndef TK_STORE_FORMAT_H
 #define TK_STORE_FORMAT_H
@@ -125,7 +128,7 @@
 #define SEG_MAGIC "TKSEG\0\0\1"
 #define SEG_MAGIC_SIZE 8u
 #define SEG_END_MAGIC "TKSEGEND"
-#define SEG_VERSION 2u /* 2: SEC_FILTER (the footer grew by one section) */
+#define SEG_VERSION 3u /* 2: SEC_FILTER (the footer grew by one section); 3: eventIds in it */
 
 enum {
     SEC_BLOCKS = 0,

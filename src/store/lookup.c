@@ -169,8 +169,7 @@ static int seg_src_init(walk_t *w, src_t *c, int64_t start, int64_t endp1)
     seg_t *g = c->seg;
     for (int k = 0; k < w->req->nattrs; k++) {
         tk_attr_t a = w->req->attrs[k].key;
-        if (a != TK_ATTR_EVENTID &&
-            !segfilter_may_have(g->filter, g->filter_len,
+        if (!segfilter_may_have(g->filter, g->filter_len,
                                 segfilter_key(a, w->req->attrs[k].value, w->vlen[k]))) {
             c->lo = 1, c->hi = 0; /* certainly no hit: the index is not even loaded */
             return 0;

@@ -333,8 +333,14 @@ int seg_write(const char *path, const char *account, int64_t day, uint64_t chain
                 rc = tk_buf_put_u64le(&sec, rep_idx[i]) || tk_buf_append(&sec, rep_hash[i], 32);
         } else if (sidx < SEC_ATTR0 + TK_ATTR__COUNT && sidx - SEC_ATTR0 != TK_ATTR_EVENTID) {
             rc = build_attr(&sec, (tk_attr_t)(sidx - SEC_ATTR0), ev, n, &fkeys);
-        } else if (sidx == SEC_FILTER) { /* after every SEC_ATTR: the keys are all in */
-            rc = segfilter_build(&sec, (const uint64_t *)(void *)fkeys.p, fkeys.len / sizeof(uint64_t));
+        } else if (sidx == SEC_FILTER) { /* after every SEC_ATTR: their keys are in */
+            for (size_t i = 0; i < n && !rc; i++) {
+                uint64_t key = segfilter_key_h(TK_ATTR_EVENTID, ev[i]->idhash);
+                rc = tk_buf_append(&fkeys, &key, sizeof key);
+            }
+            if (!rc)
+                rc = segfilter_build(&sec, (const uint64_t *)(void *)fkeys.p,
+                                     fkeys.len / sizeof(uint64_t));
         }
         if (rc) {
             w.rc = TK_ENOMEM;

@@ -294,10 +294,13 @@ int part_add_seg(part_t *p, seg_t *g)
 static int part_sealed_has(tk_store_t *s, part_t *p, const char *id, size_t len, uint64_t seq,
                            char *err)
 {
+    uint64_t key = segfilter_key(TK_ATTR_EVENTID, id, len);
     for (size_t i = 0; i < p->nsegs; i++) {
         seg_t *g = p->segs[i];
         if (seq && (seq < g->min_seq || seq > g->max_seq))
             continue;
+        if (!segfilter_may_have(g->filter, g->filter_len, key))
+            continue; /* certainly not there: no index load, no search */
         segidx_t *x = NULL;
         int rc = segidx_get(&s->cache, g, &x, err);
         if (rc)

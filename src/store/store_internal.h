@@ -203,8 +203,10 @@ void seg_free(seg_t *s);
 #define SEGF_PROBES 7        /* bits set per key, all inside one 64-byte block */
 #define SEGF_BLOCK 64u
 #define SEGF_BITS_PER_KEY 10 /* ~1% false positives (blocked, k = 7) */
-/* The filter key of one term of attribute attr. */
+/* The filter key of one term of attribute attr (TK_ATTR_EVENTID: an eventId). */
 uint64_t segfilter_key(tk_attr_t attr, const void *p, size_t len);
+/* The same from h = tk_hash64(term) already computed (mev_t.idhash). */
+uint64_t segfilter_key_h(tk_attr_t attr, uint64_t h);
 /* Appends the raw SEC_FILTER section for n keys to out. 0 or TK_ENOMEM. */
 int segfilter_build(tk_buf_t *out, const uint64_t *keys, size_t n);
 /* 1 when f[0..len) is a filter this version reads. */

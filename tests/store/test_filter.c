@@ -146,6 +146,43 @@ static size_t find(tk_store_t *s, tk_attr_t key, const char *v)
     return n;
 }
 
+/* Appending an event again after its day was sealed is still a duplicate,
+ * and the dedup reads no segment index whose filter rules the eventId out. */
+static void test_dedup_against_sealed_days_uses_the_filter(void **st)
+{
+    (void)st;
+    char *dir = tmpdir_make();
+    tk_store_opts_t o = {.dir = dir, .no_fsync = 1};
+    tk_store_t *s = NULL;
+    char err[TK_ERRLEN], id[32];
+    assert_int_equal(tk_store_open(&o, &s, err), 0);
+    for (int k = 0; k < 4; k++) { /* four sealed segments of one day */
+        for (int i = 0; i < 30; i++) {
+            snprintf(id, sizeof id, "d%d-%d", k, i);
+            put(s, id, T0 + k * 3600000 + i * 1000, NULL);
+        }
+        assert_int_equal(tk_store_seal(s, err), 0);
+    }
+    tk_store_close(s);
+    assert_int_equal(tk_store_open(&o, &s, err), 0);
+    assert_int_equal(loaded_indexes(s), 0);
+    put(s, "new-1", T0 + 5 * 3600000, NULL); /* a new id: every filter rules it out */
+    assert_int_equal(loaded_indexes(s), 0);
+    /* an id sealed in the third segment: found there, a duplicate */
+    uint64_t r = 1;
+    tev_t e;
+    tev_make(&e, "1001", "d2-7", T0 + 2 * 3600000 + 7 * 1000, &r, 300);
+    tk_event_t ev = tev_event(&e);
+    tk_append_result_t res;
+    assert_int_equal(tk_store_append(s, &ev, 1, &res, NULL, err), 0);
+    assert_int_equal(res.accepted, 0);
+    assert_int_equal(res.duplicates, 1);
+    assert_int_equal(loaded_indexes(s), 1);
+    tev_free(&e);
+    tk_store_close(s);
+    tmpdir_remove(dir);
+}
+
 static void test_lookup_skips_segments_the_filter_rules_out(void **st)
 {
     (void)st;
@@ -180,6 +217,14 @@ static void test_lookup_skips_segments_the_filter_rules_out(void **st)
     assert_int_equal(total, 240);
     assert_int_equal(loaded_indexes(s), 6);
     tk_store_close(s);
+
+    /* eventIds are in the filter too: a lookup by one loads only its segment */
+    assert_int_equal(tk_store_open(&ro, &s, err), 0);
+    assert_int_equal(find(s, TK_ATTR_EVENTID, "e9-99"), 0);
+    assert_int_equal(loaded_indexes(s), 0);
+    assert_int_equal(find(s, TK_ATTR_EVENTID, "e4-21"), 1);
+    assert_int_equal(loaded_indexes(s), 1);
+    tk_store_close(s);
     tmpdir_remove(dir);
 }
 
@@ -191,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_filter_of_no_terms_holds_nothing),
         cmocka_unit_test(test_filter_malformed_is_refused),
         cmocka_unit_test(test_lookup_skips_segments_the_filter_rules_out),
+        cmocka_unit_test(test_dedup_against_sealed_days_uses_the_filter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
