@@ -14,6 +14,7 @@ int tk_cmd_serve(int argc, char **argv);
 int tk_cmd_keys(int argc, char **argv);
 int tk_cmd_accounts(int argc, char **argv);
 int tk_cmd_rules(int argc, char **argv);
+int tk_cmd_alerts(int argc, char **argv);
 int tk_cmd_trails(int argc, char **argv);
 int tk_cmd_insights(int argc, char **argv);
 

@@ -17,6 +17,7 @@ WEAK int tk_cmd_serve(int, char **);
 WEAK int tk_cmd_keys(int, char **);
 WEAK int tk_cmd_accounts(int, char **);
 WEAK int tk_cmd_rules(int, char **);
+WEAK int tk_cmd_alerts(int, char **);
 WEAK int tk_cmd_trails(int, char **);
 WEAK int tk_cmd_insights(int, char **);
 
@@ -38,6 +39,7 @@ static const struct {
     {"keys", tk_cmd_keys, "create, list and revoke API keys"},
     {"accounts", tk_cmd_accounts, "manage accounts and the organization"},
     {"rules", tk_cmd_rules, "alert rules: templates, Sigma import, test rules on events"},
+    {"alerts", tk_cmd_alerts, "list, acknowledge and close alerts"},
     {"trails", tk_cmd_trails, "trails: deliver events to OSS/S3, folders, syslog"},
     {"insights", tk_cmd_insights, "Insights: anomalies against each account's baseline"},
 };

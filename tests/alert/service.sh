@@ -112,7 +112,7 @@ eq "one alert for carol, no repeat for alice or bob: 3 alerts, 3 webhooks, 3 mai
   "$(alerts_n) $(wc -l <"$TMP/hooks.jsonl" | tr -d ' ') $(grep -c '^Subject:' "$TMP/mail.txt")"
 id=$("$TK_BIN" rules alerts list --data "$D" --rule brute | head -1 | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 check "alerts ack" "$TK_BIN" rules alerts ack "$id" --data "$D"
-eq "the alert is acknowledged" acknowledged "$("$TK_BIN" rules alerts list --data "$D" --state acknowledged | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')"
+eq "the alert is acknowledged" acknowledged "$("$TK_BIN" alerts list --data "$D" --state acknowledged | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')"
 check "alerts close" "$TK_BIN" rules alerts close "$id" --data "$D"
 "$TK_BIN" rules alerts ack 99999 --data "$D" 2>/dev/null
 eq "ack of an unknown alert fails" 1 $?
