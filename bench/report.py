@@ -361,6 +361,20 @@ def section_summary(imp, disk):
           f"{fmt_int(eps)} | import: {fmt_int(http.get('import_events_per_s'))} | "
           f"{ratio(eps, http.get('import_events_per_s'), 2)} of import | >= 200,000 | "
           f"{verdict(eps >= 200000 if eps else None)} |")
+    _, rrows, _ = rules_rows("cloudtrail")
+    allr = next((r for r in (rrows or []) if r[0] == "all"), None)
+    if allr:
+        w(f"| alert rules: events/s per core, {allr[1]} rules (templates + Sigma), CloudTrail shape | "
+          f"{fmt_int(allr[2])} | | | >= 1,000,000 (100 rules) | {verdict(allr[2] >= 1e6)} |")
+    _, rrows, _ = rules_rows("actiontrail")
+    allr = next((r for r in (rrows or []) if r[0] == "all"), None)
+    if allr:
+        w(f"| alert rules: events/s per core, {allr[1]} rules (templates + Sigma), ActionTrail shape | "
+          f"{fmt_int(allr[2])} | | | >= 1,000,000 (100 rules) | {verdict(allr[2] >= 1e6)} |")
+    lat = (load("trail") or {}).get("latency")
+    if lat and lat.get("p99_s") is not None:
+        w(f"| trail: ingest -> file in the folder, p99 at --trail-file-age 1 (s) | {fmt_f(lat['p99_s'], 2)} | | | "
+          f"in the bucket within 60 s by default | n/a (default age 60 s not measured) |")
     checks = [c for c in (load("lookup_check"), load("big_lookup_check")) if c]
     if checks:
         fewer = sum(sum(c.get("tk_fewer", {}).values()) for c in checks)
@@ -416,6 +430,148 @@ def section_big():
     section_lookup("big_", f"Lookup latency at {fmt_int(bg.get('events'))} events:")
 
 
+RULE_LINE = None
+
+
+def rules_rows(shape):
+    """[(label, rules, events/s, MB/s, evals/event, alerts)] from rules_<shape>.txt, plus
+    (header line, refused count)."""
+    import re
+    global RULE_LINE
+    if RULE_LINE is None:
+        RULE_LINE = re.compile(r"^(.+?)\s+(\d+) rules\s+(\d+) events/s\s+([\d.]+) MB/s\s+"
+                               r"([\d.]+) rules evaluated/event\s+(\d+) alerts")
+    try:
+        with open(os.path.join(WORK, f"rules_{shape}.txt")) as f:
+            text = f.read().splitlines()
+    except OSError:
+        return None, None, None
+    rows, refused = [], None
+    for ln in text:
+        m = RULE_LINE.match(ln)
+        if m:
+            rows.append((m.group(1).strip(), int(m.group(2)), float(m.group(3)), float(m.group(4)),
+                         float(m.group(5)), int(m.group(6))))
+        elif "refused" in ln:
+            refused = int(ln.split("(")[1].split()[0])
+    return (text[0] if text else ""), rows, refused
+
+
+def section_rules():
+    shapes = [s for s in ("actiontrail", "cloudtrail") if rules_rows(s)[1]]
+    if not shapes:
+        return
+    w("## 6. Alert rule throughput")
+    w("")
+    w("From `bench_rules EVENTS 3 SHAPE` (bench/bench_rules.c, src/alert's benchmark, run by "
+      "`make bench` for both event shapes): events from `trailkeep gen`'s generator with the "
+      "attack scenarios on (20 accounts), built in memory, then `tk_alert_engine_eval` over every "
+      "event on one core, best of 3 rounds. Timed: the evaluation loop only (JSON walk, prefilter, "
+      "rule matching, windows), not the generation or the rule loading. Rule sets: none (the cost "
+      "of walking each event), every template with its defaults, every Sigma rule of "
+      "`$TK_SHARED/sigma/rules/cloudtrail` (+ `sigma/unsupported`, which are refused) that loads, "
+      "and all of them together.")
+    w("")
+    w("| event shape | rule set | rules | events/s (one core) | MB/s | rules evaluated/event | alerts | ÷ no-rule baseline |")
+    w("|---|---|---:|---:|---:|---:|---:|---:|")
+    notes = []
+    for shape in shapes:
+        head, rows, refused = rules_rows(shape)
+        base = next((r[2] for r in rows if r[0].startswith("no rules")), None)
+        for label, n, eps, mbs, ev, al in rows:
+            w(f"| {shape} | {label} | {n} | {fmt_int(eps)} | {fmt_f(mbs)} | {fmt_f(ev, 2)} | "
+              f"{fmt_int(al)} | {ratio(eps, base, 2)} |")
+        notes.append(f"- {shape}: `{head}`" + (f"; {refused} Sigma rule(s) refused as unsupported"
+                                                if refused else ""))
+    w("")
+    w("\n".join(notes))
+    w("- The ratio is the rate with the rule set ÷ the rate with no rules (1.00x = rules cost "
+      "nothing beyond reading the event). The Sigma rules match CloudTrail field names, so on "
+      "ActionTrail-shape events they are evaluated but (almost) never fire; the CloudTrail shape "
+      "is the one where they do their full work.")
+    w("")
+
+
+def section_insight():
+    try:
+        with open(os.path.join(WORK, "insight.md")) as f:
+            text = f.read().strip()
+    except OSError:
+        return
+    if not text:
+        return
+    p = load("insight") or {}
+    t = load("insight.time") or {}
+    w("## 7. Insights accuracy")
+    w("")
+    w(f"From `bench_insight --seeds {p.get('seeds')} --days {p.get('days')} --per-day "
+      f"{p.get('per_day')} --accounts {p.get('accounts')}` (bench/bench_insight.c, src/insight's "
+      "benchmark; docs/insights.md): per seed, weeks of generated benign traffic with labelled "
+      "attack and Insights scenarios, every event through `tk_insight_obs_from_json` into a "
+      "per-account aggregate, then `tk_insight_evaluate` over everything after the first week "
+      "(the history). An incident is true when an injected event of its account falls inside it "
+      "(10 minutes of slack); a scenario is detected when an incident covers it; the delay runs "
+      "from the scenario's first event to the incident's detection minute. False positives per "
+      "account-week come from the same seeds generated without any attack. Precision = true ÷ "
+      "incidents, recall = detected ÷ injected. Attack scenarios made of one or two API calls "
+      "(root sign-in without MFA, security group opened, ...) change no rate and are left to the "
+      "alert rules (section 6), so a low recall there is not an Insights miss. Whole run: "
+      f"{fmt_f(t.get('seconds'))} s wall. Tables as it printed them:")
+    w("")
+    w(text)
+    w("")
+
+
+def section_trail():
+    tr = load("trail")
+    if not tr:
+        return
+    w("## 8. Trail delivery")
+    w("")
+    w(f"From `bench/trail_bench.sh` (run by `make bench`): `trailkeep gen --events {fmt_int(tr['events'])} "
+      "--days 1 --accounts 1` imported into a fresh data directory holding one logging trail of that "
+      "account (`trails create NAME --event-rw All --dest ...`, `trails start NAME`), then "
+      "`trailkeep trails deliver --once` timed from process start to exit (read the log, filter, "
+      "group by account and region, gzip, write or PUT every file, commit the checkpoint, write "
+      "the digest). Release build, files of at most 10,000 events.")
+    w("")
+    w("| destination | events | files | seconds | events/s | CPU-seconds | events per CPU-second | delivered (+ the trail's own events) | error |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for name, d in (("folder (fsync + rename)", tr.get("folder")),
+                     ("S3: s3rver on loopback (SigV4 PUT per object)", tr.get("s3"))):
+        if not d:
+            w(f"| {name} | skipped | | | | | | | |")
+            continue
+        w(f"| {name} | {fmt_int(d['events'])} | {fmt_int(d.get('files'))} | {fmt_f(d['seconds'], 2)} | "
+          f"{fmt_int(d['events'] / d['seconds'] if d['seconds'] else None)} | {fmt_f(d['cpu_seconds'], 2)} | "
+          f"{fmt_int(d['events'] / d['cpu_seconds'] if d['cpu_seconds'] else None)} | "
+          f"{fmt_int(d.get('delivered'))} | {d.get('error') or '-'} |")
+    w("")
+    if tr.get("folder_bytes"):
+        w(f"The folder held {mib(tr['folder_bytes'])} for {mib(tr.get('bytes'))} of JSON Lines "
+          f"({fmt_f(100 * tr['folder_bytes'] / tr['bytes'], 1)}%: gzip files plus the digest).")
+        w("")
+    lat = tr.get("latency")
+    if lat:
+        w(f"End-to-end latency: `trailkeep serve --trail-file-age 1` with a folder trail; "
+          f"`bench/trail_latency.py` posts {fmt_int(lat['events'])} events over one keep-alive "
+          f"connection at a steady {fmt_int(lat['rate'])} events/s (a batch of {lat['batch']} every "
+          "100 ms) while polling the folder every 20 ms. An event's latency is the moment its gzip "
+          "file is first seen in the folder minus the moment its POST was sent.")
+        w("")
+        w("| events sent | seen in the folder | p50 (s) | p99 (s) | max (s) | POST ack p50 / p99 (ms) |")
+        w("|---:|---:|---:|---:|---:|---:|")
+        w(f"| {fmt_int(lat['events'])} | {fmt_int(lat['seen'])} | {fmt_f(lat['p50_s'], 2)} | "
+          f"{fmt_f(lat['p99_s'], 2)} | {fmt_f(lat['max_s'], 2)} | "
+          f"{fmt_f(lat['ack_p50_s'] * 1000 if lat['ack_p50_s'] is not None else None, 1)} / "
+          f"{fmt_f(lat['ack_p99_s'] * 1000 if lat['ack_p99_s'] is not None else None, 1)} |")
+        w("")
+        w("- A file closes `--trail-file-age` after its first event and the delivery thread polls "
+          "once a second, so the latency is about the file age plus up to one poll. With the "
+          "default age of 60 s it is about a minute (not measured here).")
+        w("")
+
+
 imp = import_rows()
 disk = disk_rows() if N else []
 w("# trailkeep benchmark results")
@@ -433,6 +589,9 @@ if N:
 section_lookup("", "## 3. LookupEvents latency")
 section_big()
 section_http()
+section_rules()
+section_insight()
+section_trail()
 w("## Notes")
 w("")
 w("- Durability differs in trailkeep's disfavour: trailkeep fsyncs its WAL before acknowledging "

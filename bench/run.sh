@@ -2,7 +2,8 @@
 # trailkeep benchmarks (`make bench`): one run, one generated data set, every
 # system measured on it: trailkeep import vs SQLite vs PostgreSQL COPY (events/s),
 # disk bytes per event (trailkeep, raw JSONL, gzip -6, SQLite, PostgreSQL), and
-# LookupEvents latency p50/p99 (trailkeep in process vs SQLite, same queries).
+# LookupEvents latency p50/p99 (trailkeep in process vs SQLite, same queries);
+# then alert rule throughput, Insights accuracy and trail delivery.
 # Raw figures go to bench/work/*.json; bench/RESULTS.md is regenerated from
 # them by bench/report.py. Peers in bench/peers/ are compiled here with cc so
 # they never depend on trailkeep's modules building.
@@ -13,7 +14,11 @@
 #   BENCH_SEED=42         generator + query seed   BENCH_BIG=1     also the 10M lookup run
 #   BENCH_START=2026-10-01  first day of the data (fixed, so runs are byte-identical)
 #   BENCH_GEN_ARGS="--accounts 8 --users 16"  more `trailkeep gen` options
-#   BENCH_SKIP=pg,sqlite  systems to leave out (pg, sqlite, gzip, parse, http)
+#   BENCH_SKIP=pg,sqlite  sections to leave out (pg, sqlite, gzip, parse, http, rules, insight, trail)
+#   BENCH_RULES_EVENTS=300000  events per bench_rules run
+#   BENCH_INSIGHT_SEEDS=6 BENCH_INSIGHT_DAYS=28 BENCH_INSIGHT_PER_DAY=20000  bench_insight size
+#   TRAIL_BENCH_EVENTS=100000 TRAIL_BENCH_S3_EVENTS=50000 TRAIL_BENCH_RATE=500
+#   TRAIL_BENCH_LAT_EVENTS=5000 TRAIL_BENCH_S3=1  trail delivery (bench/trail_bench.sh)
 #   BENCH_BUILD=build/release  where trailkeep and bench_* binaries are
 #   BENCH_WORK=bench/work      scratch + raw results   BENCH_RESULTS=bench/RESULTS.md
 set -uo pipefail
@@ -34,6 +39,11 @@ SKIP=",${BENCH_SKIP:-},"
 RESULTS=${BENCH_RESULTS:-$BENCH/RESULTS.md}
 PGBIN=${BENCH_PGBIN:-/usr/lib/postgresql/15/bin}
 PY=/usr/bin/python3
+SHARED=${TK_SHARED:-/work/shared}
+RULES_EVENTS=${BENCH_RULES_EVENTS:-300000}
+INSIGHT_SEEDS=${BENCH_INSIGHT_SEEDS:-6}
+INSIGHT_DAYS=${BENCH_INSIGHT_DAYS:-28}
+INSIGHT_PER_DAY=${BENCH_INSIGHT_PER_DAY:-20000}
 LOGS="$WORK/logs"
 TK="$REL/trailkeep"
 
@@ -315,6 +325,47 @@ if [ -f "$BENCH/http_bench.sh" ] && ! skipped http; then
   BENCH_BUILD="$REL" BENCH_WORK="$WORK" bash "$BENCH/http_bench.sh" >"$WORK/http.md" 2>"$LOGS/http.log" ||
     { stop_if_interrupted $?; rm -f "$WORK/http.md" "$WORK/http.json"; fail_step http "$LOGS/http.log"; }
 fi
+# Alert rules (bench/bench_rules.c, owned by src/alert): events/s on one core
+# with no rules, the templates, the Sigma rules, and all of them; both shapes.
+if ! skipped rules; then
+  if [ -x "$REL/bench_rules" ]; then
+    for shape in actiontrail cloudtrail; do
+      say "rules: bench_rules $RULES_EVENTS 3 $shape (every template + the Sigma rules of $SHARED/sigma)"
+      if timed "rules_$shape" env TK_SHARED="$SHARED" "$REL/bench_rules" "$RULES_EVENTS" 3 "$shape"; then
+        cp "$LOGS/rules_$shape.out" "$WORK/rules_$shape.txt"
+      else
+        fail_step "rules_$shape" "$LOGS/rules_$shape.log"
+      fi
+    done
+  else
+    say "rules: $REL/bench_rules not built, skipped"
+  fi
+fi
+
+# Insights accuracy (bench/bench_insight.c, owned by src/insight): Markdown
+# tables as it prints them, over several seeds of generated weeks.
+if ! skipped insight; then
+  if [ -x "$REL/bench_insight" ]; then
+    say "insight: bench_insight --seeds $INSIGHT_SEEDS --days $INSIGHT_DAYS --per-day $INSIGHT_PER_DAY --accounts 8"
+    if timed insight "$REL/bench_insight" --seeds "$INSIGHT_SEEDS" --days "$INSIGHT_DAYS" --per-day "$INSIGHT_PER_DAY" --accounts 8; then
+      cp "$LOGS/insight.out" "$WORK/insight.md"
+      echo "{\"seeds\":$INSIGHT_SEEDS,\"days\":$INSIGHT_DAYS,\"per_day\":$INSIGHT_PER_DAY,\"accounts\":8}" >"$WORK/insight.json"
+    else
+      fail_step insight "$LOGS/insight.log"
+    fi
+  else
+    say "insight: $REL/bench_insight not built, skipped"
+  fi
+fi
+
+# Trail delivery (bench/trail_bench.sh): folder and S3 throughput of
+# `trails deliver --once`, end-to-end latency through `serve`.
+if ! skipped trail; then
+  say "trail: bench/trail_bench.sh (folder, s3rver, latency)"
+  BENCH_BUILD="$REL" BENCH_WORK="$WORK" bash "$BENCH/trail_bench.sh" >"$LOGS/trail.out" 2>"$LOGS/trail.log" ||
+    { stop_if_interrupted $?; rm -f "$WORK/trail.json"; fail_step trail "$LOGS/trail.log"; }
+fi
+
 if [ "$BIG" = 1 ]; then
   run_dataset big_ "$BIG_EVENTS"
 fi
