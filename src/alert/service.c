@@ -666,6 +666,14 @@ static void publish(tk_alert_service_t *s)
     s->pub.send_failures = failed;
     s->pub.checkpoint = s->checkpoint;
     s->pub.rules = s->nrules;
+    for (size_t i = 0; i < s->nrules; i++) {
+        tk_alert_stats_t es;
+        tk_alert_engine_stats(s->rules[i].eng, &es);
+        s->pub.groups += es.groups;
+        s->pub.window_entries += es.window_entries;
+        s->pub.group_cap_hits += es.group_cap_hits;
+        s->pub.entry_cap_hits += es.entry_cap_hits;
+    }
     pthread_mutex_unlock(&s->mu);
 }
 

@@ -27,6 +27,8 @@ typedef struct tk_alert_service_stats {
     uint64_t sent, send_failures;
     uint64_t checkpoint;
     size_t rules;
+    /* Window state over all rules' engines (bounded: a cap hit is counted). */
+    uint64_t groups, window_entries, group_cap_hits, entry_cap_hits;
 } tk_alert_service_stats_t;
 
 /* Borrows meta and store (they must outlive the service). Returns an owned

@@ -439,6 +439,49 @@ static int parse_args(int argc, char **argv, serve_cfg_t *c, int *help)
     return 0;
 }
 
+/* /metrics lines for alerting (tk_http does not link tk_alert). The pointer
+ * is cleared under the mutex before the service is destroyed. */
+typedef struct alert_metrics {
+    pthread_mutex_t mu;
+    tk_alert_service_t *alerts;
+} alert_metrics_t;
+
+static void alert_metrics(void *ud, tk_buf_t *o)
+{
+    alert_metrics_t *am = ud;
+    pthread_mutex_lock(&am->mu);
+    if (am->alerts) {
+        tk_alert_service_stats_t st;
+        tk_alert_service_stats(am->alerts, &st);
+        static const char *const names[][2] = {
+            {"trailkeep_alert_events_total", "Events evaluated by the alert rules."},
+            {"trailkeep_alert_fires_total", "Rule firings (before deduplication by fingerprint)."},
+            {"trailkeep_alert_alerts_created_total", "Alerts created."},
+            {"trailkeep_alert_alerts_cleared_total", "Alerts cleared (recovery notice queued)."},
+            {"trailkeep_alert_notices_queued_total", "Notifications queued in the outbox."},
+            {"trailkeep_alert_notices_sent_total", "Notifications delivered."},
+            {"trailkeep_alert_send_failures_total", "Notification attempts that failed (retried)."},
+            {"trailkeep_alert_rules", "Enabled alert rules loaded."},
+            {"trailkeep_alert_checkpoint_seq", "Log sequence number the alert engine has evaluated up to."},
+            {"trailkeep_alert_window_groups", "Threshold/suppression groups held in memory."},
+            {"trailkeep_alert_window_entries", "Events held in threshold windows."},
+            {"trailkeep_alert_group_cap_hits", "New groups not tracked because the group cap was reached."},
+            {"trailkeep_alert_entry_cap_hits", "Events not counted because the window-entry cap was reached."},
+        };
+        const uint64_t v[] = {st.events, st.fires, st.alerts_created, st.alerts_cleared,
+                              st.notices_queued, st.sent, st.send_failures, st.rules,
+                              st.checkpoint, st.groups, st.window_entries, st.group_cap_hits,
+                              st.entry_cap_hits};
+        for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+            int counter = strstr(names[i][0], "_total") != NULL;
+            tk_buf_printf(o, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", names[i][0], names[i][1],
+                          names[i][0], counter ? "counter" : "gauge", names[i][0],
+                          (unsigned long long)v[i]);
+        }
+    }
+    pthread_mutex_unlock(&am->mu);
+}
+
 int tk_cmd_serve(int argc, char **argv)
 {
     serve_cfg_t c;
@@ -468,6 +511,7 @@ int tk_cmd_serve(int argc, char **argv)
     tk_http_server_t *http = NULL;
     tk_trail_deliverer_t *trails = NULL;
     tk_alert_service_t *alerts = NULL;
+    alert_metrics_t am = {.mu = PTHREAD_MUTEX_INITIALIZER, .alerts = NULL};
     int log_fd = 0;
     bg_t b;
     memset(&b, 0, sizeof b);
@@ -535,6 +579,8 @@ int tk_cmd_serve(int argc, char **argv)
         .tls_key = c.tls_key,
         .access_log_fd = log_fd,
         .token_key = token_key,
+        .extra_metrics = alert_metrics,
+        .extra_metrics_ud = &am,
     };
     /* The first-start key is printed (and flushed) before the listener
      * answers anything, so whoever waits for /healthz finds it already there. */
@@ -578,6 +624,9 @@ int tk_cmd_serve(int argc, char **argv)
             fprintf(stderr, "trailkeep serve: alerts: %s\n", err);
             goto out;
         }
+        pthread_mutex_lock(&am.mu);
+        am.alerts = alerts;
+        pthread_mutex_unlock(&am.mu);
     }
     b.store = store;
     b.meta = meta;
@@ -613,6 +662,9 @@ out:
         pthread_mutex_destroy(&b.mu);
         pthread_cond_destroy(&b.cv);
     }
+    pthread_mutex_lock(&am.mu); /* /metrics may still be answering */
+    am.alerts = NULL;
+    pthread_mutex_unlock(&am.mu);
     tk_alert_service_destroy(alerts);
     tk_trail_deliverer_destroy(trails);
     tk_http_stop(http);

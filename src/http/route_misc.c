@@ -134,6 +134,8 @@ void tk_route_metrics(tk_req_t *r)
     char terr[TK_ERRLEN];
     tk_trail_backlogs(s->meta, s->store, trail_line, &c, terr);
     rc |= c.rc;
+    if (s->o.extra_metrics)
+        s->o.extra_metrics(s->o.extra_metrics_ud, &o);
     if (rc) {
         tk_buf_free(&o);
         tk_req_error(r, 500, "InternalError", 0, "out of memory");

@@ -12,6 +12,8 @@
 #include "store/store.h"
 
 #include <stddef.h>
+#include "base/buf.h"
+
 #include <stdint.h>
 
 typedef struct tk_http_server tk_http_server_t;
@@ -32,6 +34,10 @@ typedef struct tk_http_opts {
     const char *tls_key;
     int access_log_fd;           /* one JSON line per request; < 0 = none, 0 = default stderr */
     const uint8_t *token_key;    /* 32-byte NextToken HMAC key (tk_lookup_token_key) */
+    /* Appends more Prometheus text to /metrics (subsystems tk_http does not
+     * link, e.g. alerting); called from request threads, may be NULL. */
+    void (*extra_metrics)(void *ud, tk_buf_t *out);
+    void *extra_metrics_ud;
 } tk_http_opts_t;
 
 /* Starts listening and serving in background threads. Borrows store, meta and

@@ -76,6 +76,9 @@ check "5 failed sign-ins: a webhook arrives" wait_for "hooks brute" 1
 check "... and a mail arrives" wait_for "mails brute" 1
 sleep 1
 eq "exactly one alert, one webhook, one mail (recipients deduplicated)" "1 1 1" "$(alerts_n) $(hooks brute) $(mails brute)"
+curl -s -H "Authorization: Bearer $A" "$URL/metrics" >"$TMP/metrics"
+eq "/metrics: one alert created, both notices sent, window caps never hit" "1 2 0 0" \
+  "$(awk '$1=="trailkeep_alert_alerts_created_total"{a=$2} $1=="trailkeep_alert_notices_sent_total"{b=$2} $1=="trailkeep_alert_group_cap_hits"{c=$2} $1=="trailkeep_alert_entry_cap_hits"{d=$2} END{print a+0, b+0, c, d}' "$TMP/metrics")"
 eq "the webhook's HMAC signature verifies with alice's secret" "0" "$(grep -c '"sig": "bad"' "$TMP/hooks.jsonl")"
 eq "the alert: rule, group, count 5, 5 events, triggered" "brute alice 5 5 triggered fire" \
   "$(tail -1 "$TMP/hooks.jsonl" | /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin); b=r["body"]; print(b["rule"],b["group_key"],b["count"],len(b["event_seqs"]),b["state"],b["notification"])')"
