@@ -338,8 +338,15 @@ int tk_cmd_insights(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    if (!strcmp(argv[1], "types"))
+    if (!strcmp(argv[1], "types")) {
+        if (argc > 2 && tk_cli_is_help(argv[2])) {
+            printf("usage: trailkeep insights types\n\nLists the Insights types, what each "
+                   "detects, and its knobs with their current defaults\n(set them with "
+                   "`trailkeep insights run --set Type.knob=value`).\n");
+            return 0;
+        }
         return cmd_types();
+    }
     if (!strcmp(argv[1], "run"))
         return cmd_run(argc, argv);
     fprintf(stderr, "trailkeep insights: unknown subcommand '%s' (run or types)\n", argv[1]);

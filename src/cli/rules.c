@@ -793,12 +793,21 @@ static int cmd_users(int argc, char **argv, int groups)
 /* `trailkeep alerts ...` (also `trailkeep rules alerts ...`). */
 int tk_cmd_alerts(int argc, char **argv)
 {
-    if (argc < 2 || tk_cli_is_help(argv[1])) {
+    int help = argc >= 2 && tk_cli_is_help(argv[1]);
+    for (int i = 2; i < argc; i++)
+        help |= tk_cli_is_help(argv[i]);
+    if (argc < 2 || help) {
         fputs("usage: trailkeep alerts list [--state S] [--rule ID] | ack ID | close ID\n"
               "       [--data DIR] [--account ID]\n"
-              "Lists alerts (one JSON object a line, newest first) or acknowledges/closes one.\n",
-              argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+              "\n"
+              "Lists alerts (one JSON object a line, newest first) or acknowledges/closes one.\n"
+              "  --state S     triggered, cleared, acknowledged or closed\n"
+              "  --rule ID     only alerts of this rule\n"
+              "  --data DIR    data directory (default: $TRAILKEEP_DATA or ./data)\n"
+              "  --account ID  the account (default 100000000000000)\n"
+              "\nexamples:\n  trailkeep alerts list --state triggered\n  trailkeep alerts ack 42\n",
+              help ? stdout : stderr);
+        return help ? 0 : 2;
     }
     const char *sub = argv[1];
     sopts_t o;
@@ -865,6 +874,17 @@ int tk_cmd_rules(int argc, char **argv)
         return cmd_import(argc, argv);
     if (!strcmp(sub, "show"))
         return cmd_show(argc, argv);
+    /* The stored-rule commands share one page of help (the usage above lists
+     * each with its options), so `rules create --help` answers too. */
+    if (!strcmp(sub, "create") || !strcmp(sub, "list") || !strcmp(sub, "delete") ||
+        !strcmp(sub, "enable") || !strcmp(sub, "disable") || !strcmp(sub, "user") ||
+        !strcmp(sub, "user-delete") || !strcmp(sub, "group") || !strcmp(sub, "users") ||
+        !strcmp(sub, "groups"))
+        for (int i = 2; i < argc; i++)
+            if (tk_cli_is_help(argv[i])) {
+                usage(stdout);
+                return 0;
+            }
     if (!strcmp(sub, "create"))
         return cmd_create(argc, argv);
     if (!strcmp(sub, "list"))
