@@ -407,6 +407,29 @@ def section_http():
     w("")
 
 
+def section_alert():
+    try:
+        with open(os.path.join(WORK, "alert.md")) as f:
+            table = f.read().strip()
+    except OSError:
+        table = ""
+    if not table:
+        return
+    w("## 9. Alerting inside serve")
+    w("")
+    w("From `bench/alert_latency.sh`: (1) single-event POSTs, each firing a rule with no "
+      "threshold; a loopback webhook receiver stamps arrivals; latency is from just before the "
+      "POST to the webhook's arrival. (2) The same HTTP ingest (4 clients, batches of 500 "
+      "generated events) into a server with no rules (`--no-alerts`) and into one with every "
+      "template and every loadable SigmaHQ CloudTrail rule stored; rules run in serve's alert "
+      "thread after the durable ack, so the ratio is what they cost ingest on 2 cores, and the "
+      "last row is how long that thread kept evaluating after the last acknowledgement. "
+      "Table as it printed it:")
+    w("")
+    w(table)
+    w("")
+
+
 def section_big():
     w("## 4. Large run (BENCH_BIG=1)")
     w("")
@@ -592,6 +615,7 @@ section_http()
 section_rules()
 section_insight()
 section_trail()
+section_alert()
 w("## Notes")
 w("")
 w("- Durability differs in trailkeep's disfavour: trailkeep fsyncs its WAL before acknowledging "

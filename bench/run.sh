@@ -14,7 +14,7 @@
 #   BENCH_SEED=42         generator + query seed   BENCH_BIG=1     also the 10M lookup run
 #   BENCH_START=2026-10-01  first day of the data (fixed, so runs are byte-identical)
 #   BENCH_GEN_ARGS="--accounts 8 --users 16"  more `trailkeep gen` options
-#   BENCH_SKIP=pg,sqlite  sections to leave out (pg, sqlite, gzip, parse, http, rules, insight, trail)
+#   BENCH_SKIP=pg,sqlite  sections to leave out (pg, sqlite, gzip, parse, http, rules, insight, trail, alert)
 #   BENCH_RULES_EVENTS=300000  events per bench_rules run
 #   BENCH_INSIGHT_SEEDS=6 BENCH_INSIGHT_DAYS=28 BENCH_INSIGHT_PER_DAY=20000  bench_insight size
 #   TRAIL_BENCH_EVENTS=100000 TRAIL_BENCH_S3_EVENTS=50000 TRAIL_BENCH_RATE=500
@@ -364,6 +364,14 @@ if ! skipped trail; then
   say "trail: bench/trail_bench.sh (folder, s3rver, latency)"
   BENCH_BUILD="$REL" BENCH_WORK="$WORK" bash "$BENCH/trail_bench.sh" >"$LOGS/trail.out" 2>"$LOGS/trail.log" ||
     { stop_if_interrupted $?; rm -f "$WORK/trail.json"; fail_step trail "$LOGS/trail.log"; }
+fi
+
+# Alerting inside serve (bench/alert_latency.sh): ingest -> webhook latency,
+# and HTTP ingest with every template + Sigma rule stored vs none.
+if ! skipped alert; then
+  say "alert: bench/alert_latency.sh (webhook latency, ingest with/without rules)"
+  BENCH_BUILD="$REL" BENCH_WORK="$WORK" bash "$BENCH/alert_latency.sh" >"$WORK/alert.md" 2>"$LOGS/alert.log" ||
+    { stop_if_interrupted $?; rm -f "$WORK/alert.md" "$WORK/alert.json"; fail_step alert "$LOGS/alert.log"; }
 fi
 
 if [ "$BIG" = 1 ]; then
