@@ -2,7 +2,8 @@
 # End-to-end: alert email over SMTP with STARTTLS to a real server (aiosmtpd
 # with a certificate made here): with --smtp-ca the mail is delivered over
 # TLS; without the CA the certificate is refused, the notice stays queued and
-# is retried (never sent in clear).
+# is retried (never sent in clear); with a server requiring AUTH, the right
+# password delivers and a wrong one is refused and retried.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../http/http_lib.bash"
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || { nok "python3-aiosmtpd is installed (run scripts/setup)"; tk_done; }
@@ -53,4 +54,36 @@ check "the failure is logged with the TLS reason and retried" \
 stop_server
 eq "server stops cleanly" 0 $?
 kill -TERM "$SMTP_PID" 2>/dev/null; wait "$SMTP_PID" 2>/dev/null
+
+# 3. A server that requires AUTH after STARTTLS: the right password delivers
+# (once), a wrong one is refused and the notice stays queued for retry.
+APORT=$(free_port)
+/usr/bin/python3 "$(dirname "$0")/smtp_auth_server.py" "$APORT" "$TMP/cert.pem" "$TMP/key.pem" \
+  alerts s3cret-pw "$TMP/auth.txt" 2>>"$TMP/smtp-auth.err" &
+TK_CLEANUP_PIDS+=($!)
+for _ in $(seq 1 100); do /usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1',$APORT),1)" 2>/dev/null && break; sleep 0.1; done
+authmails() { grep -c '^MAIL login=alerts to=sec@example.test' "$TMP/auth.txt" 2>/dev/null || true; }
+D=$TMP/d3
+start_server "$D" --smtp-url "smtp://127.0.0.1:$APORT" --smtp-starttls --smtp-ca "$TMP/cert.pem" \
+  --smtp-user alerts --smtp-password s3cret-pw || { nok "server starts"; tk_done; }
+bootstrap_key "$D"; A="$KEY_ID:$KEY_SECRET"
+setup_rules "$D"
+sleep 0.5
+ingest_signin carol
+for _ in $(seq 1 100); do [ "$(authmails)" = 1 ] && break; sleep 0.1; done
+eq "SMTP AUTH after STARTTLS with the right password: the mail arrives once, as that user" 1 "$(authmails)"
+check "the SMTP password never appears in serve's logs" bash -c "! grep -q s3cret-pw '$D.err' '$D.out'"
+stop_server
+D=$TMP/d4
+start_server "$D" --smtp-url "smtp://127.0.0.1:$APORT" --smtp-starttls --smtp-ca "$TMP/cert.pem" \
+  --smtp-user alerts --smtp-password wrong-pw --alert-retry-max 1 || { nok "server starts"; tk_done; }
+bootstrap_key "$D"; A="$KEY_ID:$KEY_SECRET"
+setup_rules "$D"
+sleep 0.5
+ingest_signin dave
+authfails() { grep -c '^AUTH-FAIL alerts' "$TMP/auth.txt" 2>/dev/null || true; }
+for _ in $(seq 1 150); do [ "$(authfails)" -ge 2 ] && break; sleep 0.1; done
+eq "a wrong SMTP password: no mail" 1 "$(authmails)"
+check "... the server saw the failed logins (retried)" [ "$(authfails)" -ge 2 ]
+stop_server
 tk_done
