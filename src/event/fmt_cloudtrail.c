@@ -80,39 +80,13 @@ static const char *jt_name(tk_jtype_t t)
     }
 }
 
-/* Raw members of a validated object, into a small array or the heap. */
-typedef struct rawset {
-    tk_rawmember_t small[48];
-    tk_rawmember_t *m;
-    size_t n;
-} rawset_t;
-
-static int rawset_load(rawset_t *r, const char *p, size_t len)
-{
-    r->m = r->small;
-    r->n = tk_scan_members(p, len, r->small, 48);
-    if (r->n > 48) {
-        r->m = malloc(r->n * sizeof *r->m);
-        if (!r->m)
-            return -1;
-        tk_scan_members(p, len, r->m, r->n);
-    }
-    return 0;
-}
-
-static void rawset_free(rawset_t *r)
-{
-    if (r->m != r->small)
-        free(r->m);
-}
-
-static const tk_rawmember_t *rget(const rawset_t *r, const char *key)
+static const tk_rawmember_t *rget(const tk_rawset_t *r, const char *key)
 {
     return tk_raw_find(r->m, r->n, key);
 }
 
 /* Copies member key of r (raw) as name when it exists and is not null. */
-static void copy_raw(tk_buf_t *o, const rawset_t *r, const char *key, const char *name)
+static void copy_raw(tk_buf_t *o, const tk_rawset_t *r, const char *key, const char *name)
 {
     const tk_rawmember_t *x = rget(r, key);
     if (x && !(x->vlen == 4 && memcmp(x->val, "null", 4) == 0))
@@ -316,8 +290,8 @@ static int map_identity(tk_pctx_t *c, size_t idx, uint64_t line, tk_jv_t ui, con
     tk_jmember_t *m = tk_batch_members(b, 1, ui, &n);
     if (!m)
         return -1;
-    rawset_t r;
-    if (rawset_load(&r, raw, rawlen))
+    tk_rawset_t r;
+    if (tk_rawset_load(&r, raw, rawlen))
         return -1;
     sv_t type, user, arn, pid;
     if (want_string(c, idx, line, m, n, "type", &type) || want_string(c, idx, line, m, n, "userName", &user) ||
@@ -327,7 +301,7 @@ static int map_identity(tk_pctx_t *c, size_t idx, uint64_t line, tk_jv_t ui, con
         char f[64];
         memcpy(f, rj->field, sizeof f);
         snprintf(rj->field, sizeof rj->field, "userIdentity.%.40s", f);
-        rawset_free(&r);
+        tk_rawset_free(&r);
         return 1;
     }
     put(o, ",\"userIdentity\":{\"type\":");
@@ -375,7 +349,7 @@ static int map_identity(tk_pctx_t *c, size_t idx, uint64_t line, tk_jv_t ui, con
     copy_raw(o, &r, "sessionContext", "sessionContext");
     copy_raw(o, &r, "onBehalfOf", "onBehalfOf");
     tk_buf_putc(o, '}');
-    rawset_free(&r);
+    tk_rawset_free(&r);
     return 0;
 }
 
@@ -385,8 +359,8 @@ void tk_ct_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmemb
     tk_batch_t *b = c->b;
     if (!m)
         m = tk_batch_members(b, 0, root, &n);
-    rawset_t r;
-    if (!m || rawset_load(&r, p, len)) {
+    tk_rawset_t r;
+    if (!m || tk_rawset_load(&r, p, len)) {
         b->nomem = 1;
         return;
     }
@@ -538,11 +512,11 @@ build:
                       tk_jerr_message(err));
         goto out;
     }
-    rawset_free(&r);
+    tk_rawset_free(&r);
     tk_at_event(c, o->p, o->len, root2, NULL, 0, idx, line, 0);
     return;
 out:
-    rawset_free(&r);
+    tk_rawset_free(&r);
 }
 
 /* ---------------------------------------------------------------------
@@ -554,7 +528,7 @@ static int raw_is(const tk_rawmember_t *x, const char *lit)
     return x && x->vlen == l + 2 && x->val[0] == '"' && memcmp(x->val + 1, lit, l) == 0;
 }
 
-static void rcopy(tk_buf_t *o, const rawset_t *r, const char *key, const char *name, int *first)
+static void rcopy(tk_buf_t *o, const tk_rawset_t *r, const char *key, const char *name, int *first)
 {
     const tk_rawmember_t *x = rget(r, key);
     if (!x || (x->vlen == 4 && memcmp(x->val, "null", 4) == 0) || (x->vlen == 2 && memcmp(x->val, "\"\"", 2) == 0))
@@ -576,13 +550,13 @@ int tk_event_to_cloudtrail(const char *json, size_t len, tk_buf_t *out, char *er
         l--;
     if (!l || p[0] != '{')
         return tk_errf(err, TK_EINVAL, "stored event is not a JSON object");
-    rawset_t r;
-    if (rawset_load(&r, p, l))
+    tk_rawset_t r;
+    if (tk_rawset_load(&r, p, l))
         return tk_errf(err, TK_ENOMEM, "out of memory rendering a CloudTrail record");
     const tk_rawmember_t *orig = rget(&r, "cloudTrailRecord");
     if (orig && orig->vlen && orig->val[0] == '{') {
         int rc = tk_buf_append(out, orig->val, orig->vlen);
-        rawset_free(&r);
+        tk_rawset_free(&r);
         return rc;
     }
     int first = 1;
@@ -592,8 +566,8 @@ int tk_event_to_cloudtrail(const char *json, size_t len, tk_buf_t *out, char *er
     first = 0;
     const tk_rawmember_t *ui = rget(&r, "userIdentity");
     if (ui && ui->vlen && ui->val[0] == '{') {
-        rawset_t u;
-        if (rawset_load(&u, ui->val, ui->vlen) == 0) {
+        tk_rawset_t u;
+        if (tk_rawset_load(&u, ui->val, ui->vlen) == 0) {
             put(out, ",\"userIdentity\":{");
             int f2 = 1;
             const tk_rawmember_t *t = rget(&u, "type");
@@ -613,7 +587,7 @@ int tk_event_to_cloudtrail(const char *json, size_t len, tk_buf_t *out, char *er
             for (size_t i = 0; i < TK_ARRAY_LEN(keep); i++)
                 rcopy(out, &u, keep[i], keep[i], &f2);
             tk_buf_putc(out, '}');
-            rawset_free(&u);
+            tk_rawset_free(&u);
         }
     }
     static const struct {
@@ -636,8 +610,8 @@ int tk_event_to_cloudtrail(const char *json, size_t len, tk_buf_t *out, char *er
         put(out, ",\"readOnly\":false");
     const tk_rawmember_t *refr = rget(&r, "referencedResources");
     if (refr && refr->vlen && refr->val[0] == '{') {
-        rawset_t rr;
-        if (rawset_load(&rr, refr->val, refr->vlen) == 0) {
+        tk_rawset_t rr;
+        if (tk_rawset_load(&rr, refr->val, refr->vlen) == 0) {
             put(out, ",\"resources\":[");
             int firstres = 1;
             for (size_t i = 0; i < rr.n; i++) {
@@ -667,7 +641,7 @@ int tk_event_to_cloudtrail(const char *json, size_t len, tk_buf_t *out, char *er
                 }
             }
             tk_buf_putc(out, ']');
-            rawset_free(&rr);
+            tk_rawset_free(&rr);
         }
     }
     const tk_rawmember_t *et = rget(&r, "eventType");
@@ -686,6 +660,6 @@ int tk_event_to_cloudtrail(const char *json, size_t len, tk_buf_t *out, char *er
     rcopy(out, &r, "recipientAccountId", "recipientAccountId", &first);
     rcopy(out, &r, "eventCategory", "eventCategory", &first);
     int rc = tk_buf_putc(out, '}');
-    rawset_free(&r);
+    tk_rawset_free(&r);
     return rc ? tk_errf(err, TK_ENOMEM, "out of memory rendering a CloudTrail record") : 0;
 }

@@ -12,40 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct raw {
-    tk_rawmember_t small[48];
-    tk_rawmember_t *m;
-    size_t n;
-} raw_t;
-
-static int raw_load(raw_t *r, const char *p, size_t len)
-{
-    r->m = r->small;
-    r->n = tk_scan_members(p, len, r->small, 48);
-    if (r->n > 48) {
-        r->m = malloc(r->n * sizeof *r->m);
-        if (!r->m)
-            return -1;
-        tk_scan_members(p, len, r->m, r->n);
-    }
-    return 0;
-}
-
-static void raw_free(raw_t *r)
-{
-    if (r->m != r->small)
-        free(r->m);
-}
-
 /* A member whose value is a non-empty JSON string, else NULL. */
-static const tk_rawmember_t *str_member(const raw_t *r, const char *key)
+static const tk_rawmember_t *str_member(const tk_rawset_t *r, const char *key)
 {
     const tk_rawmember_t *x = tk_raw_find(r->m, r->n, key);
     return x && x->vlen > 2 && x->val[0] == '"' ? x : NULL;
 }
 
 /* A member whose value is an object, else NULL. */
-static const tk_rawmember_t *obj_member(const raw_t *r, const char *key)
+static const tk_rawmember_t *obj_member(const tk_rawset_t *r, const char *key)
 {
     const tk_rawmember_t *x = tk_raw_find(r->m, r->n, key);
     return x && x->vlen >= 2 && x->val[0] == '{' ? x : NULL;
@@ -130,16 +105,16 @@ int tk_event_to_ocsf(const char *json, size_t len, tk_buf_t *out, char *err)
         l--;
     if (!l || p[0] != '{')
         return tk_errf(err, TK_EINVAL, "stored event is not a JSON object");
-    raw_t r, u = {.n = 0}, rr = {.n = 0};
+    tk_rawset_t r, u = {.n = 0}, rr = {.n = 0};
     u.m = u.small;
     rr.m = rr.small;
-    if (raw_load(&r, p, l))
+    if (tk_rawset_load(&r, p, l))
         return tk_errf(err, TK_ENOMEM, "out of memory rendering OCSF");
     const tk_rawmember_t *ui = obj_member(&r, "userIdentity");
     const tk_rawmember_t *refs = obj_member(&r, "referencedResources");
-    if ((ui && raw_load(&u, ui->val, ui->vlen)) || (refs && raw_load(&rr, refs->val, refs->vlen))) {
-        raw_free(&r);
-        raw_free(&u);
+    if ((ui && tk_rawset_load(&u, ui->val, ui->vlen)) || (refs && tk_rawset_load(&rr, refs->val, refs->vlen))) {
+        tk_rawset_free(&r);
+        tk_rawset_free(&u);
         return tk_errf(err, TK_ENOMEM, "out of memory rendering OCSF");
     }
     int aws = tk_raw_find(r.m, r.n, "cloudTrailRecord") != NULL;
@@ -281,9 +256,9 @@ int tk_event_to_ocsf(const char *json, size_t len, tk_buf_t *out, char *err)
         tk_buf_putc(out, ']');
     }
     int rc = tk_buf_putc(out, '}');
-    raw_free(&r);
-    raw_free(&u);
-    raw_free(&rr);
+    tk_rawset_free(&r);
+    tk_rawset_free(&u);
+    tk_rawset_free(&rr);
     return rc ? tk_errf(err, TK_ENOMEM, "out of memory rendering OCSF") : 0;
 }
 

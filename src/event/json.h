@@ -113,6 +113,16 @@ typedef struct tk_rawmember {
 size_t tk_scan_members(const char *obj, size_t len, tk_rawmember_t *out, size_t max);
 /* The raw value of member key (exact, escaped-form comparison) or NULL. */
 const tk_rawmember_t *tk_raw_find(const tk_rawmember_t *m, size_t n, const char *key);
+/* The members of one object, in a small inline array or on the heap when the
+ * object has more than 48: load, look members up, free (no-op when inline). */
+typedef struct tk_rawset {
+    tk_rawmember_t small[48];
+    tk_rawmember_t *m;
+    size_t n;
+} tk_rawset_t;
+/* 0, or -1 on ENOMEM. obj as for tk_scan_members (borrowed). */
+int tk_rawset_load(tk_rawset_t *r, const char *obj, size_t len);
+void tk_rawset_free(tk_rawset_t *r);
 /* Counts '\n' in p[0..n) (memchr speed). */
 uint64_t tk_count_lines(const char *p, size_t n);
 

@@ -6,6 +6,7 @@
  * on 64-byte blocks with bit masks, as simdjson's stage 1 does. */
 #include "event/json.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Per 64-byte block: which bytes are quotes, backslashes, opening and
@@ -248,4 +249,23 @@ uint64_t tk_count_lines(const char *p, size_t n)
         p++;
     }
     return c;
+}
+
+int tk_rawset_load(tk_rawset_t *r, const char *obj, size_t len)
+{
+    r->m = r->small;
+    r->n = tk_scan_members(obj, len, r->small, 48);
+    if (r->n > 48) {
+        r->m = malloc(r->n * sizeof *r->m);
+        if (!r->m)
+            return -1;
+        tk_scan_members(obj, len, r->m, r->n);
+    }
+    return 0;
+}
+
+void tk_rawset_free(tk_rawset_t *r)
+{
+    if (r->m != r->small)
+        free(r->m);
 }
