@@ -166,15 +166,15 @@ static int tick_account(tk_insight_live_t *l, live_acct_t *a, tk_store_t *s, uin
     if (rc)
         return rc;
     /* First pass: what is new to report; attributions only when something is. */
-    int todo = 0;
-    for (size_t i = 0; i < r.inc.n && !todo; i++) {
+    int news = 0;
+    for (size_t i = 0; i < r.inc.n && !news; i++) {
         const tk_insight_incident_t *x = &r.inc.v[i];
         live_inc_t *m = match(a, x);
-        todo = !m || (m->open && !x->open);
+        news = !m || (m->open && !x->open);
     }
-    if (todo && s)
+    if (news && s)
         rc = tk_insight_attr_from_store(&r, s, err);
-    for (size_t i = 0; i < r.inc.n && todo && !rc; i++) {
+    for (size_t i = 0; i < r.inc.n && news && !rc; i++) {
         tk_insight_incident_t *x = &r.inc.v[i];
         live_inc_t *m = match(a, x);
         if (!m) {
