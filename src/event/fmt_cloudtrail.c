@@ -80,6 +80,23 @@ static const char *jt_name(tk_jtype_t t)
     }
 }
 
+/* One CloudTrail resources[] item per referencedResources name. */
+typedef struct res_ctx {
+    tk_buf_t *out;
+    int first;
+} res_ctx_t;
+
+static void ct_resource(void *ud, const char *type, size_t tlen, const char *name, size_t nlen)
+{
+    res_ctx_t *c = ud;
+    tk_buf_puts(c->out, c->first ? "{\"ARN\":" : ",{\"ARN\":");
+    c->first = 0;
+    tk_buf_append(c->out, name, nlen);
+    tk_buf_puts(c->out, ",\"type\":\"");
+    tk_buf_append(c->out, type, tlen);
+    tk_buf_puts(c->out, "\"}");
+}
+
 static const tk_rawmember_t *rget(const tk_rawset_t *r, const char *key)
 {
     return tk_raw_find(r->m, r->n, key);
@@ -613,33 +630,8 @@ int tk_event_to_cloudtrail(const char *json, size_t len, tk_buf_t *out, char *er
         tk_rawset_t rr;
         if (tk_rawset_load(&rr, refr->val, refr->vlen) == 0) {
             put(out, ",\"resources\":[");
-            int firstres = 1;
-            for (size_t i = 0; i < rr.n; i++) {
-                const char *q = rr.m[i].val, *qe = q + rr.m[i].vlen;
-                if (q >= qe || *q != '[')
-                    continue;
-                q++;
-                for (;;) {
-                    q = tk_skip_ws(q, qe);
-                    if (q >= qe || *q != '"')
-                        break;
-                    tk_scan_status_t st;
-                    const char *e = tk_scan_value(q, qe, 0, &st);
-                    if (st != TK_SCAN_OK)
-                        break;
-                    if (!firstres)
-                        tk_buf_putc(out, ',');
-                    firstres = 0;
-                    put(out, "{\"ARN\":");
-                    tk_buf_append(out, q, (size_t)(e - q));
-                    put(out, ",\"type\":\"");
-                    tk_buf_append(out, rr.m[i].key, rr.m[i].klen);
-                    put(out, "\"}");
-                    q = tk_skip_ws(e, qe);
-                    if (q < qe && *q == ',')
-                        q++;
-                }
-            }
+            res_ctx_t rc2 = {out, 1};
+            tk_rawset_each_name(&rr, ct_resource, &rc2);
             tk_buf_putc(out, ']');
             tk_rawset_free(&rr);
         }

@@ -12,6 +12,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One OCSF resources[] item per referencedResources name. */
+static void ocsf_resource(void *ud, const char *type, size_t tlen, const char *name, size_t nlen)
+{
+    void **ctx = ud;
+    tk_buf_t *out = ctx[0];
+    int *first = ctx[1];
+    tk_buf_puts(out, *first ? "{\"type\":\"" : ",{\"type\":\"");
+    *first = 0;
+    tk_buf_append(out, type, tlen);
+    tk_buf_puts(out, "\",\"uid\":");
+    tk_buf_append(out, name, nlen);
+    tk_buf_putc(out, '}');
+}
+
 /* A member whose value is a non-empty JSON string, else NULL. */
 static const tk_rawmember_t *str_member(const tk_rawset_t *r, const char *key)
 {
@@ -226,33 +240,9 @@ int tk_event_to_ocsf(const char *json, size_t len, tk_buf_t *out, char *err)
 
     if (refs && rr.n) {
         tk_buf_puts(out, ",\"resources\":[");
-        int firstres = 1;
-        for (size_t i = 0; i < rr.n; i++) {
-            const char *q = rr.m[i].val, *qe = q + rr.m[i].vlen;
-            if (q >= qe || *q != '[')
-                continue;
-            q++;
-            for (;;) {
-                q = tk_skip_ws(q, qe);
-                if (q >= qe || *q != '"')
-                    break;
-                tk_scan_status_t st;
-                const char *e = tk_scan_value(q, qe, 0, &st);
-                if (st != TK_SCAN_OK)
-                    break;
-                if (!firstres)
-                    tk_buf_putc(out, ',');
-                firstres = 0;
-                tk_buf_puts(out, "{\"type\":\"");
-                tk_buf_append(out, rr.m[i].key, rr.m[i].klen);
-                tk_buf_puts(out, "\",\"uid\":");
-                tk_buf_append(out, q, (size_t)(e - q));
-                tk_buf_putc(out, '}');
-                q = tk_skip_ws(e, qe);
-                if (q < qe && *q == ',')
-                    q++;
-            }
-        }
+        int first = 1;
+        void *ctx[2] = {out, &first};
+        tk_rawset_each_name(&rr, ocsf_resource, ctx);
         tk_buf_putc(out, ']');
     }
     int rc = tk_buf_putc(out, '}');

@@ -123,6 +123,14 @@ typedef struct tk_rawset {
 /* 0, or -1 on ENOMEM. obj as for tk_scan_members (borrowed). */
 int tk_rawset_load(tk_rawset_t *r, const char *obj, size_t len);
 void tk_rawset_free(tk_rawset_t *r);
+/* For an object shaped {"type": ["name", ...], ...} (referencedResources),
+ * calls cb once per (type, name): type as raw key bytes, name as its JSON
+ * string literal (quotes included). Members that are not arrays, and array
+ * items that are not strings, are skipped. */
+void tk_rawset_each_name(const tk_rawset_t *r,
+                         void (*cb)(void *ud, const char *type, size_t tlen, const char *name,
+                                    size_t nlen),
+                         void *ud);
 /* Counts '\n' in p[0..n) (memchr speed). */
 uint64_t tk_count_lines(const char *p, size_t n);
 

@@ -269,3 +269,29 @@ void tk_rawset_free(tk_rawset_t *r)
     if (r->m != r->small)
         free(r->m);
 }
+
+void tk_rawset_each_name(const tk_rawset_t *r,
+                         void (*cb)(void *ud, const char *type, size_t tlen, const char *name,
+                                    size_t nlen),
+                         void *ud)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        const char *q = r->m[i].val, *qe = q + r->m[i].vlen;
+        if (q >= qe || *q != '[')
+            continue;
+        q++;
+        for (;;) {
+            q = tk_skip_ws(q, qe);
+            if (q >= qe || *q != '"')
+                break;
+            tk_scan_status_t st;
+            const char *e = tk_scan_value(q, qe, 0, &st);
+            if (st != TK_SCAN_OK)
+                break;
+            cb(ud, r->m[i].key, r->m[i].klen, q, (size_t)(e - q));
+            q = tk_skip_ws(e, qe);
+            if (q < qe && *q == ',')
+                q++;
+        }
+    }
+}

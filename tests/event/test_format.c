@@ -113,6 +113,20 @@ static void test_actiontrail_event_as_ocsf_api_activity(void **st)
     assert_string_equal(jstr(cJSON_GetArrayItem(res, 1), "uid"), "i-2");
     assert_string_equal(jstr(cJSON_GetArrayItem(res, 1), "type"), "ACS::ECS::Instance");
     cJSON_Delete(j);
+
+    /* The CloudTrail rendering lists the same names as resources[] ARNs. */
+    tk_buf_t ct = TK_BUF_INIT;
+    char err[TK_ERRLEN];
+    assert_int_equal(tk_event_to_cloudtrail(ev, strlen(ev), &ct, err), 0);
+    cJSON *c = cJSON_ParseWithLength(ct.p, ct.len);
+    assert_non_null(c);
+    cJSON *cres = cJSON_GetObjectItemCaseSensitive(c, "resources");
+    assert_int_equal(cJSON_GetArraySize(cres), 2);
+    assert_string_equal(jstr(cJSON_GetArrayItem(cres, 0), "ARN"), "i-1");
+    assert_string_equal(jstr(cJSON_GetArrayItem(cres, 1), "ARN"), "i-2");
+    assert_string_equal(jstr(cJSON_GetArrayItem(cres, 1), "type"), "ACS::ECS::Instance");
+    cJSON_Delete(c);
+    tk_buf_free(&ct);
 }
 
 static void test_activity_follows_api_verb_and_internal_source_is_a_domain(void **st)
