@@ -122,6 +122,23 @@ void tk_anode_free(tk_anode_t *n);
 
 enum { TK_SRC_CANONICAL = 0, TK_SRC_CLOUDTRAIL = 1 };
 
+/* A text with {path} placeholders (rule title and summary), rendered from
+ * the event that fired or cleared; "{{" and "}}" are literal braces. */
+typedef struct tk_atext {
+    char *text;     /* the template as written, NULL when absent */
+    char **paths;   /* the placeholders' paths, in order */
+    int *slots;     /* their slots (set when the engine freezes) */
+    uint32_t npaths;
+} tk_atext_t;
+
+/* Parses t into its placeholders; 0 or TK_EINVAL naming what is wrong. */
+int tk_atext_compile(tk_atext_t *t, const char *text, const char *where, char *err);
+void tk_atext_free(tk_atext_t *t);
+struct tk_aview;
+/* Appends t rendered against view v to b (values of one path joined by
+ * ", ", "-" when absent), at most cap bytes (cut on a UTF-8 boundary). */
+int tk_atext_render(const tk_atext_t *t, const struct tk_aview *v, size_t cap, tk_buf_t *b);
+
 struct tk_rule {
     char *id, *name, *description, *origin;
     tk_severity_t severity;
@@ -135,6 +152,11 @@ struct tk_rule {
     int *group_slots;
     char *distinct;        /* distinct count of this path, or NULL */
     int distinct_slot;
+    /* clear_when: an event holding this (and not match) ends the group's
+     * incident: its window and suppression are dropped and, with
+     * opts.report_clears, a TK_ALERT_CLEAR hit is reported. NULL: none. */
+    tk_anode_t *clear;
+    tk_atext_t title, summary; /* texts with {path} placeholders ("" = none) */
 };
 
 tk_rule_t *tk_rule_alloc(void);

@@ -104,6 +104,12 @@ typedef struct tk_alert_row {
     int64_t count;
     char *event_seqs;            /* "12,13,14" (owned) */
     int64_t notified_ms;
+    /* The rule's title and summary rendered from the event that fired (from
+     * the clearing event once cleared by one; "" when the rule has none).
+     * Fixed arrays so that callers freeing only event_seqs leak nothing. */
+    char title[256];
+    char summary[1024];
+    int64_t clear_seq;           /* the event that cleared it (clear_when), 0 if none */
 } tk_alert_row_t;
 
 typedef struct tk_alert_filter {

@@ -79,7 +79,7 @@ struct tk_alert_engine {
     int64_t max_seen_ms;
     uint64_t since_sweep;
     tk_aview_t view;
-    tk_buf_t why, key;
+    tk_buf_t why, key, title, summary;
     uint64_t *seqs;
     uint32_t seqcap;
     uint64_t last_seq;
@@ -141,6 +141,8 @@ void tk_alert_engine_destroy(tk_alert_engine_t *e)
     tk_aview_free(&e->view);
     tk_buf_free(&e->why);
     tk_buf_free(&e->key);
+    tk_buf_free(&e->title);
+    tk_buf_free(&e->summary);
     free(e->seqs);
     free(e);
 }
@@ -293,6 +295,27 @@ static int kset_of(const tk_anode_t *n, kset_t *ks)
     return 0;
 }
 
+/* Widens ks by the key set of a rule's clear_when (the rule must run when
+ * either condition can hold); 0 when clear_when has none on the same slot. */
+static int kset_union(const tk_anode_t *clear, kset_t *ks)
+{
+    kset_t k = {0};
+    if (!kset_of(clear, &k) || k.slot != ks->slot) {
+        free(k.pats);
+        return 0;
+    }
+    const tk_apat_t **np = realloc(ks->pats, (ks->n + k.n) * sizeof(*np));
+    if (!np) {
+        free(k.pats);
+        return 0;
+    }
+    memcpy(np + ks->n, k.pats, k.n * sizeof(*np));
+    ks->pats = np;
+    ks->n += k.n;
+    free(k.pats);
+    return 1;
+}
+
 static inline char lc(char c)
 {
     return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
@@ -335,8 +358,14 @@ static int freeze(tk_alert_engine_t *e, char *err)
     for (uint32_t r = 0; r < e->nrules; r++) {
         tk_rule_t *rule = e->rules[r];
         int view = rule->source;
-        if ((rc = intern_node(e, rule->root, view)))
+        if ((rc = intern_node(e, rule->root, view)) ||
+            (rule->clear && (rc = intern_node(e, rule->clear, view))))
             return tk_errf(err, rc, "out of memory");
+        tk_atext_t *tx[2] = {&rule->title, &rule->summary};
+        for (int t = 0; t < 2; t++)
+            for (uint32_t i = 0; i < tx[t]->npaths; i++)
+                if ((tx[t]->slots[i] = intern(e, tx[t]->paths[i], view)) < 0)
+                    return tk_errf(err, TK_ENOMEM, "out of memory");
         if (rule->ngroup && !rule->group_slots) {
             rule->group_slots = calloc(rule->ngroup, sizeof(int));
             if (!rule->group_slots)
@@ -385,7 +414,8 @@ static int freeze(tk_alert_engine_t *e, char *err)
         return tk_errf(err, TK_ENOMEM, "out of memory");
     uint32_t total = 0;
     for (uint32_t r = 0; r < e->nrules; r++) {
-        if (!kset_of(e->rules[r]->root, &ks[r]))
+        if (!kset_of(e->rules[r]->root, &ks[r]) ||
+            (e->rules[r]->clear && !kset_union(e->rules[r]->clear, &ks[r])))
             e->always[r] = 1;
         else
             total += ks[r].n;
@@ -592,6 +622,23 @@ static void explain(tk_alert_engine_t *e, const tk_rule_t *rule, tk_alert_hit_t 
         hit->why = e->why.p;
 }
 
+/* Renders the rule's title and summary from the event in view. */
+static int texts(tk_alert_engine_t *e, const tk_rule_t *rule, tk_alert_hit_t *hit)
+{
+    int rc = 0;
+    if (rule->title.text) {
+        tk_buf_reset(&e->title);
+        if (!(rc = tk_atext_render(&rule->title, &e->view, 255, &e->title)))
+            hit->title = e->title.p;
+    }
+    if (!rc && rule->summary.text) {
+        tk_buf_reset(&e->summary);
+        if (!(rc = tk_atext_render(&rule->summary, &e->view, 1023, &e->summary)))
+            hit->summary = e->summary.p;
+    }
+    return rc;
+}
+
 /* Copies the group's in-window sequence numbers (oldest first) for the hit. */
 static int fill_seqs(tk_alert_engine_t *e, const group_t *g, tk_alert_hit_t *hit)
 {
@@ -632,6 +679,8 @@ static int on_match(tk_alert_engine_t *e, uint32_t r, const char *acct, size_t a
     if (rule->threshold <= 1 && !rule->distinct && rule->suppress_ms <= 0) {
         e->st.fires++;
         explain(e, rule, &hit);
+        if ((rc = texts(e, rule, &hit)))
+            return rc;
         if (cb)
             cb(ctx, &hit);
         return 0;
@@ -691,8 +740,49 @@ static int on_match(tk_alert_engine_t *e, uint32_t r, const char *acct, size_t a
     g->n = 0;
     e->st.fires++;
     explain(e, rule, &hit);
+    if ((rc = texts(e, rule, &hit)))
+        return rc;
     if (cb)
         cb(ctx, &hit);
+    return 0;
+}
+
+/* clear_when held: the group's incident is over. Its window and suppression
+ * go (the next match starts afresh) and the caller hears of it. */
+static int on_clear(tk_alert_engine_t *e, uint32_t r, const char *acct, size_t alen, int64_t t,
+                    uint64_t seq, tk_alert_cb cb, void *ctx)
+{
+    const tk_rule_t *rule = e->rules[r];
+    e->st.clears++;
+    int rc = build_key(e, rule, acct, alen);
+    if (rc)
+        return rc;
+    uint64_t h = tk_hash64(e->key.p, e->key.len) ^ ((uint64_t)(r + 1) * 0x9E3779B97F4A7C15ULL);
+    for (group_t **pp = &e->buckets[(uint32_t)(h & (e->nbuckets - 1))]; *pp; pp = &(*pp)->next) {
+        group_t *g = *pp;
+        if (g->hash == h && g->rule == r && g->keylen == e->key.len && !memcmp(g->key, e->key.p, g->keylen)) {
+            *pp = g->next;
+            e->entries -= g->cap;
+            group_free(g);
+            e->ngroups--;
+            break;
+        }
+    }
+    if (!e->opts.report_clears || !cb)
+        return 0;
+    tk_alert_hit_t hit = {
+        .kind = TK_ALERT_CLEAR, .rule = rule, .account = e->key.p, .account_len = alen,
+        .group_key = e->key.p + alen + 1, .group_len = e->key.len - alen - 1,
+        .count = 0, .first_ms = t, .time_ms = t, .seqs = &seq, .nseqs = 1,
+    };
+    if (e->opts.explain) {
+        tk_buf_reset(&e->why);
+        if (tk_anode_explain(rule->clear, &e->view, &e->why) == 0 && e->why.p)
+            hit.why = e->why.p;
+    }
+    if ((rc = texts(e, rule, &hit)))
+        return rc;
+    cb(ctx, &hit);
     return 0;
 }
 
@@ -762,8 +852,13 @@ int tk_alert_engine_eval_seq(tk_alert_engine_t *e, const char *account, size_t a
         if (!e->always[r] && e->mark[r] != e->gen)
             continue;
         e->st.rule_evals++;
-        if (!tk_anode_eval(e->rules[r]->root, &e->view))
+        if (!tk_anode_eval(e->rules[r]->root, &e->view)) {
+            /* an event that matches is never the one that clears */
+            if (e->rules[r]->clear && tk_anode_eval(e->rules[r]->clear, &e->view) &&
+                (rc = on_clear(e, r, account, account_len, time_ms, seq, cb, ctx)))
+                return tk_errf(err, rc, "out of memory");
             continue;
+        }
         if ((rc = on_match(e, r, account, account_len, time_ms, seq, cb, ctx)))
             return tk_errf(err, rc, "out of memory");
     }

@@ -22,9 +22,23 @@ void tk_webhook_sign(const char *secret, const char *body, size_t n, char out[65
     tk_hex(mac, 32, out);
 }
 
-/* One human line: "[HIGH] consecutive-logon-failures fired for 123 (alice): 5 events". */
-static char *summary_line(const char *kind, const cJSON *j)
+/* Appends s with control characters as spaces: a title comes from event
+ * fields and must not break a mail header (CR LF) or a chat line. */
+static int put_one_line(tk_buf_t *b, const char *s)
 {
+    int rc = 0;
+    for (; *s && !rc; s++)
+        rc = tk_buf_putc(b, (unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s);
+    return rc;
+}
+
+/* One human line: "[HIGH] consecutive-logon-failures fired for 123 (alice): 5 events",
+ * or ": <title>" when the rule renders one (Insights: type, object, rates);
+ * with_summary appends the rule's summary on the next line (chat bodies). */
+static char *summary_line(const char *kind, const cJSON *j, int with_summary)
+{
+    const char *title = cJSON_GetStringValue(cJSON_GetObjectItem(j, "title"));
+    const char *sum = cJSON_GetStringValue(cJSON_GetObjectItem(j, "summary"));
     const char *sev = cJSON_GetStringValue(cJSON_GetObjectItem(j, "severity"));
     const char *rule = cJSON_GetStringValue(cJSON_GetObjectItem(j, "rule"));
     const char *acct = cJSON_GetStringValue(cJSON_GetObjectItem(j, "account"));
@@ -36,11 +50,21 @@ static char *summary_line(const char *kind, const cJSON *j)
     for (char *p = up; *p; p++)
         if (*p >= 'a' && *p <= 'z')
             *p = (char)(*p - 32);
-    int rc = tk_buf_printf(&b, "[%s] trailkeep alert %s %s in account %s%s%s%s: %.0f event(s)", up,
-                           rule ? rule : "?",
+    int rc = tk_buf_printf(&b, "[%s] trailkeep alert %s %s in account %s", up, rule ? rule : "?",
                            !strcmp(kind, "recovery") ? "cleared" : !strcmp(kind, "repeat") ? "still firing" : "fired",
-                           acct ? acct : "?", grp && *grp ? " (" : "", grp && *grp ? grp : "",
-                           grp && *grp ? ")" : "", cnt == cnt ? cnt : 0);
+                           acct ? acct : "?");
+    if (grp && *grp) {
+        rc |= tk_buf_puts(&b, " (");
+        rc |= put_one_line(&b, grp); /* group values come from events too */
+        rc |= tk_buf_putc(&b, ')');
+    }
+    rc |= tk_buf_puts(&b, ": ");
+    if (title && *title)
+        rc |= put_one_line(&b, title);
+    else
+        rc |= tk_buf_printf(&b, "%.0f event(s)", cnt == cnt ? cnt : 0);
+    if (with_summary && sum && *sum)
+        rc |= tk_buf_printf(&b, "\n%s", sum);
     if (rc) {
         tk_buf_free(&b);
         return NULL;
@@ -58,7 +82,7 @@ char *tk_webhook_body(const char *shape, const char *kind, const char *payload)
         cJSON_AddStringToObject(j, "notification", kind);
         out = cJSON_PrintUnformatted(j);
     } else {
-        char *line = summary_line(kind, j);
+        char *line = summary_line(kind, j, 1);
         cJSON *o = cJSON_CreateObject();
         if (line && o) {
             if (!strcmp(shape, "dingtalk")) {
@@ -165,7 +189,9 @@ static int em_send(const tk_notify_cfg_t *cfg, const tk_alert_user_t *u, const c
     cJSON *j = cJSON_Parse(payload);
     if (!j)
         return tk_errf(err, TK_EINVAL, "email: the alert payload is not JSON");
-    char *line = summary_line(kind, j);
+    char *line = summary_line(kind, j, 0);
+    const char *sum = cJSON_GetStringValue(cJSON_GetObjectItem(j, "summary"));
+    char *summary = sum && *sum ? strdup(sum) : NULL;
     char *pretty = cJSON_Print(j);
     cJSON_Delete(j);
     const char *from = cfg->smtp_from && *cfg->smtp_from ? cfg->smtp_from : "trailkeep@localhost";
@@ -178,9 +204,11 @@ static int em_send(const tk_notify_cfg_t *cfg, const tk_alert_user_t *u, const c
     int rc = tk_buf_printf(&m,
                            "Date: %s\r\nFrom: %s\r\nTo: %s\r\nSubject: %s\r\nMIME-Version: 1.0\r\n"
                            "Content-Type: text/plain; charset=utf-8\r\nX-Trailkeep-Notification: %s\r\n\r\n"
-                           "%s\r\n\r\n%s\r\n",
+                           "%s\r\n\r\n%s%s%s\r\n",
                            date, from, u->email, line ? line : "trailkeep alert", kind,
-                           line ? line : "", pretty ? pretty : payload);
+                           line ? line : "", summary ? summary : "", summary ? "\r\n\r\n" : "",
+                           pretty ? pretty : payload);
+    free(summary);
     free(line);
     free(pretty);
     if (rc) {

@@ -301,7 +301,125 @@ void tk_rule_destroy(tk_rule_t *r)
     free(r->group_by);
     free(r->group_slots);
     free(r->distinct);
+    tk_anode_free(r->clear);
+    tk_atext_free(&r->title);
+    tk_atext_free(&r->summary);
     free(r);
+}
+
+/* ---- title and summary texts ---- */
+
+void tk_atext_free(tk_atext_t *t)
+{
+    for (uint32_t i = 0; i < t->npaths; i++)
+        free(t->paths[i]);
+    free(t->paths);
+    free(t->slots);
+    free(t->text);
+    memset(t, 0, sizeof *t);
+}
+
+int tk_atext_compile(tk_atext_t *t, const char *text, const char *where, char *err)
+{
+    memset(t, 0, sizeof *t);
+    if (!(t->text = strdup(text)))
+        return tk_errf(err, TK_ENOMEM, "out of memory");
+    for (const char *p = text; *p; p++) {
+        if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
+            p++;
+            continue;
+        }
+        if (*p == '}')
+            return tk_errf(err, TK_EINVAL, "%s: unmatched '}' at offset %ld; write }} for a literal brace",
+                           where, (long)(p - text));
+        if (*p != '{')
+            continue;
+        const char *end = strchr(p + 1, '}');
+        if (!end)
+            return tk_errf(err, TK_EINVAL, "%s: '{' at offset %ld is not closed; write {field.path} or {{ for a literal brace",
+                           where, (long)(p - text));
+        size_t n = (size_t)(end - p - 1);
+        char *path = malloc(n + 1);
+        if (!path)
+            return tk_errf(err, TK_ENOMEM, "out of memory");
+        memcpy(path, p + 1, n);
+        path[n] = 0;
+        char e2[TK_ERRLEN];
+        int bad = strchr(path, '{') != NULL;
+        if (bad || check_path(path, e2)) {
+            free(path);
+            return tk_errf(err, TK_EINVAL, "%s: placeholder at offset %ld: %s", where, (long)(p - text),
+                           bad ? "'{' inside a placeholder" : e2);
+        }
+        char **np = realloc(t->paths, (t->npaths + 1) * sizeof *np);
+        if (!np) {
+            free(path);
+            return tk_errf(err, TK_ENOMEM, "out of memory");
+        }
+        t->paths = np;
+        t->paths[t->npaths++] = path;
+        p = end;
+    }
+    if (!(t->slots = calloc(t->npaths ? t->npaths : 1, sizeof *t->slots)))
+        return tk_errf(err, TK_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < t->npaths; i++)
+        t->slots[i] = -1;
+    return 0;
+}
+
+/* Appends n bytes, or fewer so that b stays within cap (on a UTF-8 boundary). */
+static int put_capped(tk_buf_t *b, const char *s, size_t n, size_t cap, int *full)
+{
+    if (*full)
+        return 0;
+    if (b->len + n > cap) {
+        n = cap > b->len ? cap - b->len : 0;
+        while (n && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+        *full = 1;
+    }
+    return n ? tk_buf_append(b, s, n) : 0;
+}
+
+int tk_atext_render(const tk_atext_t *t, const tk_aview_t *v, size_t cap, tk_buf_t *b)
+{
+    int rc = 0, full = 0;
+    uint32_t k = 0;
+    cap += b->len;
+    for (const char *p = t->text; p && *p && !rc && !full; p++) {
+        if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
+            rc = put_capped(b, p, 1, cap, &full);
+            p++;
+            continue;
+        }
+        if (*p != '{') {
+            rc = put_capped(b, p, 1, cap, &full);
+            continue;
+        }
+        p = strchr(p, '}');
+        int slot = k < t->npaths ? t->slots[k] : -1;
+        k++;
+        int any = 0, elems = 0;
+        uint32_t head = slot >= 0 ? v->head[slot] : TK_AV_END;
+        /* an array reached by a path is also walked into: show its elements,
+         * not its JSON text as well (an empty array stays "[]") */
+        for (uint32_t i = head; i != TK_AV_END; i = v->vals[i].next)
+            elems |= v->vals[i].type != TK_AV_ARR;
+        for (uint32_t i = head; i != TK_AV_END && !rc; i = v->vals[i].next) {
+            const tk_aval_t *a = &v->vals[i];
+            if (a->type == TK_AV_NULL || (elems && a->type == TK_AV_ARR))
+                continue;
+            if (any)
+                rc = put_capped(b, ", ", 2, cap, &full);
+            rc |= put_capped(b, a->s, a->len, cap, &full);
+            any = 1;
+        }
+        if (!any && !rc)
+            rc = put_capped(b, "-", 1, cap, &full);
+    }
+    if (!rc && !b->p)
+        rc = tk_buf_reserve(b, 1); /* an empty text is still a C string */
+    return rc ? TK_ENOMEM : 0;
 }
 
 static int get_str(const cJSON *o, const char *k, int required, char **out, char *err)
@@ -342,12 +460,13 @@ static int rule_from_cjson(const cJSON *o, tk_rule_t *r, char *err)
     cJSON_ArrayForEach(it, o)
     {
         static const char *ok[] = {"id", "name", "description", "severity", "source", "match",
-                                   "threshold", "group_by", "suppress", "enabled", "template"};
+                                   "threshold", "group_by", "suppress", "enabled", "template",
+                                   "clear_when", "title", "summary"};
         int known = 0;
         for (size_t i = 0; i < TK_ARRAY_LEN(ok); i++)
             known |= !strcmp(it->string, ok[i]);
         if (!known)
-            return tk_errf(err, TK_EINVAL, "unknown rule key '%s' (known: id, name, description, severity, source, match, threshold, group_by, suppress)",
+            return tk_errf(err, TK_EINVAL, "unknown rule key '%s' (known: id, name, description, severity, source, match, threshold, group_by, suppress, clear_when, title, summary)",
                            it->string);
     }
     int rc;
@@ -419,6 +538,19 @@ static int rule_from_cjson(const cJSON *o, tk_rule_t *r, char *err)
     }
     if ((rc = get_duration(o, "suppress", &r->suppress_ms, "", err)))
         return rc;
+    const cJSON *cw = cJSON_GetObjectItemCaseSensitive(o, "clear_when");
+    if (cw && (rc = tk_rule_compile_cond(cw, "clear_when", &r->clear, err)))
+        return rc;
+    static const char *const texts[] = {"title", "summary"};
+    for (int i = 0; i < 2; i++) {
+        const cJSON *tx = cJSON_GetObjectItemCaseSensitive(o, texts[i]);
+        if (!tx)
+            continue;
+        if (!cJSON_IsString(tx))
+            return tk_errf(err, TK_EINVAL, "%s is a string with {field.path} placeholders", texts[i]);
+        if ((rc = tk_atext_compile(i ? &r->summary : &r->title, tx->valuestring, texts[i], err)))
+            return rc;
+    }
     return 0;
 }
 
@@ -454,6 +586,7 @@ tk_severity_t tk_rule_severity(const tk_rule_t *r) { return r->severity; }
 uint32_t tk_rule_threshold(const tk_rule_t *r) { return r->threshold; }
 int64_t tk_rule_window_ms(const tk_rule_t *r) { return r->window_ms; }
 int64_t tk_rule_suppress_ms(const tk_rule_t *r) { return r->suppress_ms; }
+int tk_rule_clears_on_event(const tk_rule_t *r) { return r->clear != NULL; }
 
 /* ---- evaluation ---- */
 
@@ -618,6 +751,10 @@ char *tk_rule_describe(const tk_rule_t *r)
         tk_buf_puts(&b, " by ");
         for (uint32_t i = 0; i < r->ngroup; i++)
             tk_buf_printf(&b, "%s%s", i ? "," : "", r->group_by[i]);
+    }
+    if (r->clear) {
+        tk_buf_puts(&b, " | cleared by ");
+        tk_anode_describe(r->clear, &b);
     }
     if (!b.p)
         return strdup("");

@@ -56,6 +56,9 @@ int64_t tk_rule_suppress_ms(const tk_rule_t *r);
 /* The rule's condition as readable text (owned string, free()), or NULL on
  * ENOMEM: "all(eventName eq \"ConsoleSignin\", not(errorCode exists))". */
 char *tk_rule_describe(const tk_rule_t *r);
+/* 1 when the rule has a clear_when condition: its alerts end on a clearing
+ * event (same group key), not by time. */
+int tk_rule_clears_on_event(const tk_rule_t *r);
 
 /* ---- templates (templates.c) ---- */
 
@@ -89,6 +92,8 @@ int tk_template_compile(const char *spec, tk_rule_t **out, char *err);
 typedef enum tk_alert_kind {
     TK_ALERT_FIRE = 0,  /* the rule fired: threshold reached, not suppressed */
     TK_ALERT_MATCH,     /* the condition held (only with opts.report_matches) */
+    TK_ALERT_CLEAR,     /* clear_when held: the group's incident is over (only with
+                           opts.report_clears); count 0, seqs = the clearing event */
 } tk_alert_kind_t;
 
 /* What the callback gets; every pointer is borrowed for the call only. */
@@ -106,6 +111,8 @@ typedef struct tk_alert_hit {
     const char *why;         /* which conditions held, when opts.explain; else NULL */
     const uint64_t *seqs;    /* sequence numbers of the events counted, oldest first */
     uint32_t nseqs;          /* (for a distinct count: the latest event of each value) */
+    const char *title;       /* the rule's title / summary rendered from this event */
+    const char *summary;     /* (FIRE and CLEAR); NULL when the rule has none */
 } tk_alert_hit_t;
 
 typedef void (*tk_alert_cb)(void *ctx, const tk_alert_hit_t *hit);
@@ -116,6 +123,7 @@ typedef struct tk_alert_opts {
                              24 bytes each: ~96 MB) */
     int explain;          /* fill hit.why (costs a second walk of the rule on a match) */
     int report_matches;   /* also call back with TK_ALERT_MATCH for each condition match */
+    int report_clears;    /* also call back with TK_ALERT_CLEAR when a clear_when holds */
 } tk_alert_opts_t;
 
 typedef struct tk_alert_stats {
@@ -130,6 +138,7 @@ typedef struct tk_alert_stats {
     uint64_t groups_expired;
     uint64_t window_entries; /* events held in windows now (slots allocated) */
     uint64_t entry_cap_hits; /* an event could not be counted: max_entries reached */
+    uint64_t clears;         /* clear_when held (reported or not) */
 } tk_alert_stats_t;
 
 typedef struct tk_alert_engine tk_alert_engine_t;

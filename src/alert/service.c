@@ -24,11 +24,14 @@ typedef struct lrule {
     char key[200];          /* snapshot key: account/id/updated_ms */
     tk_alert_engine_t *eng;
     int64_t hold_ms;        /* how long an alert stays triggered without new firings */
+    int clear_on_event;     /* clear_when: cleared by its clearing event, never by time */
     int dirty;
 } lrule_t;
 
 typedef struct hit {
     size_t rule;            /* index into rules */
+    int clear;              /* a clear_when event (TK_ALERT_CLEAR), else a firing */
+    char *title, *summary;  /* rendered from the event (owned), NULL when none */
     char account[64];
     char group[256];
     uint64_t count;
@@ -74,10 +77,21 @@ int tk_alert_row_json(const tk_alert_row_t *a, tk_buf_t *b)
     tk_time_format(a->last_ms, 0, l);
     rc |= tk_buf_printf(b, ",\"fingerprint\":\"%s\",\"severity\":\"%s\",\"state\":\"%s\","
                            "\"first_time\":\"%s\",\"last_time\":\"%s\",\"count\":%lld,"
-                           "\"event_seqs\":[%s],\"last_notified_ms\":%lld}",
+                           "\"event_seqs\":[%s],\"last_notified_ms\":%lld",
                         a->fingerprint, tk_severity_name(a->severity), tk_alert_state_name(a->state), f,
                         l, (long long)a->count, a->event_seqs ? a->event_seqs : "",
                         (long long)a->notified_ms);
+    if (a->title[0]) {
+        rc |= tk_buf_puts(b, ",\"title\":");
+        rc |= tk_buf_put_json_str(b, a->title, strlen(a->title));
+    }
+    if (a->summary[0]) {
+        rc |= tk_buf_puts(b, ",\"summary\":");
+        rc |= tk_buf_put_json_str(b, a->summary, strlen(a->summary));
+    }
+    if (a->clear_seq)
+        rc |= tk_buf_printf(b, ",\"clear_seq\":%lld", (long long)a->clear_seq);
+    rc |= tk_buf_putc(b, '}');
     return rc ? TK_ENOMEM : 0;
 }
 
@@ -174,13 +188,15 @@ static int load_rules(tk_alert_service_t *s, char *err)
         tk_rule_t *cr = NULL;
         tk_alert_engine_t *e = NULL;
         char e2[TK_ERRLEN] = "";
-        if (tk_stored_rule_compile(&v[i], &cr, e2) || tk_alert_engine_create(NULL, &e, e2)) {
+        tk_alert_opts_t eo = {.report_clears = 1};
+        if (tk_stored_rule_compile(&v[i], &cr, e2) || tk_alert_engine_create(&eo, &e, e2)) {
             fprintf(stderr, "trailkeep serve: alerts: rule %s/%s skipped: %s\n", v[i].account,
                     v[i].id, e2);
             tk_rule_destroy(cr);
             continue;
         }
         int64_t w = tk_rule_window_ms(cr), sp = tk_rule_suppress_ms(cr);
+        int coe = tk_rule_clears_on_event(cr);
         if (tk_alert_engine_add(e, cr, e2)) {
             tk_alert_engine_destroy(e);
             continue;
@@ -189,6 +205,7 @@ static int load_rules(tk_alert_service_t *s, char *err)
         l->r = v[i];
         memset(&v[i], 0, sizeof v[i]);
         l->eng = e;
+        l->clear_on_event = coe;
         l->hold_ms = w > sp ? w : sp;
         if (!l->hold_ms)
             l->hold_ms = l->r.repeat_ms;
@@ -221,7 +238,7 @@ static void on_hit(void *ctx, const tk_alert_hit_t *h)
 {
     tk_alert_service_t *s = ((void **)ctx)[0];
     size_t ri = *(size_t *)((void **)ctx)[1];
-    if (h->kind != TK_ALERT_FIRE)
+    if (h->kind != TK_ALERT_FIRE && h->kind != TK_ALERT_CLEAR)
         return;
     if (s->nhits == s->caphits) {
         size_t cap = s->caphits ? s->caphits * 2 : 16;
@@ -234,6 +251,10 @@ static void on_hit(void *ctx, const tk_alert_hit_t *h)
     hit_t *x = &s->hits[s->nhits++];
     memset(x, 0, sizeof *x);
     x->rule = ri;
+    x->clear = h->kind == TK_ALERT_CLEAR;
+    /* ENOMEM here only loses the text, never the alert */
+    x->title = h->title ? strdup(h->title) : NULL;
+    x->summary = h->summary ? strdup(h->summary) : NULL;
     snprintf(x->account, sizeof x->account, "%.*s", (int)h->account_len, h->account);
     snprintf(x->group, sizeof x->group, "%.*s", (int)h->group_len, h->group_key);
     x->count = h->count;
@@ -275,7 +296,7 @@ static int eval_event(void *ud, const tk_stored_event_t *ev)
         tk_alert_engine_eval_seq(l->eng, ev->account.p, ev->account.len, ev->json.p, ev->json.len,
                                  ev->time_ms, ev->seq, on_hit, ctx, err);
         tk_alert_engine_stats(l->eng, &after);
-        if (after.matches != before.matches)
+        if (after.matches != before.matches || after.clears != before.clears)
             l->dirty = 1;
     }
     s->checkpoint = ev->seq;
@@ -408,8 +429,8 @@ static int enqueue(sqlite3 *db, tk_alert_service_t *s, int64_t alert_id, const c
     int rc = 0;
     /* Read the row back for the payload (inside the transaction: consistent). */
     if (sqlite3_prepare_v2(db, "SELECT id, rule, account, group_key, fingerprint, severity, state,"
-                               " first_ms, last_ms, updated_ms, count, event_seqs, notified_ms"
-                               " FROM alerts WHERE id=?",
+                               " first_ms, last_ms, updated_ms, count, event_seqs, notified_ms,"
+                               " title, summary, clear_seq FROM alerts WHERE id=?",
                            -1, &st, NULL) != SQLITE_OK)
         return TK_EIO;
     sqlite3_bind_int64(st, 1, alert_id);
@@ -427,6 +448,9 @@ static int enqueue(sqlite3 *db, tk_alert_service_t *s, int64_t alert_id, const c
         a.last_ms = sqlite3_column_int64(st, 8);
         a.count = sqlite3_column_int64(st, 10);
         a.event_seqs = (char *)sqlite3_column_text(st, 11);
+        snprintf(a.title, sizeof a.title, "%s", (const char *)sqlite3_column_text(st, 13));
+        snprintf(a.summary, sizeof a.summary, "%s", (const char *)sqlite3_column_text(st, 14));
+        a.clear_seq = sqlite3_column_int64(st, 15);
         rc = tk_alert_row_json(&a, &b);
     } else {
         rc = TK_ENOTFOUND;
@@ -498,8 +522,9 @@ static int apply_hit(sqlite3 *db, tk_alert_service_t *s, const hit_t *h, const r
         if (sqlite3_prepare_v2(db, "UPDATE alerts SET count=count+?, last_ms=?, updated_ms=?,"
                                    " event_seqs=CASE WHEN length(event_seqs) < 3800 AND ?4 <> ''"
                                    " THEN event_seqs || ',' || ?4 ELSE event_seqs END,"
-                                   " notices=notices+?, noticed_ms=CASE WHEN ? THEN ? ELSE noticed_ms END"
-                                   " WHERE id=?",
+                                   " notices=notices+?, noticed_ms=CASE WHEN ? THEN ? ELSE noticed_ms END,"
+                                   " title=coalesce(?9, title), summary=coalesce(?10, summary)"
+                                   " WHERE id=?8",
                                -1, &st, NULL) != SQLITE_OK)
             return TK_EIO;
         sqlite3_bind_int64(st, 1, (int64_t)h->count);
@@ -510,6 +535,10 @@ static int apply_hit(sqlite3 *db, tk_alert_service_t *s, const hit_t *h, const r
         sqlite3_bind_int(st, 6, repeat);
         sqlite3_bind_int64(st, 7, now);
         sqlite3_bind_int64(st, 8, id);
+        if (h->title)
+            sqlite3_bind_text(st, 9, h->title, -1, SQLITE_STATIC);
+        if (h->summary)
+            sqlite3_bind_text(st, 10, h->summary, -1, SQLITE_STATIC);
         rc = step_sql(db, st);
         sqlite3_finalize(st);
         if (!rc && repeat)
@@ -518,7 +547,8 @@ static int apply_hit(sqlite3 *db, tk_alert_service_t *s, const hit_t *h, const r
     }
     if (sqlite3_prepare_v2(db, "INSERT INTO alerts(rule, rule_account, account, group_key, fingerprint,"
                                " severity, state, first_ms, last_ms, updated_ms, count, event_seqs,"
-                               " notices, noticed_ms) VALUES(?,?,?,?,?,?,'triggered',?,?,?,?,?,1,?)",
+                               " notices, noticed_ms, title, summary)"
+                               " VALUES(?,?,?,?,?,?,'triggered',?,?,?,?,?,1,?,?,?)",
                            -1, &st, NULL) != SQLITE_OK)
         return TK_EIO;
     sqlite3_bind_text(st, 1, l->r.id, -1, SQLITE_STATIC);
@@ -533,6 +563,8 @@ static int apply_hit(sqlite3 *db, tk_alert_service_t *s, const hit_t *h, const r
     sqlite3_bind_int64(st, 10, (int64_t)h->count);
     sqlite3_bind_text(st, 11, h->seqs, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 12, now);
+    sqlite3_bind_text(st, 13, h->title ? h->title : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 14, h->summary ? h->summary : "", -1, SQLITE_STATIC);
     rc = step_sql(db, st);
     sqlite3_finalize(st);
     if (rc)
@@ -540,6 +572,61 @@ static int apply_hit(sqlite3 *db, tk_alert_service_t *s, const hit_t *h, const r
     id = sqlite3_last_insert_rowid(db);
     s->st.alerts_created++;
     return enqueue(db, s, id, l->r.account, rl, "fire", 1, now);
+}
+
+/* A clear_when event: the open alert of its fingerprint (if any) is cleared
+ * now, takes the clearing event's title and summary (the incident as a
+ * whole) and sends a recovery notice. No open alert: nothing to do. */
+static int apply_clear(sqlite3 *db, tk_alert_service_t *s, const hit_t *h, const rlist_t *rl,
+                       int64_t now)
+{
+    const lrule_t *l = &s->rules[h->rule];
+    char fp[65];
+    fingerprint(l->r.account, l->r.id, h->account, h->group, fp);
+    sqlite3_stmt *st = NULL;
+    int64_t id = 0;
+    int notices = 0;
+    if (sqlite3_prepare_v2(db, "SELECT id, notices FROM alerts WHERE fingerprint=? AND"
+                               " state IN ('triggered','acknowledged') ORDER BY id DESC LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return TK_EIO;
+    sqlite3_bind_text(st, 1, fp, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        id = sqlite3_column_int64(st, 0);
+        notices = sqlite3_column_int(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (!id)
+        return 0;
+    if (sqlite3_prepare_v2(db, "UPDATE alerts SET state='cleared', updated_ms=?1, notices=notices+1,"
+                               " last_ms=max(last_ms, ?2), clear_seq=?3, title=coalesce(?4, title),"
+                               " summary=coalesce(?5, summary) WHERE id=?6",
+                           -1, &st, NULL) != SQLITE_OK)
+        return TK_EIO;
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 2, h->time_ms);
+    sqlite3_bind_int64(st, 3, (int64_t)strtoull(h->seqs, NULL, 10));
+    if (h->title)
+        sqlite3_bind_text(st, 4, h->title, -1, SQLITE_STATIC);
+    if (h->summary)
+        sqlite3_bind_text(st, 5, h->summary, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, id);
+    int rc = step_sql(db, st);
+    sqlite3_finalize(st);
+    if (!rc)
+        rc = enqueue(db, s, id, l->r.account, rl, "recovery", notices + 1, now);
+    if (!rc)
+        s->st.alerts_cleared++;
+    return rc;
+}
+
+static void free_hits(tk_alert_service_t *s)
+{
+    for (size_t i = 0; i < s->nhits; i++) {
+        free(s->hits[i].title);
+        free(s->hits[i].summary);
+    }
+    s->nhits = 0;
 }
 
 /* Commits the batch: alerts + outbox + snapshots + checkpoint, atomically. */
@@ -555,7 +642,8 @@ static int commit_batch(tk_alert_service_t *s, char *err)
     sqlite3 *db = tk_meta_lock(s->meta);
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : TK_EBUSY;
     for (size_t i = 0; !rc && i < s->nhits; i++)
-        rc = apply_hit(db, s, &s->hits[i], &rls[i], now);
+        rc = s->hits[i].clear ? apply_clear(db, s, &s->hits[i], &rls[i], now)
+                              : apply_hit(db, s, &s->hits[i], &rls[i], now);
     sqlite3_stmt *st = NULL;
     if (!rc && sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO alert_snapshots VALUES(?,?)", -1, &st,
                                   NULL) != SQLITE_OK)
@@ -593,9 +681,10 @@ static int commit_batch(tk_alert_service_t *s, char *err)
     if (!rc) {
         for (size_t i = 0; i < s->nrules; i++)
             s->rules[i].dirty = 0;
-        s->st.fires += s->nhits;
+        for (size_t i = 0; i < s->nhits; i++)
+            s->st.fires += !s->hits[i].clear;
     }
-    s->nhits = 0;
+    free_hits(s);
     return rc;
 }
 
@@ -618,7 +707,7 @@ static int clear_stale(tk_alert_service_t *s, char *err)
             int64_t upd = sqlite3_column_int64(st, 3);
             for (size_t i = 0; i < s->nrules; i++)
                 if (!strcmp(s->rules[i].r.account, ra) && !strcmp(s->rules[i].r.id, rid) &&
-                    now - upd >= s->rules[i].hold_ms) {
+                    !s->rules[i].clear_on_event && now - upd >= s->rules[i].hold_ms) {
                     cand_t *nv = realloc(c, (n + 1) * sizeof *nv);
                     if (!nv)
                         break;
@@ -946,6 +1035,7 @@ void tk_alert_service_destroy(tk_alert_service_t *s)
     for (size_t i = 0; i < s->nmembers; i++)
         free(s->members[i]);
     free(s->members);
+    free_hits(s);
     free(s->hits);
     free(s->smtp_url);
     free(s->smtp_from);

@@ -39,6 +39,11 @@ static const tk_meta_migration_t alert_steps[] = {
         "CREATE TABLE alert_kv(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
         "INSERT INTO alert_kv VALUES('rules_version', 1), ('checkpoint', 0);"
         "CREATE TABLE alert_snapshots(rule_key TEXT PRIMARY KEY, data BLOB NOT NULL);"},
+    /* title/summary rendered from the event (rule "title"/"summary"), and the
+     * event that cleared the alert (rule "clear_when") */
+    {2, "ALTER TABLE alerts ADD COLUMN title TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE alerts ADD COLUMN summary TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE alerts ADD COLUMN clear_seq INTEGER NOT NULL DEFAULT 0;"},
 };
 
 int tk_alert_schema(tk_meta_t *m, char *err)
@@ -516,7 +521,7 @@ void tk_alert_rows_free(tk_alert_row_t *v, size_t n)
     free(v);
 }
 
-#define ALERT_COLS "id, rule, account, group_key, fingerprint, severity, state, first_ms, last_ms, updated_ms, count, event_seqs, notified_ms"
+#define ALERT_COLS "id, rule, account, group_key, fingerprint, severity, state, first_ms, last_ms, updated_ms, count, event_seqs, notified_ms, title, summary, clear_seq"
 
 static int alert_query(tk_meta_t *m, const char *sql, const tk_alert_filter_t *f, int64_t id,
                        tk_alert_row_t **out, size_t *n, char *err)
@@ -572,6 +577,9 @@ static int alert_query(tk_meta_t *m, const char *sql, const tk_alert_filter_t *f
         a->count = sqlite3_column_int64(st, 10);
         a->event_seqs = dupcol(st, 11);
         a->notified_ms = sqlite3_column_int64(st, 12);
+        cpycol(st, 13, a->title, sizeof a->title);
+        cpycol(st, 14, a->summary, sizeof a->summary);
+        a->clear_seq = sqlite3_column_int64(st, 15);
     }
     sqlite3_finalize(st);
     tk_meta_unlock(m);

@@ -423,6 +423,75 @@ static char *b_sensitive(const char *const *v, char *err)
     return finish(&b, rc, err);
 }
 
+/* ---- Insights ---- */
+
+#define INSIGHT_TYPES "ApiCallRateInsight,ApiErrorRateInsight,IpInsight,AkInsight,PolicyChangeInsight," \
+                      "PasswordChangeInsight,TrailConcealmentInsight"
+
+static const tk_tmpl_param_t P_INSIGHT[] = {
+    {"types", INSIGHT_TYPES, "Insights types to alert on (comma-separated)"},
+    {"severity", "high", "severity of the alerts (critical, high, medium, low, report)"},
+    {NULL, NULL, NULL},
+};
+
+/* One alert per Insights incident: the Start record fires, grouped by
+ * sharedEventId, and the End record of the same incident clears it. The
+ * title and summary carry the record's own explanation, so a notice needs
+ * no lookup to be understood. */
+static char *b_insight(const char *const *v, char *err)
+{
+    tk_severity_t sev;
+    if (tk_severity_parse(v[1], &sev)) {
+        tk_errf(err, TK_EINVAL, "parameter severity='%s' must be critical, high, medium, low or report", v[1]);
+        return NULL;
+    }
+    char *types = strdup(v[0]);
+    if (!types) {
+        tk_errf(err, TK_ENOMEM, "out of memory");
+        return NULL;
+    }
+    int n = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(types, ", ", &save); t; t = strtok_r(NULL, ", ", &save), n++) {
+        static const char *const known[] = {"ApiCallRateInsight", "ApiErrorRateInsight", "IpInsight", "AkInsight",
+                                            "PolicyChangeInsight", "PasswordChangeInsight", "TrailConcealmentInsight"};
+        int ok = 0;
+        for (size_t k = 0; k < TK_ARRAY_LEN(known) && !ok; k++)
+            ok = !strcmp(known[k], t);
+        if (!ok) {
+            tk_errf(err, TK_EINVAL, "parameter types: unknown Insights type '%s'; use any of " INSIGHT_TYPES, t);
+            free(types);
+            return NULL;
+        }
+    }
+    free(types);
+    if (!n) {
+        tk_errf(err, TK_EINVAL, "parameter types is empty: give Insights types like IpInsight,AkInsight");
+        return NULL;
+    }
+    tk_buf_t b = TK_BUF_INIT;
+    int rc = 0;
+    head(&b, "insight", tk_severity_name(sev), &rc);
+    for (int side = 0; side < 2; side++) {
+        if (side)
+            rc |= tk_buf_puts(&b, ",\"clear_when\":");
+        rc |= tk_buf_printf(&b, "{\"all\":[{\"field\":\"eventType\",\"values\":[\"ActionTrailInsight\","
+                                "\"AwsCloudTrailInsight\"]},{\"field\":\"insightDetails.state\",\"value\":\"%s\"},"
+                                "{\"field\":\"insightDetails.insightType\",\"values\":",
+                            side ? "End" : "Start");
+        rc |= put_list(&b, v[0]);
+        rc |= tk_buf_puts(&b, "}]}");
+    }
+    rc |= tk_buf_puts(&b, ",\"group_by\":[\"sharedEventId\"],"
+                          "\"title\":\"{insightDetails.insightType} {insightDetails.insightObject}: "
+                          "{insightDetails.insightContext.statistics.insight.average}/min against a baseline of "
+                          "{insightDetails.insightContext.statistics.baseline.average}/min "
+                          "({insightDetails.insightContext.statistics.insightCount} events in "
+                          "{insightDetails.insightContext.statistics.insightDuration} min)\","
+                          "\"summary\":\"{insightDetails.explanation}\"}");
+    return finish(&b, rc, err);
+}
+
 static const tk_template_t TEMPLATES[] = {
     {"consecutive-logon-failures", "N failed console sign-ins of one user within M minutes", TK_SEV_HIGH, P_FAIL, b_fail},
     {"root-logon", "the root account signed in to the console", TK_SEV_HIGH, P_NONE, b_root_logon},
@@ -443,6 +512,7 @@ static const tk_template_t TEMPLATES[] = {
     {"api-errors", "more than N failed API calls in an account within the window", TK_SEV_LOW, P_ERR, b_errors},
     {"unauthorized-api-calls", "one identity made N unauthorized calls within the window", TK_SEV_MEDIUM, P_UNAUTH, b_unauth},
     {"sensitive-api", "a call to one of a list of sensitive APIs", TK_SEV_MEDIUM, P_SENS, b_sensitive},
+    {"insight", "an Insights incident started (cleared when its End record arrives)", TK_SEV_HIGH, P_INSIGHT, b_insight},
 };
 
 const tk_template_t *tk_templates(size_t *n)

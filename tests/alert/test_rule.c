@@ -733,6 +733,297 @@ static void test_durations_and_severities_parse(void **s)
     assert_int_equal(tk_severity_parse("urgent", &sv), TK_EINVAL);
 }
 
+/* ---- clear_when, title and summary ---- */
+
+typedef struct clr {
+    char log[64];   /* F = fire, C = clear, in order */
+    int n;
+    char groups[16][32];
+    uint64_t seqs[16];
+    uint64_t counts[16];
+    char title[512], summary[1100];
+} clr_t;
+
+static void on_clr(void *ctx, const tk_alert_hit_t *h)
+{
+    clr_t *x = ctx;
+    if (h->kind == TK_ALERT_MATCH || x->n >= 16)
+        return;
+    x->log[x->n] = h->kind == TK_ALERT_FIRE ? 'F' : 'C';
+    snprintf(x->groups[x->n], sizeof x->groups[0], "%.*s", (int)h->group_len, h->group_key);
+    x->seqs[x->n] = h->nseqs ? h->seqs[h->nseqs - 1] : 0;
+    x->counts[x->n] = h->count;
+    snprintf(x->title, sizeof x->title, "%s", h->title ? h->title : "(none)");
+    snprintf(x->summary, sizeof x->summary, "%s", h->summary ? h->summary : "(none)");
+    x->n++;
+}
+
+static tk_alert_engine_t *engine_clr(const char *rule_json)
+{
+    char err[TK_ERRLEN] = "";
+    tk_rule_t *r = NULL;
+    if (tk_rule_from_json(rule_json, strlen(rule_json), &r, err))
+        fail_msg("rule did not compile: %s", err);
+    tk_alert_opts_t o = {.report_clears = 1};
+    tk_alert_engine_t *e;
+    assert_int_equal(tk_alert_engine_create(&o, &e, err), 0);
+    assert_int_equal(tk_alert_engine_add(e, r, err), 0);
+    return e;
+}
+
+/* A sign-in of user at minute m (failed when fail), sequence number seq. */
+static void signin(tk_alert_engine_t *e, clr_t *x, const char *user, int fail, int m, uint64_t seq)
+{
+    char ev[256], err[TK_ERRLEN];
+    snprintf(ev, sizeof ev, "{\"eventName\":\"ConsoleSignin\",\"userIdentity\":{\"userName\":\"%s\"}%s,"
+                            "\"recipientAccountId\":\"111\"}",
+             user, fail ? ",\"errorCode\":\"InvalidPassword\"" : "");
+    assert_int_equal(tk_alert_engine_eval_seq(e, NULL, 0, ev, strlen(ev), 1700000000000LL + m * MIN, seq,
+                                              on_clr, x, err), 0);
+}
+
+static const char *CLR_RULE =
+    "{\"id\":\"bf\",\"match\":{\"all\":[{\"field\":\"eventName\",\"value\":\"ConsoleSignin\"},"
+    "{\"field\":\"errorCode\",\"op\":\"exists\"}]},"
+    "\"clear_when\":{\"all\":[{\"field\":\"eventName\",\"value\":\"ConsoleSignin\"},"
+    "{\"not\":{\"field\":\"errorCode\",\"op\":\"exists\"}}]},"
+    "\"threshold\":{\"count\":3,\"window\":\"10m\"},\"group_by\":[\"userIdentity.userName\"],\"suppress\":\"1h\"}";
+
+static void test_clear_when_ends_the_group_incident_and_is_reported(void **s)
+{
+    (void)s;
+    tk_alert_engine_t *e = engine_clr(CLR_RULE);
+    clr_t x = {0};
+    signin(e, &x, "bob", 1, 0, 1);
+    signin(e, &x, "bob", 1, 1, 2);
+    signin(e, &x, "bob", 0, 2, 3); /* success: the two failures no longer count */
+    signin(e, &x, "bob", 1, 3, 4);
+    signin(e, &x, "bob", 1, 4, 5);
+    assert_string_equal(x.log, "C");
+    assert_string_equal(x.groups[0], "bob");
+    assert_int_equal(x.seqs[0], 3);
+    assert_int_equal(x.counts[0], 0);
+    signin(e, &x, "bob", 1, 5, 6);
+    assert_string_equal(x.log, "CF");
+    assert_int_equal(x.counts[1], 3);
+    assert_int_equal(x.seqs[1], 6);
+    /* suppressed for an hour ... */
+    signin(e, &x, "bob", 1, 6, 7);
+    signin(e, &x, "bob", 1, 7, 8);
+    signin(e, &x, "bob", 1, 8, 9);
+    assert_string_equal(x.log, "CF");
+    /* ... unless the incident was cleared: the next one alerts at once */
+    signin(e, &x, "bob", 0, 9, 10);
+    signin(e, &x, "eve", 0, 9, 11);
+    signin(e, &x, "bob", 1, 10, 12);
+    signin(e, &x, "bob", 1, 11, 13);
+    signin(e, &x, "bob", 1, 12, 14);
+    assert_string_equal(x.log, "CFCCF");
+    assert_string_equal(x.groups[3], "eve");
+    tk_alert_stats_t st;
+    tk_alert_engine_stats(e, &st);
+    assert_int_equal(st.clears, 3);
+    assert_int_equal(st.fires, 2);
+    tk_alert_engine_destroy(e);
+}
+
+static void test_a_cleared_group_stays_cleared_across_a_snapshot(void **s)
+{
+    (void)s;
+    char err[TK_ERRLEN];
+    tk_alert_engine_t *a = engine_clr(CLR_RULE);
+    clr_t x = {0};
+    signin(a, &x, "bob", 1, 0, 1);
+    signin(a, &x, "bob", 1, 1, 2);
+    signin(a, &x, "bob", 0, 2, 3);
+    tk_buf_t snap = TK_BUF_INIT;
+    assert_int_equal(tk_alert_engine_save(a, &snap, err), 0);
+    tk_alert_engine_destroy(a);
+    tk_alert_engine_t *b = engine_clr(CLR_RULE);
+    assert_int_equal(tk_alert_engine_load(b, snap.p, snap.len, err), 0);
+    tk_buf_free(&snap);
+    signin(b, &x, "bob", 1, 3, 4);
+    assert_string_equal(x.log, "C"); /* one failure after the clear, not three */
+    tk_alert_stats_t st;
+    tk_alert_engine_stats(b, &st);
+    assert_int_equal(st.groups, 1);
+    tk_alert_engine_destroy(b);
+}
+
+static void test_an_event_matching_both_conditions_fires_and_does_not_clear(void **s)
+{
+    (void)s;
+    tk_alert_engine_t *e = engine_clr("{\"id\":\"x\",\"match\":{\"field\":\"eventName\",\"value\":\"ConsoleSignin\"},"
+                                      "\"clear_when\":{\"field\":\"eventName\",\"op\":\"exists\"}}");
+    clr_t x = {0};
+    signin(e, &x, "bob", 0, 0, 1);
+    char err[TK_ERRLEN];
+    const char *other = "{\"eventName\":\"GetUser\"}";
+    assert_int_equal(tk_alert_engine_eval(e, "a", 1, other, strlen(other), 1, on_clr, &x, err), 0);
+    assert_string_equal(x.log, "FC");
+    tk_alert_engine_destroy(e);
+}
+
+static void test_clear_when_is_not_hidden_by_the_eventname_prefilter(void **s)
+{
+    (void)s;
+    /* match and clear_when both name events: indexed under both names */
+    tk_alert_engine_t *e = engine_clr(
+        "{\"id\":\"stop\",\"match\":{\"field\":\"eventName\",\"value\":\"StopLogging\"},"
+        "\"clear_when\":{\"field\":\"eventName\",\"values\":[\"StartLogging\",\"CreateTrail\"]},"
+        "\"group_by\":[\"requestParameters.Name\"]}");
+    clr_t x = {0};
+    char err[TK_ERRLEN];
+    const char *evs[] = {
+        "{\"eventName\":\"StopLogging\",\"requestParameters\":{\"Name\":\"t1\"}}",
+        "{\"eventName\":\"GetTrailStatus\",\"requestParameters\":{\"Name\":\"t1\"}}",
+        "{\"eventName\":\"StartLogging\",\"requestParameters\":{\"Name\":\"t1\"}}",
+        "{\"eventName\":\"CreateTrail\",\"requestParameters\":{\"Name\":\"t2\"}}",
+    };
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(tk_alert_engine_eval(e, "a", 1, evs[i], strlen(evs[i]), 1000 + i, on_clr, &x, err), 0);
+    assert_string_equal(x.log, "FCC");
+    assert_string_equal(x.groups[1], "t1");
+    assert_string_equal(x.groups[2], "t2");
+    tk_alert_stats_t st;
+    tk_alert_engine_stats(e, &st);
+    assert_int_equal(st.rule_evals, 3); /* GetTrailStatus skipped by the index */
+    tk_alert_engine_destroy(e);
+    /* a clear_when without an eventName test makes the rule run on every event */
+    e = engine_clr("{\"id\":\"stop\",\"match\":{\"field\":\"eventName\",\"value\":\"StopLogging\"},"
+                   "\"clear_when\":{\"field\":\"requestParameters.Name\",\"value\":\"t1\"}}");
+    memset(&x, 0, sizeof x);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(tk_alert_engine_eval(e, "a", 1, evs[i], strlen(evs[i]), 1000 + i, on_clr, &x, err), 0);
+    assert_string_equal(x.log, "FCC"); /* GetTrailStatus t1 and StartLogging t1 clear */
+    tk_alert_engine_destroy(e);
+}
+
+static int title_of(const char *title_json, const char *event, char *out, size_t cap)
+{
+    char rule[1024], err[TK_ERRLEN];
+    snprintf(rule, sizeof rule, "{\"id\":\"t\",\"match\":{\"field\":\"eventName\",\"op\":\"exists\"},"
+                                "\"title\":%s,\"summary\":\"{eventName}\"}", title_json);
+    tk_rule_t *r = NULL;
+    int rc = tk_rule_from_json(rule, strlen(rule), &r, err);
+    if (rc) {
+        snprintf(out, cap, "%s", err);
+        return rc;
+    }
+    tk_alert_engine_t *e;
+    assert_int_equal(tk_alert_engine_create(NULL, &e, err), 0);
+    assert_int_equal(tk_alert_engine_add(e, r, err), 0);
+    clr_t x = {0};
+    assert_int_equal(tk_alert_engine_eval(e, "a", 1, event, strlen(event), 1, on_clr, &x, err), 0);
+    assert_int_equal(x.n, 1);
+    snprintf(out, cap, "%s", x.title);
+    tk_alert_engine_destroy(e);
+    return 0;
+}
+
+static void test_title_and_summary_render_the_event_fields(void **s)
+{
+    (void)s;
+    char t[600];
+    assert_int_equal(title_of("\"{eventName} by {userIdentity.userName} from {sourceIpAddress}: tags {requestParameters.Tags},"
+                              " count {requestParameters.Count}, {requestParameters.Nothing} {absent.path} {{literal}}\"",
+                              EV, t, sizeof t), 0);
+    assert_string_equal(t, "ConsoleSignin by Alice from 203.0.113.7: tags prod, pci, count 7, - - {literal}");
+    /* decoded strings, and an object as its JSON text */
+    assert_int_equal(title_of("\"{errorMessage}|{requestParameters.IpPermissions.1.IpRanges}\"", EV, t, sizeof t), 0);
+    assert_string_equal(t, "say \"hi\" \xc3\xa9\xf0\x9f\x98\x80|{\"CidrIp\":\"0.0.0.0/0\"}");
+    /* a title is at most 255 bytes, cut between characters */
+    char ev[1200];
+    int o = snprintf(ev, sizeof ev, "{\"eventName\":\"x\",\"u\":\"a");
+    for (int i = 0; i < 300; i++)
+        o += snprintf(ev + o, sizeof ev - (size_t)o, "\xc3\xa9");
+    snprintf(ev + o, sizeof ev - (size_t)o, "\"}");
+    assert_int_equal(title_of("\"{u}\"", ev, t, sizeof t), 0);
+    assert_int_equal(strlen(t), 255); /* 'a' + 127 two-byte characters */
+    assert_int_equal((unsigned char)t[253], 0xc3);
+    /* errors name the place */
+    assert_int_equal(title_of("\"{eventName\"", EV, t, sizeof t), TK_EINVAL);
+    assert_non_null(strstr(t, "title: '{' at offset 0 is not closed"));
+    assert_int_equal(title_of("\"a } b\"", EV, t, sizeof t), TK_EINVAL);
+    assert_non_null(strstr(t, "unmatched '}' at offset 2"));
+    assert_int_equal(title_of("\"x {} y\"", EV, t, sizeof t), TK_EINVAL);
+    assert_non_null(strstr(t, "title: placeholder at offset 2"));
+    assert_int_equal(title_of("\"{a..b}\"", EV, t, sizeof t), TK_EINVAL);
+    assert_int_equal(title_of("\"{a{b}\"", EV, t, sizeof t), TK_EINVAL);
+    assert_non_null(strstr(t, "'{' inside a placeholder"));
+    assert_int_equal(title_of("5", EV, t, sizeof t), TK_EINVAL);
+    assert_non_null(strstr(t, "title is a string"));
+    /* a rule without texts reports none */
+    tk_alert_engine_t *e = engine_clr("{\"id\":\"n\",\"match\":{\"field\":\"eventName\",\"op\":\"exists\"}}");
+    clr_t x = {0};
+    char err[TK_ERRLEN];
+    assert_int_equal(tk_alert_engine_eval(e, "a", 1, EV, strlen(EV), 1, on_clr, &x, err), 0);
+    assert_string_equal(x.title, "(none)");
+    assert_string_equal(x.summary, "(none)");
+    tk_alert_engine_destroy(e);
+}
+
+/* An Insights record (docs/insights.md) with the given figures. */
+static void insight_ev(char *b, size_t cap, const char *state, const char *type, const char *avg,
+                       const char *base, const char *user)
+{
+    snprintf(b, cap,
+             "{\"eventTime\":\"2026-10-21T06:57:00Z\",\"eventType\":\"ActionTrailInsight\",\"eventCategory\":\"Insight\","
+             "\"eventName\":\"%s\",\"recipientAccountId\":\"111\",\"sharedEventId\":\"s1\","
+             "\"insightDetails\":{\"state\":\"%s\",\"insightType\":\"%s\",\"insightObject\":\"Ecs:DeleteInstance\","
+             "\"insightContext\":{\"statistics\":{\"insight\":{\"average\":%s},\"insightDuration\":2,"
+             "\"baseline\":{\"average\":%s},\"baselineDuration\":20160,\"insightCount\":24},"
+             "\"attributions\":[{\"attribute\":\"userIdentity\",\"insight\":[{\"value\":\"%s\",\"average\":12}],"
+             "\"baseline\":[{\"value\":\"ci-deployer\",\"average\":0.0003}]},"
+             "{\"attribute\":\"sourceIpAddress\",\"insight\":[{\"value\":\"146.126.56.221\",\"average\":12}],"
+             "\"baseline\":[]}]}}}",
+             type, state, type, avg, base, user);
+}
+
+static void test_custom_rules_read_insights_fields_and_compare_numbers(void **s)
+{
+    (void)s;
+    /* an ApiCallRate Start at 10+/min over a baseline under 1/min, driven by
+     * a user who was not in the baseline's top users */
+    const char *rule =
+        "{\"id\":\"fast-deletes\",\"match\":{\"all\":["
+        "{\"field\":\"insightDetails.insightType\",\"value\":\"ApiCallRateInsight\"},"
+        "{\"field\":\"insightDetails.state\",\"value\":\"Start\"},"
+        "{\"field\":\"insightDetails.insightContext.statistics.insight.average\",\"op\":\"ge\",\"value\":10},"
+        "{\"field\":\"insightDetails.insightContext.statistics.baseline.average\",\"op\":\"lt\",\"value\":1},"
+        "{\"not\":{\"field\":\"insightDetails.insightContext.attributions.insight.0.value\","
+        "\"op\":\"fieldref\",\"value\":\"insightDetails.insightContext.attributions.baseline.value\"}}]},"
+        "\"group_by\":[\"sharedEventId\"],"
+        "\"title\":\"{insightDetails.insightType}: top {insightDetails.insightContext.attributions.insight.0.value}\"}";
+    tk_alert_engine_t *e = engine_clr(rule);
+    clr_t x = {0};
+    char ev[2048], err[TK_ERRLEN];
+    struct {
+        const char *type, *avg, *base, *user;
+        const char *want;
+    } cases[] = {
+        {"ApiCallRateInsight", "12", "0.0167", "mallory", "F"},
+        {"ApiCallRateInsight", "9.5", "0.0167", "mallory", ""},      /* below 10/min */
+        {"ApiCallRateInsight", "12", "1.5", "mallory", ""},          /* busy baseline */
+        {"ApiCallRateInsight", "12", "0.0167", "ci-deployer", ""},   /* a usual user */
+        {"IpInsight", "12", "0.0167", "mallory", ""},                /* other type */
+        {"ApiCallRateInsight", "\"12.5\"", "\"0.5\"", "mallory", "F"}, /* numbers as strings */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memset(&x, 0, sizeof x);
+        insight_ev(ev, sizeof ev, "Start", cases[i].type, cases[i].avg, cases[i].base, cases[i].user);
+        assert_int_equal(tk_alert_engine_eval(e, NULL, 0, ev, strlen(ev), 0, on_clr, &x, err), 0);
+        if (strcmp(x.log, cases[i].want))
+            fail_msg("case %zu: got '%s', want '%s'", i, x.log, cases[i].want);
+    }
+    insight_ev(ev, sizeof ev, "Start", "ApiCallRateInsight", "12", "0.0167", "mallory");
+    memset(&x, 0, sizeof x);
+    assert_int_equal(tk_alert_engine_eval(e, NULL, 0, ev, strlen(ev), 0, on_clr, &x, err), 0);
+    assert_string_equal(x.title, "ApiCallRateInsight: top mallory, 146.126.56.221");
+    assert_string_equal(x.groups[0], "s1");
+    tk_alert_engine_destroy(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -763,6 +1054,12 @@ int main(void)
         cmocka_unit_test(test_alerts_name_the_sequence_numbers_of_their_events),
         cmocka_unit_test(test_restart_mid_window_neither_duplicates_nor_misses),
         cmocka_unit_test(test_durations_and_severities_parse),
+        cmocka_unit_test(test_clear_when_ends_the_group_incident_and_is_reported),
+        cmocka_unit_test(test_a_cleared_group_stays_cleared_across_a_snapshot),
+        cmocka_unit_test(test_an_event_matching_both_conditions_fires_and_does_not_clear),
+        cmocka_unit_test(test_clear_when_is_not_hidden_by_the_eventname_prefilter),
+        cmocka_unit_test(test_title_and_summary_render_the_event_fields),
+        cmocka_unit_test(test_custom_rules_read_insights_fields_and_compare_numbers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

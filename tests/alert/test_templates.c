@@ -391,7 +391,7 @@ static void test_template_registry_and_parameter_errors(void **s)
     (void)s;
     size_t n;
     const tk_template_t *t = tk_templates(&n);
-    assert_int_equal(n, 19);
+    assert_int_equal(n, 20);
     for (size_t i = 0; i < n; i++) {
         tk_rule_t *r = NULL;
         char err[TK_ERRLEN];
@@ -423,6 +423,175 @@ static void test_template_registry_and_parameter_errors(void **s)
     tk_rule_destroy(b);
 }
 
+/* ---- insight ---- */
+
+/* An Insights record in the shape `trailkeep insights` writes (docs/insights.md). */
+static char *insight_rec(const char *sid, const char *state, const char *type, const char *object,
+                         const char *time, const char *avg, const char *base, const char *user)
+{
+    char *b = malloc(4096);
+    snprintf(b, 4096,
+             "{\"eventVersion\":\"1\",\"eventId\":\"%s-%s\",\"eventTime\":\"%s\","
+             "\"eventType\":\"ActionTrailInsight\",\"eventCategory\":\"Insight\","
+             "\"eventSource\":\"insights.trailkeep\",\"serviceName\":\"ActionTrail\",\"eventName\":\"%s\","
+             "\"recipientAccountId\":\"111\",\"sharedEventId\":\"%s\",\"insightDetails\":{\"state\":\"%s\","
+             "\"insightType\":\"%s\",\"insightObject\":\"%s\",\"insightContext\":{\"statistics\":"
+             "{\"insight\":{\"average\":%s},\"insightDuration\":2,\"baseline\":{\"average\":%s},"
+             "\"baselineDuration\":20160,\"insightCount\":24},\"attributions\":["
+             "{\"attribute\":\"userIdentity\",\"insight\":[{\"value\":\"%s\",\"average\":12}],"
+             "\"baseline\":[{\"value\":\"%s\",\"average\":0.0003}]},"
+             "{\"attribute\":\"sourceIpAddress\",\"insight\":[{\"value\":\"146.126.56.221\",\"average\":12}],"
+             "\"baseline\":[]}]},"
+             "\"explanation\":\"%s: %s at %s/min against a baseline of %s/min; mostly user %s (100%%).\"}}",
+             sid, state, time, type, sid, state, type, object, avg, base, user, user, type, object, avg,
+             base, user);
+    return b;
+}
+
+typedef struct ins_hits {
+    int fires, clears;
+    char kinds[16];
+    char groups[8][64];
+    char titles[8][256];
+    char summaries[8][512];
+} ins_hits_t;
+
+static void ins_cb(void *ctx, const tk_alert_hit_t *h)
+{
+    ins_hits_t *x = ctx;
+    int i = x->fires + x->clears;
+    if (h->kind == TK_ALERT_MATCH || i >= 8)
+        return;
+    if (h->kind == TK_ALERT_FIRE)
+        x->fires++;
+    else
+        x->clears++;
+    x->kinds[i] = h->kind == TK_ALERT_FIRE ? 'F' : 'C';
+    snprintf(x->groups[i], sizeof x->groups[i], "%.*s", (int)h->group_len, h->group_key);
+    snprintf(x->titles[i], sizeof x->titles[i], "%s", h->title ? h->title : "(none)");
+    snprintf(x->summaries[i], sizeof x->summaries[i], "%s", h->summary ? h->summary : "(none)");
+}
+
+static void run_ins(const char *spec, char **evs, size_t n, ins_hits_t *x)
+{
+    char err[TK_ERRLEN] = "";
+    tk_rule_t *r = NULL;
+    if (tk_template_compile(spec, &r, err))
+        fail_msg("template %s: %s", spec, err);
+    tk_alert_opts_t o = {.report_clears = 1};
+    tk_alert_engine_t *e;
+    assert_int_equal(tk_alert_engine_create(&o, &e, err), 0);
+    assert_int_equal(tk_alert_engine_add(e, r, err), 0);
+    memset(x, 0, sizeof *x);
+    for (size_t i = 0; i < n; i++)
+        if (tk_alert_engine_eval(e, NULL, 0, evs[i], strlen(evs[i]), 0, ins_cb, x, err))
+            fail_msg("event %zu: %s", i, err);
+    tk_alert_engine_destroy(e);
+}
+
+static void test_insight_start_fires_with_the_explanation_and_end_clears_it(void **s)
+{
+    (void)s;
+    char *evs[3] = {
+        insight_rec("sid-1", "Start", "ApiCallRateInsight", "Ecs:DeleteInstance", "2026-10-21T06:57:00Z", "12",
+                    "0.0167", "ci-deployer"),
+        insight_rec("sid-1", "End", "ApiCallRateInsight", "Ecs:DeleteInstance", "2026-10-21T07:09:00Z", "3.5",
+                    "0.0167", "ci-deployer"),
+    };
+    ins_hits_t x;
+    run_ins("insight", evs, 2, &x);
+    assert_int_equal(x.fires, 1);
+    assert_int_equal(x.clears, 1);
+    assert_memory_equal(x.kinds, "FC", 2);
+    /* one incident, one group: the sharedEventId */
+    assert_string_equal(x.groups[0], "sid-1");
+    assert_string_equal(x.groups[1], "sid-1");
+    assert_string_equal(x.titles[0], "ApiCallRateInsight Ecs:DeleteInstance: 12/min against a baseline of "
+                                     "0.0167/min (24 events in 2 min)");
+    assert_string_equal(x.summaries[0], "ApiCallRateInsight: Ecs:DeleteInstance at 12/min against a baseline "
+                                        "of 0.0167/min; mostly user ci-deployer (100%).");
+    /* the clearing End record describes the incident as a whole */
+    assert_string_equal(x.titles[1], "ApiCallRateInsight Ecs:DeleteInstance: 3.5/min against a baseline of "
+                                     "0.0167/min (24 events in 2 min)");
+    /* a second incident of the same object is a second alert */
+    evs[2] = insight_rec("sid-2", "Start", "ApiCallRateInsight", "Ecs:DeleteInstance", "2026-10-22T06:57:00Z",
+                         "9", "0.0167", "mallory");
+    run_ins("insight", evs, 3, &x);
+    assert_int_equal(x.fires, 2);
+    assert_string_equal(x.groups[2], "sid-2");
+    free_all(evs, 3);
+}
+
+static void test_insight_types_filter_and_other_events_are_ignored(void **s)
+{
+    (void)s;
+    char *evs[6] = {
+        insight_rec("a", "Start", "AkInsight", "LTAI5tKEY", "2026-10-21T06:57:00Z", "9", "0.01", "bob"),
+        insight_rec("b", "Start", "IpInsight", "146.126.56.221", "2026-10-21T06:58:00Z", "30", "0.01", "bob"),
+        insight_rec("a", "End", "AkInsight", "LTAI5tKEY", "2026-10-21T07:20:00Z", "4", "0.01", "bob"),
+        insight_rec("b", "End", "IpInsight", "146.126.56.221", "2026-10-21T07:30:00Z", "8", "0.01", "bob"),
+        /* not Insights: an API call named like one, and one carrying a stray insightDetails */
+        ev("2026-10-21T07:31:00Z", "IpInsight", "ram-user", "bob", "", "\"sharedEventId\":\"b\""),
+        ev("2026-10-21T07:32:00Z", "PutObject", "ram-user", "bob", "",
+           "\"eventType\":\"ApiCall\",\"insightDetails\":{\"state\":\"Start\",\"insightType\":\"IpInsight\"}"),
+    };
+    ins_hits_t x;
+    run_ins("insight?types=IpInsight", evs, 6, &x);
+    assert_int_equal(x.fires, 1);
+    assert_int_equal(x.clears, 1);
+    assert_string_equal(x.groups[0], "b");
+    assert_string_equal(x.groups[1], "b");
+    /* all seven by default */
+    run_ins("insight", evs, 6, &x);
+    assert_int_equal(x.fires, 2);
+    assert_int_equal(x.clears, 2);
+    assert_memory_equal(x.kinds, "FFCC", 4);
+    /* ordinary traffic never fires nor clears */
+    run_ins("insight", evs + 4, 2, &x);
+    assert_int_equal(x.fires + x.clears, 0);
+    /* without report_clears the engine still fires once per Start, and counts the End */
+    char err[TK_ERRLEN];
+    tk_rule_t *r = NULL;
+    assert_int_equal(tk_template_compile("insight", &r, err), 0);
+    assert_true(tk_rule_clears_on_event(r));
+    assert_int_equal(tk_rule_severity(r), TK_SEV_HIGH);
+    tk_alert_engine_t *e;
+    assert_int_equal(tk_alert_engine_create(NULL, &e, err), 0);
+    assert_int_equal(tk_alert_engine_add(e, r, err), 0);
+    memset(&x, 0, sizeof x);
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(tk_alert_engine_eval(e, NULL, 0, evs[i], strlen(evs[i]), 0, ins_cb, &x, err), 0);
+    assert_int_equal(x.fires, 2);
+    assert_int_equal(x.clears, 0);
+    tk_alert_stats_t st;
+    tk_alert_engine_stats(e, &st);
+    assert_int_equal(st.clears, 2);
+    tk_alert_engine_destroy(e);
+    free_all(evs, 6);
+}
+
+static void test_insight_parameters_are_checked(void **s)
+{
+    (void)s;
+    tk_rule_t *r = NULL;
+    char err[TK_ERRLEN];
+    assert_int_equal(tk_template_compile("insight?types=IpInsight,FooInsight", &r, err), TK_EINVAL);
+    assert_non_null(strstr(err, "unknown Insights type 'FooInsight'"));
+    assert_int_equal(tk_template_compile("insight?types=", &r, err), TK_EINVAL);
+    assert_non_null(strstr(err, "types is empty"));
+    assert_int_equal(tk_template_compile("insight?severity=urgent", &r, err), TK_EINVAL);
+    assert_non_null(strstr(err, "severity='urgent'"));
+    assert_null(r);
+    assert_int_equal(tk_template_compile("insight?severity=critical&types=TrailConcealmentInsight", &r, err), 0);
+    assert_int_equal(tk_rule_severity(r), TK_SEV_CRITICAL);
+    assert_string_equal(tk_rule_id(r), "insight?severity=critical&types=TrailConcealmentInsight");
+    char *d = tk_rule_describe(r);
+    assert_non_null(strstr(d, "cleared by all(eventType in"));
+    assert_non_null(strstr(d, " by sharedEventId"));
+    free(d);
+    tk_rule_destroy(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -443,6 +612,9 @@ int main(void)
         cmocka_unit_test(test_oss_bucket_public),
         cmocka_unit_test(test_api_errors_and_unauthorized_calls_count_in_a_window),
         cmocka_unit_test(test_template_registry_and_parameter_errors),
+        cmocka_unit_test(test_insight_start_fires_with_the_explanation_and_end_clears_it),
+        cmocka_unit_test(test_insight_types_filter_and_other_events_are_ignored),
+        cmocka_unit_test(test_insight_parameters_are_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
