@@ -366,6 +366,133 @@ static void test_webhook_bodies_and_signature(void **state)
     assert_null(tk_channel_find("pager"));
 }
 
+/* Appends an Insights record (state Start or End) of incident sid. */
+static void insight(fx_t *f, const char *sid, const char *state, const char *avg)
+{
+    char json[2048], id[64], err[TK_ERRLEN], ts[40];
+    int64_t t = tk_now_ms();
+    tk_time_format(t, 0, ts);
+    snprintf(id, sizeof id, "%s-%s", sid, state);
+    snprintf(json, sizeof json,
+             "{\"eventId\":\"%s\",\"eventTime\":\"%s\",\"eventType\":\"ActionTrailInsight\","
+             "\"eventCategory\":\"Insight\",\"eventName\":\"IpInsight\",\"recipientAccountId\":\"%s\","
+             "\"sharedEventId\":\"%s\",\"insightDetails\":{\"state\":\"%s\",\"insightType\":\"IpInsight\","
+             "\"insightObject\":\"203.0.113.9\",\"insightContext\":{\"statistics\":{\"insight\":{\"average\":%s},"
+             "\"insightDuration\":2,\"baseline\":{\"average\":0.01},\"insightCount\":40}},"
+             "\"explanation\":\"IpInsight: IP 203.0.113.9 at %s/min; mostly user mallory (100%%).\"}}",
+             id, ts, ACC, sid, state, avg, avg);
+    tk_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.time_ms = t / 1000 * 1000;
+    ev.account = (tk_str_t){ACC, (uint32_t)strlen(ACC)};
+    ev.event_id = (tk_str_t){id, (uint32_t)strlen(id)};
+    ev.json = (tk_str_t){json, (uint32_t)strlen(json)};
+    tk_append_result_t res;
+    assert_int_equal(tk_store_append(f->store, &ev, 1, &res, NULL, err), 0);
+    assert_int_equal(res.accepted, 1);
+    f->n++;
+}
+
+static void test_insight_alert_opens_on_start_and_its_end_clears_it(void **state)
+{
+    fx_t *f = *state;
+    add_user(f, "carol");
+    tk_stored_rule_t r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.id, sizeof r.id, "insights");
+    snprintf(r.account, sizeof r.account, ACC);
+    r.kind = TK_RULE_TEMPLATE;
+    r.definition = "insight?types=IpInsight";
+    r.recipients = "carol";
+    r.severity = TK_SEV_HIGH;
+    r.enabled = 1;
+    r.repeat_ms = 500; /* a time-cleared rule would clear within a second */
+    char err[TK_ERRLEN] = "";
+    assert_int_equal(tk_alert_rule_create(f->meta, &r, err), 0);
+    tk_alert_service_t *s = service(f, 60000);
+    insight(f, "sid-1", "Start", "30");
+    step(s);
+    tk_alert_filter_t flt = {.account = ACC, .state = -1};
+    tk_alert_row_t *v = NULL;
+    size_t n = 0;
+    assert_int_equal(tk_alert_list(f->meta, &flt, &v, &n, err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].group_key, "sid-1");
+    assert_int_equal(v[0].state, TK_AS_TRIGGERED);
+    assert_string_equal(v[0].title, "IpInsight 203.0.113.9: 30/min against a baseline of 0.01/min (40 events in 2 min)");
+    assert_string_equal(v[0].summary, "IpInsight: IP 203.0.113.9 at 30/min; mostly user mallory (100%).");
+    assert_int_equal(v[0].clear_seq, 0);
+    tk_alert_rows_free(v, n);
+    /* not cleared by time, however long the End takes */
+    usleep(1200 * 1000);
+    step(s);
+    assert_int_equal(alerts(f, TK_AS_TRIGGERED), 1);
+    /* another incident's End clears nothing */
+    insight(f, "sid-9", "End", "1");
+    step(s);
+    assert_int_equal(alerts(f, TK_AS_TRIGGERED), 1);
+    insight(f, "sid-1", "End", "12.5");
+    step(s);
+    assert_int_equal(tk_alert_list(f->meta, &flt, &v, &n, err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].state, TK_AS_CLEARED);
+    assert_int_equal(v[0].clear_seq, 3);
+    assert_string_equal(v[0].title, "IpInsight 203.0.113.9: 12.5/min against a baseline of 0.01/min (40 events in 2 min)");
+    tk_alert_rows_free(v, n);
+    /* fire and recovery, each by webhook and email; the recovery carries the End's details */
+    tk_outbox_row_t *o = NULL;
+    assert_int_equal(tk_outbox_due(f->meta, tk_now_ms() + 3600000, 10, &o, &n, err), 0);
+    assert_int_equal(n, 4);
+    int fire = 0, rec = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(o[i].kind, "fire")) {
+            fire++;
+            assert_non_null(strstr(o[i].payload, "\"title\":\"IpInsight 203.0.113.9: 30/min"));
+        } else {
+            assert_string_equal(o[i].kind, "recovery");
+            rec++;
+            assert_non_null(strstr(o[i].payload, "\"state\":\"cleared\""));
+            assert_non_null(strstr(o[i].payload, "\"title\":\"IpInsight 203.0.113.9: 12.5/min"));
+            assert_non_null(strstr(o[i].payload, "\"summary\":\"IpInsight: IP 203.0.113.9 at 12.5/min"));
+            assert_non_null(strstr(o[i].payload, "\"clear_seq\":3"));
+        }
+    }
+    assert_int_equal(fire, 2);
+    assert_int_equal(rec, 2);
+    tk_outbox_rows_free(o, n);
+    /* a Start and its End in one batch: opened and cleared in order */
+    insight(f, "sid-2", "Start", "50");
+    insight(f, "sid-2", "End", "20");
+    step(s);
+    assert_int_equal(alerts(f, TK_AS_CLEARED), 2);
+    assert_int_equal(alerts(f, TK_AS_TRIGGERED), 0);
+    tk_alert_service_stats_t st;
+    tk_alert_service_stats(s, &st);
+    assert_int_equal(st.alerts_created, 2);
+    assert_int_equal(st.alerts_cleared, 2);
+    assert_int_equal(st.fires, 2);
+    tk_alert_service_destroy(s);
+}
+
+static void test_notices_carry_title_and_summary_on_one_safe_line(void **state)
+{
+    (void)state;
+    const char *p = "{\"id\":7,\"rule\":\"insight\",\"account\":\"1\",\"group_key\":\"sid-1\","
+                    "\"severity\":\"high\",\"count\":1,\"title\":\"IpInsight 1.2.3.4\\r\\nBcc: x\","
+                    "\"summary\":\"mostly user mallory\"}";
+    char *s = tk_webhook_body("slack", "fire", p);
+    assert_string_equal(s, "{\"text\":\"[HIGH] trailkeep alert insight fired in account 1 (sid-1): "
+                           "IpInsight 1.2.3.4  Bcc: x\\nmostly user mallory\"}");
+    free(s);
+    char *d = tk_webhook_body("dingtalk", "recovery", p);
+    assert_string_equal(d, "{\"msgtype\":\"text\",\"text\":{\"content\":\"[HIGH] trailkeep alert insight "
+                           "cleared in account 1 (sid-1): IpInsight 1.2.3.4  Bcc: x\\nmostly user mallory\"}}");
+    free(d);
+    char *g = tk_webhook_body("generic", "fire", p);
+    assert_non_null(strstr(g, "\"summary\":\"mostly user mallory\""));
+    free(g);
+}
+
 static void test_users_are_validated(void **state)
 {
     fx_t *f = *state;
@@ -503,6 +630,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_org_rule_of_the_management_account_covers_members_only, setup, teardown),
         cmocka_unit_test(test_webhook_bodies_and_signature),
         cmocka_unit_test_setup_teardown(test_users_are_validated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_insight_alert_opens_on_start_and_its_end_clears_it, setup, teardown),
+        cmocka_unit_test(test_notices_carry_title_and_summary_on_one_safe_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
