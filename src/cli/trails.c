@@ -12,14 +12,19 @@
 #include "meta/meta.h"
 #include "store/store.h"
 #include "trail/dest.h"
+#include "trail/s3_client.h"
 #include "trail/trail.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static void usage(FILE *f)
 {
@@ -43,11 +48,20 @@ static void usage(FILE *f)
 "        --once: deliver everything pending now (and a digest of it) and exit.\n"
 "  trails public-key                      the PEM key that verifies digests\n"
 "  trails verify [NAME] [--folder DIR] [--public-key FILE] [--all]\n"
+"  trails verify --bucket s3://BUCKET[/PREFIX] --public-key FILE [--endpoint URL]\n"
+"        [--region R] [--path-style] [--page-size N]\n"
 "        checks delivered files against the signed digests: each file valid,\n"
 "        modified, missing or not covered; the digest chain intact or broken.\n"
 "        NAME: a folder trail's own folder; --folder: any copy of a trail's\n"
-"        objects (e.g. `aws s3 cp --recursive`), with the public key file.\n"
-"        Prints the problems (--all: every file); exit 1 when there is one.\n"
+"        objects (e.g. `aws s3 cp --recursive`), with the public key file;\n"
+"        --bucket: the objects straight from an S3-compatible bucket (listed,\n"
+"        downloaded to a private temporary folder, removed afterwards), with\n"
+"        AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY [/ AWS_SESSION_TOKEN] from the\n"
+"        environment; --endpoint default https://s3.amazonaws.com, --region\n"
+"        default us-east-1, --path-style for ENDPOINT/BUCKET/KEY addressing,\n"
+"        --page-size keys per listing request (1-1000, default 1000).\n"
+"        Prints the problems (--all: every file); exit 1 when there is one or\n"
+"        the bucket cannot be read.\n"
 "  trails help-dest [TYPE]                destination types and their options\n"
 "\n"
 "trail options (ActionTrail parameter in brackets):\n"
@@ -81,8 +95,9 @@ static void usage(FILE *f)
 
 typedef struct {
     const char *dir, *account, *output, *max_age, *max_events, *digest_period, *folder, *pubkey;
+    const char *bucket, *endpoint, *region, *page_size;
     const char *pos[2];
-    int npos, once, all;
+    int npos, once, all, path_style;
     tk_trail_param_t p[MAXP];
     size_t np;
     char *owned[MAXP];
@@ -153,7 +168,11 @@ static int parse(int argc, char **argv, args_t *a)
                    (r = tk_cli_opt(argc, argv, &i, cmd, "--max-events", &a->max_events)) ||
                    (r = tk_cli_opt(argc, argv, &i, cmd, "--digest-period", &a->digest_period)) ||
                    (r = tk_cli_opt(argc, argv, &i, cmd, "--folder", &a->folder)) ||
-                   (r = tk_cli_opt(argc, argv, &i, cmd, "--public-key", &a->pubkey))) {
+                   (r = tk_cli_opt(argc, argv, &i, cmd, "--public-key", &a->pubkey)) ||
+                   (r = tk_cli_opt(argc, argv, &i, cmd, "--bucket", &a->bucket)) ||
+                   (r = tk_cli_opt(argc, argv, &i, cmd, "--endpoint", &a->endpoint)) ||
+                   (r = tk_cli_opt(argc, argv, &i, cmd, "--region", &a->region)) ||
+                   (r = tk_cli_opt(argc, argv, &i, cmd, "--page-size", &a->page_size))) {
             if (r < 0)
                 return 2;
         } else if (!strcmp(argv[i], "--org")) {
@@ -163,6 +182,8 @@ static int parse(int argc, char **argv, args_t *a)
             a->once = 1;
         } else if (!strcmp(argv[i], "--all")) {
             a->all = 1;
+        } else if (!strcmp(argv[i], "--path-style")) {
+            a->path_style = 1;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "trailkeep trails: unknown option %s (see trailkeep trails --help)\n",
                     argv[i]);
@@ -386,11 +407,255 @@ static int cmd_public_key(const char *dir)
     return 0;
 }
 
+/* ---- verify --bucket: fetch a bucket's trail objects, then verify them as a folder ---- */
+
+static volatile sig_atomic_t g_verify_stop;
+static void on_verify_sig(int s)
+{
+    g_verify_stop = s;
+}
+static int verify_should_stop(void *ud)
+{
+    (void)ud;
+    return g_verify_stop != 0;
+}
+
+typedef struct {
+    int all;
+    const char *bucket;
+} bucket_line_t;
+
+/* Problems name the object in the bucket, not where it was fetched to. */
+static void bucket_verify_line(void *ud, const char *kind, const char *object, const char *status,
+                               const char *detail)
+{
+    const bucket_line_t *b = ud;
+    if (b->all || strcmp(status, "valid"))
+        printf("%-11s %-6s s3://%s/%s%s%s\n", status, kind, b->bucket, object,
+               *detail ? "  - " : "", detail);
+}
+
+/* Only what the check reads: log files and digests (.gz) and signatures (.sig). */
+static int wanted_key(const char *k)
+{
+    size_t n = strlen(k);
+    return (n > 3 && !strcmp(k + n - 3, ".gz")) || (n > 4 && !strcmp(k + n - 4, ".sig"));
+}
+
+/* Downloads key into root/key (a new file, 0600). */
+static int fetch_object(tk_s3_t *s3, const char *root, const char *key, uint64_t *bytes, char *err)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/%s", root, key) >= (int)sizeof path)
+        return tk_errf(err, TK_ETOOBIG, "key too long for a local path");
+    char *slash = strrchr(path, '/');
+    *slash = 0;
+    int rc = tk_fs_mkdirs(path, err);
+    *slash = '/';
+    if (rc)
+        return rc;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return tk_errf(err, tk_from_errno(errno), "cannot create %s: %s", path, strerror(errno));
+    rc = tk_s3_get(s3, key, fd, bytes, err);
+    if (close(fd) && !rc)
+        rc = tk_errf(err, TK_EIO, "cannot write %s: %s", path, strerror(errno));
+    return rc;
+}
+
+/* Lists the prefix page by page and fetches each wanted object into root.
+ * Unsafe keys are reported (and counted in *rejected), not fetched. */
+static int fetch_bucket(tk_s3_t *s3, const char *bucket, const char *prefix, const char *root,
+                        size_t *fetched, size_t *rejected, char *err)
+{
+    tk_progress_t prog;
+    tk_progress_init(&prog, 0);
+    char *token = NULL;
+    size_t listed = 0;
+    uint64_t total = 0;
+    int rc = 0;
+    do {
+        tk_s3_list_page_t page;
+        rc = tk_s3_list(s3, prefix, token, &page, err);
+        for (size_t i = 0; !rc && i < page.nkeys; i++) {
+            const char *k = page.keys[i];
+            listed++;
+            if (g_verify_stop) {
+                rc = tk_errf(err, TK_ECLOSED, "interrupted");
+                break;
+            }
+            if (!wanted_key(k))
+                continue;
+            if (!tk_s3_key_is_safe(k)) {
+                tk_progress_clear(&prog);
+                printf("%-11s %-6s s3://%s/%s  - %s\n", "rejected", "object", bucket, k,
+                       "the key is not a safe relative path ('..', '.', empty component, "
+                       "leading '/' or control character): not fetched");
+                (*rejected)++;
+                continue;
+            }
+            uint64_t b = 0;
+            char e2[TK_ERRLEN];
+            if ((rc = fetch_object(s3, root, k, &b, e2))) {
+                tk_errf(err, rc, "%s", e2);
+                break;
+            }
+            total += b;
+            (*fetched)++;
+            tk_progress_update(&prog, 0, *fetched, 0, listed, total, 0);
+        }
+        if (!rc && page.truncated && token && !strcmp(token, page.next_token))
+            rc = tk_errf(err, TK_ECORRUPT, "the bucket returned the same continuation token twice");
+        free(token);
+        token = NULL;
+        if (!rc && page.truncated && !(token = strdup(page.next_token)))
+            rc = tk_errf(err, TK_ENOMEM, "out of memory");
+        tk_s3_list_page_free(&page);
+    } while (!rc && token);
+    free(token);
+    tk_progress_update(&prog, 1, *fetched, 0, listed, total, 0);
+    tk_progress_clear(&prog);
+    if (!rc && isatty(2))
+        fprintf(stderr, "trailkeep verify: listed %zu object(s) under s3://%s/%s, fetched %zu\n",
+                listed, bucket, prefix, *fetched);
+    return rc;
+}
+
+static int verify_bucket(const args_t *a, const tk_buf_t *pem)
+{
+    const char *url = a->bucket;
+    if (strncmp(url, "s3://", 5) || !url[5] || url[5] == '/') {
+        fprintf(stderr, "trailkeep trails verify: --bucket must be s3://BUCKET[/PREFIX], not '%s'\n",
+                url);
+        return 2;
+    }
+    char bucket[256], prefix[1024];
+    const char *b = url + 5, *sl = strchr(b, '/');
+    size_t bl = sl ? (size_t)(sl - b) : strlen(b);
+    if (bl >= sizeof bucket) {
+        fprintf(stderr, "trailkeep trails verify: bucket name too long\n");
+        return 2;
+    }
+    snprintf(bucket, sizeof bucket, "%.*s", (int)bl, b);
+    /* "prod/trail" lists "prod/trail/..." only, not "prod/trail2/...". */
+    const char *p = sl ? sl + 1 : "";
+    size_t pl = strlen(p);
+    if (pl + 2 > sizeof prefix) {
+        fprintf(stderr, "trailkeep trails verify: prefix too long\n");
+        return 2;
+    }
+    snprintf(prefix, sizeof prefix, "%s%s", p, pl && p[pl - 1] != '/' ? "/" : "");
+    long page_size = 0;
+    if (a->page_size && tk_cli_parse_long(a->page_size, 1, 1000, &page_size)) {
+        fprintf(stderr, "trailkeep trails verify: --page-size is 1-1000\n");
+        return 2;
+    }
+    const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
+    if (!ak || !*ak || !sk || !*sk) {
+        fprintf(stderr, "trailkeep trails verify: --bucket reads the bucket with the credentials "
+                        "in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN "
+                        "for temporary ones): set them (read-only access is enough)\n");
+        return 2;
+    }
+    tk_s3_config_t c = {
+        .endpoint = a->endpoint ? a->endpoint : "https://s3.amazonaws.com",
+        .region = a->region ? a->region : "us-east-1",
+        .bucket = bucket,
+        .access_key_id = ak,
+        .secret_access_key = sk,
+        .session_token = getenv("AWS_SESSION_TOKEN"),
+        .path_style = a->path_style,
+        .timeout_s = 300,
+        .list_max_keys = (int)page_size,
+        .should_abort = verify_should_stop,
+    };
+    char err[TK_ERRLEN];
+    tk_s3_t *s3;
+    int rc = tk_s3_open(&c, &s3, err);
+    if (rc)
+        return fail("verify", rc, err);
+    const char *tmpdir = getenv("TMPDIR");
+    char root[PATH_MAX];
+    snprintf(root, sizeof root, "%s/trailkeep-verify-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    if (!mkdtemp(root)) { /* mkdtemp makes it 0700: nobody else reads what is fetched */
+        fprintf(stderr, "trailkeep trails verify: cannot create a temporary folder %s: %s (set "
+                        "TMPDIR)\n", root, strerror(errno));
+        tk_s3_close(s3);
+        return 1;
+    }
+    /* Interrupted: stop the transfer, remove the folder, then report. */
+    struct sigaction sa, old_int, old_term, old_hup;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_verify_sig;
+    sigemptyset(&sa.sa_mask);
+    g_verify_stop = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGHUP, &sa, &old_hup);
+    size_t fetched = 0, rejected = 0;
+    rc = fetch_bucket(s3, bucket, prefix, root, &fetched, &rejected, err);
+    tk_s3_close(s3);
+    int code = 0;
+    tk_trail_verify_summary_t sum;
+    memset(&sum, 0, sizeof sum);
+    if (rc) {
+        fprintf(stderr, "trailkeep trails verify: %s\n", err);
+        code = 1;
+    } else if (!g_verify_stop) {
+        bucket_line_t bl2 = {a->all, bucket};
+        rc = tk_trail_verify_folder(root, pem->p, bucket_verify_line, &bl2, &sum, err);
+        if (rc)
+            code = fail("verify", rc, err);
+    }
+    tk_fs_remove_tree(root);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGHUP, &old_hup, NULL);
+    if (g_verify_stop) {
+        fprintf(stderr, "trailkeep trails verify: interrupted; the temporary folder was removed\n");
+        return 128 + (int)g_verify_stop;
+    }
+    if (code)
+        return code;
+    sum.problems += rejected;
+    printf("verified s3://%s/%s: %zu object(s) fetched, %zu digest(s) (%zu valid), %zu log "
+           "file(s) valid, %zu problem(s); digest chain %s\n",
+           bucket, prefix, fetched, sum.digests, sum.digests_valid, sum.logs_valid, sum.problems,
+           sum.chain_intact ? "intact" : sum.digests ? "BROKEN" : "absent (no digest found)");
+    return sum.problems || !sum.chain_intact ? 1 : 0;
+}
+
 static int cmd_verify(const args_t *a, const char *dir, const char *account)
 {
     char err[TK_ERRLEN], fp[65], folder[4200] = "";
     tk_buf_t pem = TK_BUF_INIT;
     int rc = 0;
+    if (a->bucket) {
+        if (a->folder || a->npos) {
+            fprintf(stderr, "trailkeep trails verify: --bucket checks a bucket: give no trail NAME "
+                            "and no --folder with it\n");
+            return 2;
+        }
+        if (!a->pubkey) {
+            fprintf(stderr, "trailkeep trails verify: --bucket needs --public-key FILE (the PEM "
+                            "from `trailkeep trails public-key` on the server)\n");
+            return 2;
+        }
+        char *p;
+        size_t n;
+        if ((rc = tk_fs_read_all(a->pubkey, &p, &n, err)))
+            return fail("verify", rc, err);
+        tk_buf_append(&pem, p, n);
+        free(p);
+        rc = verify_bucket(a, &pem);
+        tk_buf_free(&pem);
+        return rc;
+    }
+    if (a->endpoint || a->region || a->path_style || a->page_size) {
+        fprintf(stderr, "trailkeep trails verify: --endpoint, --region, --path-style and "
+                        "--page-size go with --bucket\n");
+        return 2;
+    }
     if (a->npos == 1) {
         tk_meta_t *m;
         tk_store_t *s;

@@ -18,6 +18,8 @@ static void usage(FILE *f)
 "usage: trailkeep verify [--data DIR] [--account ID]\n"
 "       trailkeep verify --trail NAME [--data DIR]\n"
 "       trailkeep verify --folder DIR --public-key FILE\n"
+"       trailkeep verify --bucket s3://BUCKET[/PREFIX] --public-key FILE [--endpoint URL]\n"
+"                        [--region R] [--path-style] [--page-size N]\n"
 "\n"
 "Checks the integrity of stored events: every sealed segment is chained to the\n"
 "previous one of its account by SHA-256, so a segment that was modified, deleted,\n"
@@ -33,15 +35,29 @@ static void usage(FILE *f)
 "                  digests (same as `trailkeep trails verify NAME`)\n"
 "  --folder DIR    instead, check a copy of a trail's objects (e.g. fetched with\n"
 "                  `aws s3 cp --recursive`) with --public-key FILE, on any machine\n"
+"  --bucket s3://BUCKET[/PREFIX]\n"
+"                  instead, check a trail's objects straight from an S3-compatible\n"
+"                  bucket with --public-key FILE: they are listed, downloaded to a\n"
+"                  private temporary folder (removed afterwards, also on Ctrl-C) and\n"
+"                  checked; problems name the objects (s3://BUCKET/KEY). Credentials:\n"
+"                  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (AWS_SESSION_TOKEN if set)\n"
+"  --endpoint URL  with --bucket: default https://s3.amazonaws.com\n"
+"  --region R      with --bucket: signing region, default us-east-1\n"
+"  --path-style    with --bucket: address ENDPOINT/BUCKET/KEY (MinIO, Ceph RGW)\n"
+"  --page-size N   with --bucket: keys per listing request (default 1000)\n"
 "  -h, --help      this help\n"
 "\n"
-"exit status: 0 everything verified; 1 a problem was found or the store could not\n"
-"be read; 2 usage error.\n"
+"exit status: 0 everything verified; 1 a problem was found or the store (or the\n"
+"bucket: missing, unreachable, access denied) could not be read; 2 usage error\n"
+"(also missing credentials for --bucket); 130 interrupted.\n"
 "\n"
 "examples:\n"
 "  trailkeep verify --data /var/lib/trailkeep\n"
 "  trailkeep verify --account 1234567890123456\n"
-"  trailkeep verify --folder ./bucket-copy --public-key trail-digest.pub.pem\n",
+"  trailkeep verify --folder ./bucket-copy --public-key trail-digest.pub.pem\n"
+"  trailkeep verify --bucket s3://audit-logs/prod --public-key trail-digest.pub.pem\n"
+"  trailkeep verify --bucket s3://audit-logs --endpoint http://127.0.0.1:9000 --path-style \\\n"
+"      --public-key trail-digest.pub.pem\n",
         f);
 }
 
@@ -67,7 +83,7 @@ static void on_item(void *ud, const tk_verify_item_t *it)
            it->path ? it->path : "-", it->detail ? it->detail : "");
 }
 
-/* `verify --trail/--folder` checks delivered files, which the trail module
+/* `verify --trail/--folder/--bucket` checks delivered files, which the trail module
  * does: hand the arguments to `trails verify` instead of duplicating it. */
 static int verify_delivered(int argc, char **argv)
 {
@@ -88,7 +104,9 @@ static int verify_delivered(int argc, char **argv)
 int tk_cmd_verify(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--trail") || !strcmp(argv[i], "--folder"))
+        if (!strcmp(argv[i], "--trail") || !strcmp(argv[i], "--folder") ||
+            !strcmp(argv[i], "--bucket") || !strncmp(argv[i], "--bucket=", 9) ||
+            !strncmp(argv[i], "--folder=", 9))
             return verify_delivered(argc, argv);
     const char *dir = tk_cli_default_data(), *account = NULL, *v;
     int quiet = 0, r;

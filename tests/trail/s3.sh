@@ -70,6 +70,70 @@ check "... and the file is reported modified" grep -q "^modified .*$(basename "$
 eq "trailkeep verify --folder (the issue's spelling) reports the same: exit 1" 1 $?
 check "... with the same report" cmp -s "$TMP/v.out" "$TMP/v2.out"
 
+# verify --bucket: the same check straight from the bucket (list, download to
+# a private temporary folder, verify, remove), problems named by object key.
+"$AWS" --endpoint-url "http://127.0.0.1:$S3PORT" s3 ls --recursive s3://audit-logs/ >"$TMP/ls2" 2>>"$TMP/aws.err"
+awk '{print $4}' "$TMP/ls2" | grep -E '\.gz$' | sed 's|^|s3://audit-logs/|' | sort >"$TMP/want_gz"
+mkdir -p "$TMP/vtmp"
+SECRET=Not-A-Real-Secret-7f3a9c
+VB() { TMPDIR="$TMP/vtmp" AWS_SECRET_ACCESS_KEY=$SECRET "$TK_BIN" verify --bucket "$@" \
+         --endpoint "http://127.0.0.1:$S3PORT" --path-style --public-key "$TMP/pub.pem"; }
+VB s3://audit-logs --all >"$TMP/vb1.out" 2>"$TMP/vb1.err"
+eq "verify --bucket s3://audit-logs (untouched): exit 0" 0 $?
+check "... summary: every .gz and .sig object fetched, chain intact, no problem" \
+  grep -qE "^verified s3://audit-logs/: $(awk '{print $4}' "$TMP/ls2" | grep -cE '\.(gz|sig)$') object\(s\) fetched, [1-9][0-9]* digest\(s\) .*, 0 problem\(s\); digest chain intact$" "$TMP/vb1.out"
+eq "... --all reports every log file and digest of the bucket by its s3:// key, all valid" \
+  "$(sed 's/^/valid /' "$TMP/want_gz")" "$(grep -v '^verified' "$TMP/vb1.out" | awk '{print $1, $3}' | sort -k2)"
+eq "... the temporary folder is gone afterwards" "" "$(ls -A "$TMP/vtmp")"
+# Pages: s3rver orders a listing by directory walk ("Actiontrail/" before
+# "Actiontrail-Digest/") but resumes a continuation token by byte order, so it
+# loses keys across such a boundary (real S3 orders by bytes). Under the log
+# folder both orders agree: 2 keys a page must give the very same report.
+LP=s3://audit-logs/prod/trail/AliyunLogs/Actiontrail
+VB $LP --all >"$TMP/vb1a.out" 2>"$TMP/vb1a.err"; rca=$?
+VB $LP --all --page-size 2 >"$TMP/vb1p.out" 2>"$TMP/vb1p.err"; rcp=$?
+eq "--page-size 2 (continuation tokens over $(awk '{print $4}' "$TMP/ls2" | grep -c '/Actiontrail/') keys): the same report as one page" \
+  "$rca $(cat "$TMP/vb1a.out")" "$rcp $(cat "$TMP/vb1p.out")"
+eq "... which lists every log file once (not covered: the digests are outside the prefix)" \
+  "$(grep -c '/Actiontrail/.*\.gz$' "$TMP/ls2")" "$(grep -c "^not-covered log    $LP/" "$TMP/vb1p.out")"
+VB s3://audit-logs/prod/trail >"$TMP/vb2.out" 2>"$TMP/vb2.err"
+eq "a prefix (s3://audit-logs/prod/trail): exit 0" 0 $?
+check "... summary names the prefix" grep -q "^verified s3://audit-logs/prod/trail/: .*; digest chain intact$" "$TMP/vb2.out"
+VB s3://audit-logs/prod/other >"$TMP/vb3.out" 2>"$TMP/vb3.err"
+eq "a prefix with no objects: exit 1" 1 $?
+check "... the summary says no digest was found" \
+  grep -q "^verified s3://audit-logs/prod/other/: 0 object(s) fetched, 0 digest(s) .*absent (no digest found)$" "$TMP/vb3.out"
+
+# Tamper with one object in the bucket: replace it with a modified copy.
+k=$(awk '{print $4}' "$TMP/ls2" | grep -E '/Actiontrail/cn-beijing/.*\.gz$' | head -1)
+"$AWS" --endpoint-url "http://127.0.0.1:$S3PORT" s3 cp --quiet "s3://audit-logs/$k" "$TMP/orig.gz" 2>>"$TMP/aws.err"
+gzip -dc "$TMP/orig.gz" | sed 's/StopInstance/StartInstance/' | gzip -n >"$TMP/mod.gz"
+"$AWS" --endpoint-url "http://127.0.0.1:$S3PORT" s3 cp --quiet "$TMP/mod.gz" "s3://audit-logs/$k" 2>>"$TMP/aws.err"
+VB s3://audit-logs >"$TMP/vb4.out" 2>"$TMP/vb4.err"
+eq "one object replaced in the bucket (aws s3 cp): exit 1" 1 $?
+eq "... exactly that object is reported modified, by its s3:// key" \
+  "modified log s3://audit-logs/$k - SHA-256 differs from the digest's" \
+  "$(grep -v '^verified' "$TMP/vb4.out" | tr -s ' ')"
+VB s3://audit-logs/prod/trail >"$TMP/vb5.out" 2>"$TMP/vb5.err"
+eq "... and through the prefix too: exit 1, same line" "1 1" \
+  "$? $(grep -c "^modified .*s3://audit-logs/$k " "$TMP/vb5.out")"
+"$AWS" --endpoint-url "http://127.0.0.1:$S3PORT" s3 cp --quiet "$TMP/orig.gz" "s3://audit-logs/$k" 2>>"$TMP/aws.err"
+VB s3://audit-logs >/dev/null 2>&1
+eq "the original put back: exit 0 again" 0 $?
+
+VB s3://no-such-bucket >"$TMP/vb6.out" 2>"$TMP/vb6.err"
+eq "a missing bucket: exit 1 (documented: could not be read)" 1 $?
+check "... with a clear error naming the bucket and S3's NoSuchBucket" \
+  grep -q "^trailkeep trails verify: GET s3://no-such-bucket/: HTTP 404 NoSuchBucket" "$TMP/vb6.err"
+(unset AWS_ACCESS_KEY_ID; "$TK_BIN" verify --bucket s3://audit-logs --public-key "$TMP/pub.pem" \
+   --endpoint "http://127.0.0.1:$S3PORT" --path-style >/dev/null 2>"$TMP/vb7.err")
+eq "no credentials in the environment: exit 2" 2 $?
+check "... the message says which variables to set" grep -q "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" "$TMP/vb7.err"
+VB s3://audit-logs >/dev/null 2>&1 </dev/null
+check "the secret access key appears in no output" \
+  bash -c "! cat '$TMP'/vb*.out '$TMP'/vb*.err | grep -q '$SECRET'"
+eq "every temporary folder was removed" "" "$(ls -A "$TMP/vtmp")"
+
 # s3rver does not check signatures (sigv4.sh proves them); a bucket that
 # does not exist is refused, and that is reported.
 check "a trail to a missing bucket" Tq create no-bucket --oss-bucket missing-bucket --opt endpoint=http://127.0.0.1:$S3PORT --opt path_style=true
