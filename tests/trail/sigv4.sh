@@ -5,7 +5,8 @@
 # python3-botocore) recomputes the signature over the same request, time and
 # signed headers, and must find the very same Authorization header; the
 # payload hash must be the body's SHA-256; a wrong secret gives a different
-# signature.
+# signature. The same for the GETs of `verify --bucket` (ListObjectsV2 with a
+# prefix and a continuation token that need encoding, a session token).
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/trail_lib.bash"
 
@@ -28,6 +29,14 @@ gen_events 40 0 >"$TMP/ev.jsonl"
 "$TK_BIN" import --data "$D" "$TMP/ev.jsonl" >/dev/null 2>&1
 check "deliver --once to the listener" T deliver --once
 eq "one PUT per region file, plus the digest and its signature" 5 "$(wc -l <"$TMP/reqs.jsonl")"
+"$TK_BIN" trails public-key --data "$D" >"$TMP/pub.pem"
+AWS_SESSION_TOKEN='FwoGZXIvYXdzEJr+session/token=' "$TK_BIN" verify --bucket "s3://sig-bucket/pre fix+&=~" \
+  --endpoint http://127.0.0.1:$CPORT --path-style --region cn-hangzhou --public-key "$TMP/pub.pem" >"$TMP/vb.out" 2>"$TMP/vb.err"
+eq "verify --bucket against the listener: two list pages, nothing to verify (exit 1)" \
+  "1 2" "$? $(grep -c '"method": "GET"' "$TMP/reqs.jsonl")"
+eq "ListObjectsV2 queries: sorted, prefix and continuation token URI-encoded" \
+  "/sig-bucket?list-type=2&prefix=pre%20fix%2B%26%3D~%2F /sig-bucket?continuation-token=tok%2Ben%2Fwith%3Dchars%26more&list-type=2&prefix=pre%20fix%2B%26%3D~%2F" \
+  "$($PY -c "import json,sys; print(' '.join(json.loads(l)['path'] for l in open(sys.argv[1]) if '\"GET\"' in l))" "$TMP/reqs.jsonl")"
 
 $PY - "$TMP/reqs.jsonl" >"$TMP/verdict" <<'PYEOF'
 import hashlib, json, re, sys
@@ -48,8 +57,11 @@ for line in open(sys.argv[1]):
     akid, day, region, signed, sig = m.groups()
     out.append("payload-hash " + str(h["x-amz-content-sha256"] == hashlib.sha256(body).hexdigest()))
     out.append("signed-has-sha256 " + str("x-amz-content-sha256" in signed.split(";")))
+    if r["method"] == "GET":
+        out.append("get-session-token-signed " + str("x-amz-security-token" in signed.split(";") and
+                   h["x-amz-security-token"] == "FwoGZXIvYXdzEJr+session/token="))
     def sign(creds):
-        req = AWSRequest(method="PUT", url="http://" + h["host"] + r["path"], data=body,
+        req = AWSRequest(method=r["method"], url="http://" + h["host"] + r["path"], data=body,
                          headers={k: h[k] for k in signed.split(";")})
         req.context["timestamp"] = h["x-amz-date"]
         a = S3SigV4Auth(creds, "s3", region)
@@ -59,7 +71,7 @@ for line in open(sys.argv[1]):
     out.append("wrong-secret-differs " + str(sign(bad) != sig))
 print("\n".join(sorted(set(out))))
 PYEOF
-eq "botocore computes the same signature for every PUT; payload hash = SHA-256 of the body; a wrong secret differs" \
-  "botocore-equal True|payload-hash True|signed-has-sha256 True|wrong-secret-differs True" "$(paste -sd'|' "$TMP/verdict")"
+eq "botocore computes the same signature for every PUT and GET; payload hash = SHA-256 of the body; session token signed; a wrong secret differs" \
+  "botocore-equal True|get-session-token-signed True|payload-hash True|signed-has-sha256 True|wrong-secret-differs True" "$(paste -sd'|' "$TMP/verdict")"
 kill "$CAP_PID"; wait "$CAP_PID" 2>/dev/null
 tk_done
