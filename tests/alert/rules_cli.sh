@@ -88,7 +88,7 @@ check "and says to use --dry-run" grep -q -- "--dry-run" "$TMP/err"
 
 # templates, show, errors, help
 "$BIN" rules templates > "$TMP/out"
-eq "templates lists 19" 19 "$(grep -c '^[a-z]' "$TMP/out")"
+eq "templates lists 20 (19 rule families and insight)" 20 "$(grep -c '^[a-z]' "$TMP/out")"
 check "templates show parameters with defaults" grep -q "failures     = 5 " "$TMP/out"
 "$BIN" rules show 'template:consecutive-logon-failures?failures=7' > "$TMP/out"
 check "show prints the compiled threshold" grep -q "count >= 7 within 1800s by userIdentity.userName" "$TMP/out"
