@@ -112,10 +112,13 @@ int trail_build_file(const trail_file_id_t *id, const trail_fev_t *ev, size_t n,
         tk_buf_puts(key, "AWSLogs/");
         if (id->org_id && *id->org_id)
             tk_buf_printf(key, "%s/", id->org_id);
+        /* Insights records have their own folder, as CloudTrail delivers them. */
+        const char *kind = id->insight ? "CloudTrail-Insight" : "CloudTrail";
         tk_buf_printf(key,
-                      "%s/CloudTrail/%s/%04" PRId64 "/%02u/%02u/%s_CloudTrail_%s_%04" PRId64
+                      "%s/%s/%s/%04" PRId64 "/%02u/%02u/%s_%s_%s_%04" PRId64
                       "%02u%02uT%02d%02dZ_%s.json.gz",
-                      id->account, region, y, mo, d, id->account, region, y, mo, d, hh, mi, hex);
+                      id->account, kind, region, y, mo, d, id->account, kind, region, y, mo, d, hh,
+                      mi, hex);
     }
     tk_buf_free(&raw);
     return key->p ? 0 : tk_errf(err, TK_ENOMEM, "out of memory");
@@ -280,8 +283,14 @@ static int scan_cb(void *ud, const tk_stored_event_t *ev)
         return 0; /* the store validated it; unreadable here means a bug, not data to send */
     const char *region = jstr(o, "acsRegion"), *rw = jstr(o, "eventRW");
     const char *type = jstr(o, "eventType"), *cat = jstr(o, "eventCategory");
-    int match = (!strcmp(t->event_rw, "All") || !strcmp(t->event_rw, rw)) &&
-                (!strcmp(t->trail_region, "All") ||
+    /* Insights records are neither Read nor Write, and most carry no
+     * acsRegion (an account's activity as a whole): EventRW does not filter
+     * them, nor does TrailRegion when they have no region; they are filed
+     * under the trail's home region. */
+    int insight = !strcmp(cat, "Insight");
+    int regionless = insight && !*region;
+    int match = (insight || !strcmp(t->event_rw, "All") || !strcmp(t->event_rw, rw)) &&
+                (!strcmp(t->trail_region, "All") || regionless ||
                  in_list(t->trail_region, region, strlen(region))) &&
                 (!t->event_types[0] || in_list(t->event_types, type, strlen(type)));
     if (match) {
@@ -300,9 +309,9 @@ static int scan_cb(void *ud, const tk_stored_event_t *ev)
         p->seq = ev->seq;
         p->time_ms = ev->time_ms;
         p->len = ev->json.len;
-        p->insight = !strcmp(cat, "Insight");
+        p->insight = insight;
         p->account = strndup(ev->account.p, ev->account.len);
-        p->region = strdup(region);
+        p->region = strdup(regionless && t->home_region[0] ? t->home_region : region);
         p->json = malloc(ev->json.len + 1);
         if (!p->account || !p->region || !p->json) {
             free(p->account);

@@ -779,6 +779,48 @@ static void test_actiontrail_file_name_holds_count_size_and_md5(void **state)
     tk_buf_free(&key2);
 }
 
+static void test_insight_files_have_their_own_folder_in_both_layouts(void **state)
+{
+    (void)state;
+    const char *e = "{\"eventVersion\":\"1\",\"eventId\":\"ins-1\",\"eventTime\":"
+                    "\"2026-03-05T07:08:09Z\",\"eventType\":\"ActionTrailInsight\","
+                    "\"eventCategory\":\"Insight\",\"eventSource\":\"insights.trailkeep\","
+                    "\"serviceName\":\"ActionTrail\",\"eventName\":\"IpInsight\","
+                    "\"recipientAccountId\":\"" ACC "\",\"sharedEventId\":\"s-1\","
+                    "\"insightDetails\":{\"state\":\"Start\",\"insightType\":\"IpInsight\"}}";
+    int64_t t = tk_days_from_civil(2026, 3, 5) * TK_MS_PER_DAY + (7 * 3600 + 8 * 60 + 9) * 1000LL;
+    trail_fev_t ev[1] = {{t, e, strlen(e)}};
+    trail_file_id_t id = {.layout = TRAIL_LAYOUT_ACTIONTRAIL, .prefix = "pfx", .org_id = "",
+                          .account = ACC, .region = "cn-hangzhou", .insight = 1};
+    tk_buf_t gz = TK_BUF_INIT, key = TK_BUF_INIT;
+    char err[TK_ERRLEN] = "";
+    assert_int_equal(trail_build_file(&id, ev, 1, &gz, &key, err), 0);
+    char want[300];
+    snprintf(want, sizeof want,
+             "pfx/AliyunLogs/Actiontrail-Insight/cn-hangzhou/2026/03/05/"
+             "Actiontrail_cn-hangzhou_20260305070809_1002_1_%zu_", gz.len);
+    assert_int_equal(strncmp(key.p, want, strlen(want)), 0);
+    assert_int_equal(key.len, strlen(want) + 32 + 3);
+    tk_buf_reset(&gz);
+    tk_buf_reset(&key);
+    id.layout = TRAIL_LAYOUT_CLOUDTRAIL;
+    assert_int_equal(trail_build_file(&id, ev, 1, &gz, &key, err), 0);
+    snprintf(want, sizeof want,
+             "pfx/AWSLogs/%s/CloudTrail-Insight/cn-hangzhou/2026/03/05/"
+             "%s_CloudTrail-Insight_cn-hangzhou_20260305T0708Z_", ACC, ACC);
+    assert_int_equal(strncmp(key.p, want, strlen(want)), 0);
+    assert_string_equal(key.p + strlen(want) + 16, ".json.gz");
+    char *raw;
+    size_t rawlen;
+    int owned;
+    assert_int_equal(tk_event_gunzip(gz.p, gz.len, 0, &raw, &rawlen, &owned, err), 0);
+    assert_non_null(strstr(raw, "\"eventType\":\"AwsCloudTrailInsight\""));
+    assert_non_null(strstr(raw, "\"eventCategory\":\"Insight\""));
+    free(raw);
+    tk_buf_free(&gz);
+    tk_buf_free(&key);
+}
+
 static void test_destination_options_are_validated_against_the_table(void **state)
 {
     (void)state;
@@ -1170,6 +1212,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_api_answers_in_actiontrail_shapes, setup, teardown),
         cmocka_unit_test(test_actiontrail_file_name_holds_count_size_and_md5),
+        cmocka_unit_test(test_insight_files_have_their_own_folder_in_both_layouts),
         cmocka_unit_test(test_destination_options_are_validated_against_the_table),
         cmocka_unit_test_setup_teardown(test_digests_chain_and_report_every_tampering, setup,
                                         teardown),
