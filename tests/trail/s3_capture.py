@@ -3,8 +3,10 @@
 # continuation token full of characters that need encoding; the next one
 # empty and final), appending each request (method, path, headers, body as
 # hex) as one JSON line to the file given, so the test can check the
-# signature trailkeep sent. Usage: s3_capture.py PORTFILE OUTFILE
-import http.server, json, sys
+# signature trailkeep sent. A listing of prefix "slow/" names one object
+# whose GET sends a few bytes and then stalls (to interrupt a download).
+# Usage: s3_capture.py PORTFILE OUTFILE
+import http.server, json, sys, time
 
 TOKEN_XML = "tok+en/with=chars&amp;more"
 
@@ -25,6 +27,22 @@ class H(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         self.record(b"")
+        if self.path.endswith("/slow/x.gz"):
+            self.send_response(200)
+            self.send_header("Content-Length", "1000000")
+            self.end_headers()
+            self.wfile.write(b"\x1f\x8b partial")
+            self.wfile.flush()
+            time.sleep(20)
+            return
+        if "prefix=slow" in self.path:
+            b = (b"<ListBucketResult><IsTruncated>false</IsTruncated>"
+                 b"<Contents><Key>slow/x.gz</Key></Contents></ListBucketResult>")
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(b)))
+            self.end_headers()
+            self.wfile.write(b)
+            return
         first = "continuation-token=" not in self.path
         page = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult>"
                 "<IsTruncated>%s</IsTruncated>%s</ListBucketResult>" %

@@ -73,5 +73,19 @@ print("\n".join(sorted(set(out))))
 PYEOF
 eq "botocore computes the same signature for every PUT and GET; payload hash = SHA-256 of the body; session token signed; a wrong secret differs" \
   "botocore-equal True|get-session-token-signed True|payload-hash True|signed-has-sha256 True|wrong-secret-differs True" "$(paste -sd'|' "$TMP/verdict")"
+
+# Interrupted while an object downloads: the private folder goes away.
+mkdir -p "$TMP/itmp"
+TMPDIR="$TMP/itmp" "$TK_BIN" verify --bucket s3://sig-bucket/slow --endpoint http://127.0.0.1:$CPORT \
+  --path-style --public-key "$TMP/pub.pem" >"$TMP/int.out" 2>"$TMP/int.err" &
+VP=$!
+for _ in $(seq 1 100); do [ -n "$(find "$TMP/itmp" -name x.gz 2>/dev/null)" ] && break; sleep 0.1; done
+eq "a stalled download is written inside a private (0700) temporary folder" \
+  "700 trailkeep-verify-" "$(stat -c %a "$TMP"/itmp/trailkeep-verify-* 2>&1) $(ls "$TMP/itmp" | cut -c1-17)"
+kill -INT "$VP"
+wait "$VP"
+eq "SIGINT during the download: exit 130" 130 $?
+eq "... the temporary folder was removed" "" "$(ls -A "$TMP/itmp")"
+check "... and the message says so" grep -q "interrupted; the temporary folder was removed" "$TMP/int.err"
 kill "$CAP_PID"; wait "$CAP_PID" 2>/dev/null
 tk_done
