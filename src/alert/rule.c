@@ -392,8 +392,10 @@ int tk_atext_render(const tk_atext_t *t, const tk_aview_t *v, size_t cap, tk_buf
             p++;
             continue;
         }
-        if (*p != '{') {
-            rc = put_capped(b, p, 1, cap, &full);
+        if (*p != '{') { /* a literal run, whole, so a cut never splits a character */
+            size_t n = strcspn(p, "{}");
+            rc = put_capped(b, p, n ? n : 1, cap, &full);
+            p += (n ? n : 1) - 1;
             continue;
         }
         p = strchr(p, '}');

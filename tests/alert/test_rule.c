@@ -941,6 +941,12 @@ static void test_title_and_summary_render_the_event_fields(void **s)
     assert_int_equal(title_of("\"{u}\"", ev, t, sizeof t), 0);
     assert_int_equal(strlen(t), 255); /* 'a' + 127 two-byte characters */
     assert_int_equal((unsigned char)t[253], 0xc3);
+    /* a literal character is never split either: 254 bytes + "\xc3\xa9" stops at 254 */
+    snprintf(ev, sizeof ev, "{\"eventName\":\"x\",\"u\":\"%0254d\"}", 7);
+    assert_int_equal(title_of("\"{u}\xc3\xa9\"", ev, t, sizeof t), 0);
+    assert_int_equal(strlen(t), 254);
+    assert_int_equal(title_of("\"{u}\"", ev, t, sizeof t), 0);
+    assert_int_equal(strlen(t), 254);
     /* errors name the place */
     assert_int_equal(title_of("\"{eventName\"", EV, t, sizeof t), TK_EINVAL);
     assert_non_null(strstr(t, "title: '{' at offset 0 is not closed"));
