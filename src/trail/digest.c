@@ -299,6 +299,13 @@ static void report(tk_trail_verify_cb cb, void *ud, tk_trail_verify_summary_t *s
         cb(ud, kind, object, status, detail);
 }
 
+/* key as a path in the folder: without the digest's base part (see below)
+ * when it has it, else unchanged (then it will not be found). */
+static const char *local_key(const char *key, const char *self, size_t base)
+{
+    return base && !strncmp(key, self, base) ? key + base : key;
+}
+
 int tk_trail_verify_folder(const char *folder, const char *public_pem, tk_trail_verify_cb cb,
                            void *ud, tk_trail_verify_summary_t *sum, char *err)
 {
@@ -381,7 +388,13 @@ int tk_trail_verify_folder(const char *folder, const char *public_pem, tk_trail_
         int link_ok = prev ? (pobj && psig && !strcmp(psig, prev->sig) &&
                               !strcmp(pobj, jstr(prev->doc, "digestObject")))
                            : 1;
-        if (!self || strcmp(self, g->file->rel)) {
+        /* The folder may be a copy of a folder inside the bucket (`aws s3 cp
+         * s3://b/prod ./copy`): keys then start with a part (base) that the
+         * paths here lack. It is the same for every object the digest names. */
+        size_t rl = strlen(g->file->rel), sl = self ? strlen(self) : 0, base = 0;
+        if (self && sl > rl && self[sl - rl - 1] == '/' && !strcmp(self + sl - rl, g->file->rel))
+            base = sl - rl;
+        if (!self || (!base && strcmp(self, g->file->rel))) {
             report(cb, ud, sum, "digest", g->file->rel, "modified",
                    "the digest names another object (moved or copied)");
             chain_ok = 0;
@@ -396,10 +409,11 @@ int tk_trail_verify_folder(const char *folder, const char *public_pem, tk_trail_
         if (!prev && pobj) {
             /* The first digest found points back to one that is gone. */
             int found = 0;
+            const char *prel = local_key(pobj, self, base);
             for (size_t k = 0; k < nfiles && !found; k++)
-                found = files[k].is_digest && !strcmp(files[k].rel, pobj);
+                found = files[k].is_digest && !strcmp(files[k].rel, prel);
             if (!found) {
-                report(cb, ud, sum, "digest", pobj, "missing",
+                report(cb, ud, sum, "digest", prel, "missing",
                        "referenced by the oldest digest present");
                 chain_ok = 0;
             }
@@ -412,6 +426,7 @@ int tk_trail_verify_folder(const char *folder, const char *public_pem, tk_trail_
             const char *obj = jstr(it, "object"), *hv = jstr(it, "hashValue");
             if (!obj || !hv)
                 continue;
+            obj = local_key(obj, self, base);
             vfile_t *f = NULL;
             for (size_t k = 0; k < nfiles && !f; k++)
                 if (!files[k].is_digest && !strcmp(files[k].rel, obj))

@@ -178,8 +178,8 @@ typedef struct tk_trail_verify_summary {
 typedef void (*tk_trail_verify_cb)(void *ud, const char *kind, const char *object,
                                    const char *status, const char *detail);
 
-/* Checks an archive folder (a folder destination, or a bucket copied with
- * `aws s3 cp --recursive`) with the PEM public key alone. 0 when the check
+/* Checks an archive folder (a folder destination, or a bucket, or any folder
+ * of it, copied with `aws s3 cp --recursive`) with the PEM public key alone. 0 when the check
  * ran (problems are in sum), else TK_EINVAL (key), TK_ENOTFOUND (folder).
  * Calls are serialised inside (one verification at a time per process). */
 int tk_trail_verify_folder(const char *folder, const char *public_pem, tk_trail_verify_cb cb,

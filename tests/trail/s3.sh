@@ -61,6 +61,9 @@ eq "after the outage: all 450 events of the account delivered, none twice" \
 "$TK_BIN" trails public-key --data "$D" >"$TMP/pub.pem"
 check "trails verify --folder (bucket copy) --public-key: chain intact, no problem" \
   "$TK_BIN" trails verify --folder "$TMP/got2" --public-key "$TMP/pub.pem"
+"$AWS" --endpoint-url "http://127.0.0.1:$S3PORT" s3 cp --recursive --quiet s3://audit-logs/prod "$TMP/sub" 2>>"$TMP/aws.err"
+check "a copy of a folder of the bucket (aws s3 cp s3://audit-logs/prod) verifies too" \
+  "$TK_BIN" trails verify --folder "$TMP/sub" --public-key "$TMP/pub.pem"
 f=$(find "$TMP/got2" -path '*cn-beijing*' -name 'Actiontrail_*.gz' | head -1)
 printf 'X' | dd of="$f" bs=1 seek=20 conv=notrunc 2>/dev/null
 "$TK_BIN" trails verify --folder "$TMP/got2" --public-key "$TMP/pub.pem" >"$TMP/v.out"
