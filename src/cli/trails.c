@@ -463,13 +463,45 @@ static int fetch_object(tk_s3_t *s3, const char *root, const char *key, uint64_t
     return rc;
 }
 
+/* "listed N, fetched M (size)" redrawn in place on a terminal, at most 5 times a second. */
+typedef struct {
+    int on, drawn;
+    struct timespec last;
+} fetch_progress_t;
+
+static void fetch_progress(fetch_progress_t *p, int force, size_t listed, size_t fetched,
+                           uint64_t bytes)
+{
+    if (!p->on)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long ms = (now.tv_sec - p->last.tv_sec) * 1000L + (now.tv_nsec - p->last.tv_nsec) / 1000000L;
+    if (!force && p->drawn && ms < 200)
+        return;
+    p->last = now;
+    char b[32];
+    fprintf(stderr, "\r\033[Ktrailkeep verify: %zu object(s) listed, %zu fetched (%s)", listed,
+            fetched, tk_cli_fmt_bytes(bytes, b));
+    fflush(stderr);
+    p->drawn = 1;
+}
+
+static void fetch_progress_clear(fetch_progress_t *p)
+{
+    if (p->on && p->drawn) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+        p->drawn = 0;
+    }
+}
+
 /* Lists the prefix page by page and fetches each wanted object into root.
  * Unsafe keys are reported (and counted in *rejected), not fetched. */
 static int fetch_bucket(tk_s3_t *s3, const char *bucket, const char *prefix, const char *root,
                         size_t *fetched, size_t *rejected, char *err)
 {
-    tk_progress_t prog;
-    tk_progress_init(&prog, 0);
+    fetch_progress_t prog = {.on = isatty(2)};
     char *token = NULL;
     size_t listed = 0;
     uint64_t total = 0;
@@ -487,7 +519,7 @@ static int fetch_bucket(tk_s3_t *s3, const char *bucket, const char *prefix, con
             if (!wanted_key(k))
                 continue;
             if (!tk_s3_key_is_safe(k)) {
-                tk_progress_clear(&prog);
+                fetch_progress_clear(&prog);
                 printf("%-11s %-6s s3://%s/%s  - %s\n", "rejected", "object", bucket, k,
                        "the key is not a safe relative path ('..', '.', empty component, "
                        "leading '/' or control character): not fetched");
@@ -502,8 +534,9 @@ static int fetch_bucket(tk_s3_t *s3, const char *bucket, const char *prefix, con
             }
             total += b;
             (*fetched)++;
-            tk_progress_update(&prog, 0, *fetched, 0, listed, total, 0);
+            fetch_progress(&prog, 0, listed, *fetched, total);
         }
+        fetch_progress(&prog, 0, listed, *fetched, total);
         if (!rc && page.truncated && token && !strcmp(token, page.next_token))
             rc = tk_errf(err, TK_ECORRUPT, "the bucket returned the same continuation token twice");
         free(token);
@@ -513,11 +546,12 @@ static int fetch_bucket(tk_s3_t *s3, const char *bucket, const char *prefix, con
         tk_s3_list_page_free(&page);
     } while (!rc && token);
     free(token);
-    tk_progress_update(&prog, 1, *fetched, 0, listed, total, 0);
-    tk_progress_clear(&prog);
-    if (!rc && isatty(2))
-        fprintf(stderr, "trailkeep verify: listed %zu object(s) under s3://%s/%s, fetched %zu\n",
-                listed, bucket, prefix, *fetched);
+    fetch_progress_clear(&prog);
+    if (!rc && prog.on) {
+        char b[32];
+        fprintf(stderr, "trailkeep verify: %zu object(s) listed under s3://%s/%s, %zu fetched (%s)\n",
+                listed, bucket, prefix, *fetched, tk_cli_fmt_bytes(total, b));
+    }
     return rc;
 }
 
