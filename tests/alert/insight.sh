@@ -3,7 +3,7 @@
 # records are made by `trailkeep insights run` over generated traffic with
 # the Insights scenarios; a rule from the `insight` template is created over
 # the API with two webhook users (generic and Slack shapes) on a receiver
-# that checks signatures. Ingesting the Start record over /v1/events opens
+# that checks signatures, and a mail user on aiosmtpd. Ingesting the Start record over /v1/events opens
 # one alert (group = sharedEventId) and sends a fire notice carrying the
 # type, object, rates and the record's explanation; the End record clears
 # it and sends a recovery notice with the incident's final figures. Other
@@ -17,6 +17,8 @@ D=$TMP/data
 ACC=100000000000000
 SECRET=insight-hook-secret
 WPORT=$(free_port)
+SPORT=$(free_port)
+/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || { nok "python3-aiosmtpd is installed (run scripts/setup)"; tk_done; }
 
 # Insights records from generated traffic (3 days, the Insights scenarios).
 "$FAST" gen --seed 3 --start 2026-10-01 --days 3 --per-day 3000 --accounts 1 --insight-attacks \
@@ -43,8 +45,15 @@ check "insights run over the generated traffic gives Start/End pairs (ApiErrorRa
 
 $PY "$HERE/webhook_rx.py" "$WPORT" "$SECRET" "$TMP/hooks.jsonl" 2>>"$TMP/rx.err" &
 TK_CLEANUP_PIDS+=("$!")
-for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$WPORT/" && break; sleep 0.1; done
-start_server "$D" --alert-retry-max 1 || { nok "server starts"; tk_done; }
+/usr/bin/python3 -u -m aiosmtpd -n -l "127.0.0.1:$SPORT" >>"$TMP/mail.txt" 2>>"$TMP/smtp.err" &
+TK_CLEANUP_PIDS+=("$!")
+for _ in $(seq 1 100); do
+  curl -s -o /dev/null "http://127.0.0.1:$WPORT/" &&
+    /usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1',$SPORT),1)" 2>/dev/null && break
+  sleep 0.1
+done
+start_server "$D" --alert-retry-max 1 --smtp-url "smtp://127.0.0.1:$SPORT" --smtp-from alerts@trailkeep.test ||
+  { nok "server starts"; tk_done; }
 bootstrap_key "$D"
 A="$KEY_ID:$KEY_SECRET"
 J=(-H 'Content-Type: application/json')
@@ -68,8 +77,10 @@ for u in sec:generic chat:slack; do
   req POST /v1/users "$A" "${J[@]}" -d "{\"name\":\"${u%%:*}\",\"webhook_url\":\"http://127.0.0.1:$WPORT/${u%%:*}\",\"webhook_secret\":\"$SECRET\",\"webhook_shape\":\"${u##*:}\"}" >/dev/null
 done
 eq "two webhook users over the API (generic and Slack)" 200 "$CODE"
+req POST /v1/users "$A" "${J[@]}" -d '{"name":"oncall","email":"oncall@example.test"}' >/dev/null
+eq "a mail user" 200 "$CODE"
 req POST /v1/alert-rules "$A" "${J[@]}" \
-  -d '{"id":"insights","template":"insight?types=ApiErrorRateInsight,IpInsight","recipients":"sec,chat","repeat":"2s"}' >/dev/null
+  -d '{"id":"insights","template":"insight?types=ApiErrorRateInsight,IpInsight","recipients":"sec,chat,oncall","repeat":"2s"}' >/dev/null
 eq "rule from the insight template over the API: 201, severity high" "201 template high" \
   "$CODE $(jget "$TMP/body" 'j["kind"]+" "+j["severity"]')"
 req POST /v1/alert-rules "$A" "${J[@]}" -d '{"id":"bad","template":"insight?types=CpuInsight"}' >/dev/null
@@ -94,6 +105,14 @@ eq "the Slack notice is one line with the title, then the summary" \
   "[HIGH] trailkeep alert insights fired in account $ACC ($SID): $WANT_TITLE
 $WANT_SUM" "$(hook fire slack 'b["text"]')"
 eq "every notice is signed" 0 "$(grep -c '"sig": "bad"' "$TMP/hooks.jsonl")"
+mails() { [ -f "$TMP/mail.txt" ] && grep -c -- "^Subject: .*insights $1" "$TMP/mail.txt" || true; }
+mails_fired() { mails fired; }
+check "a mail arrives" wait_for mails_fired 1
+eq "its subject is the notice line with the title" \
+  "Subject: [HIGH] trailkeep alert insights fired in account $ACC ($SID): $WANT_TITLE" \
+  "$(grep -m1 '^Subject: ' "$TMP/mail.txt")"
+check "its body has the explanation as a paragraph of its own" \
+  bash -c 'tr -d "\r" <"$1" | grep -qxF -- "$2"' _ "$TMP/mail.txt" "$WANT_SUM"
 
 sleep 2.5 # past the repeat interval: a time-cleared rule would have cleared by now
 req GET '/v1/alerts?state=triggered' "$A" >/dev/null
@@ -107,6 +126,10 @@ eq "the alert is cleared by its End record" "1 cleared" \
 WANT_END=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["insightDetails"]["explanation"])' "$TMP/ApiErrorRateInsight-end.json")
 eq "the recovery notice carries the whole incident's explanation and the End's sequence number" \
   "cleared $WANT_END True" "$(hook recovery generic 'b["state"]+" "+b["summary"]+" "+str(b["clear_seq"]>0)')"
+mails_cleared() { mails cleared; }
+check "the recovery mail arrives, with the End's explanation" \
+  bash -c 'for _ in $(seq 1 150); do grep -q "^Subject: .*insights cleared" "$1" && grep -qF -- "$2" "$1" && exit 0; sleep 0.1; done; exit 1' _ \
+  "$TMP/mail.txt" "$WANT_END"
 check "the recovery Slack line says cleared" bash -c "grep -q '^\[HIGH\] trailkeep alert insights cleared in account $ACC ($SID): ApiErrorRateInsight' <<<\"\$1\"" _ \
   "$(hook recovery slack 'b["text"]')"
 
@@ -116,6 +139,6 @@ gen_events 3 "$ACC" "$(date +%s)" 1 ord >"$TMP/ord.jsonl"
 req POST /v1/events "$A" --data-binary @"$TMP/ord.jsonl" >/dev/null
 sleep 1
 req GET '/v1/alerts' "$A" >/dev/null
-eq "a PolicyChange Start (not in types) and ordinary events open nothing" "1 2 2" \
-  "$(jget "$TMP/body" 'len(j["alerts"])') $(fires) $(recoveries)"
+eq "a PolicyChange Start (not in types) and ordinary events open nothing" "1 2 2 2" \
+  "$(jget "$TMP/body" 'len(j["alerts"])') $(fires) $(recoveries) $(grep -c '^Subject:' "$TMP/mail.txt")"
 tk_done
