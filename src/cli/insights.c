@@ -12,6 +12,8 @@
 #include "base/tk.h"
 #include "base/tktime.h"
 #include "insight/insight.h"
+#include "insight/service.h"
+#include "meta/meta.h"
 #include "store/store.h"
 
 #include <stdio.h>
@@ -25,6 +27,9 @@ static void usage(FILE *f)
     fprintf(f,
 "usage: trailkeep insights run [options]\n"
 "       trailkeep insights types\n"
+"       trailkeep insights settings [--data DIR] [--account ID] [--enable T,..]\n"
+"                [--disable T,..] [--sensitivity low|medium|high] [--set T.knob=V]...\n"
+"                [--reset-overrides]\n"
 "\n"
 "Insights find where an account's activity departs from its own normal: write\n"
 "rates per API, error rates, source IPs, AccessKeys, permission, password and\n"
@@ -32,7 +37,8 @@ static void usage(FILE *f)
 "(up to 28 days before --since, per hour of the week or of the day) and prints\n"
 "one Start and one End Insights event per incident, with the users, IPs,\n"
 "AccessKeys, APIs and user agents that explain it. `types` lists the detectors\n"
-"and the knobs --set accepts.\n"
+"and the knobs --set accepts. `settings` shows or changes what `serve` runs for\n"
+"one account (see trailkeep insights settings --help).\n"
 "\n"
 "run options:\n"
 "  --data DIR          data directory (default: $TRAILKEEP_DATA or ./data)\n"
@@ -332,6 +338,115 @@ static int cmd_run(int argc, char **argv)
     return rc ? 1 : 0;
 }
 
+static void settings_usage(FILE *f)
+{
+    fprintf(f,
+"usage: trailkeep insights settings [options]\n"
+"\n"
+"Shows (no change option) or changes which Insights types `serve` runs for one\n"
+"account, and how sensitive they are. Stored in DIR/meta.db; a running serve\n"
+"applies a change within a second, from its next tick on. Prints the settings\n"
+"as JSON (the same as GET /v1/insights/settings).\n"
+"\n"
+"options:\n"
+"  --data DIR          data directory (default: $TRAILKEEP_DATA or ./data)\n"
+"  --account ID        the account (default 100000000000000)\n"
+"  --enable T[,T...]   switch these types on ('*' = all)\n"
+"  --disable T[,T...]  switch these types off ('*' = all); applied after --enable\n"
+"  --sensitivity S     low (every alpha / 100: fewer, stronger findings), medium\n"
+"                      (the defaults) or high (alpha x 100, at most 0.5: more findings)\n"
+"  --set T.knob=V      a knob override ('*' for all types), applied after the\n"
+"                      sensitivity; repeatable, added to the stored ones\n"
+"  --reset-overrides   drop the stored overrides first\n"
+"  -h, --help          this help\n"
+"\n"
+"exit status: 0 ok; 1 meta.db could not be read or written; 2 usage error.\n"
+"\n"
+"examples:\n"
+"  trailkeep insights settings --account 1234567890123456\n"
+"  trailkeep insights settings --account 1234567890123456 --disable IpInsight --sensitivity low\n"
+"  trailkeep insights settings --set AkInsight.k=3 --reset-overrides\n");
+}
+
+static int cmd_settings(int argc, char **argv)
+{
+    const char *dir = tk_cli_default_data(), *account = TK_DEFAULT_ACCOUNT, *enable = NULL;
+    const char *disable = NULL, *sens = NULL, *v;
+    const char *sets[MAX_SETS];
+    size_t nsets = 0;
+    int reset = 0, r;
+    for (int i = 2; i < argc; i++) {
+        if (tk_cli_is_help(argv[i])) {
+            settings_usage(stdout);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--reset-overrides")) {
+            reset = 1;
+            continue;
+        }
+#define OPTV(name, var)                                                               \
+    if ((r = tk_cli_opt(argc, argv, &i, "insights settings", name, &v)) != 0) {       \
+        if (r < 0)                                                                   \
+            return 2;                                                                \
+        var = v;                                                                     \
+        continue;                                                                    \
+    }
+        OPTV("--data", dir)
+        OPTV("--account", account)
+        OPTV("--enable", enable)
+        OPTV("--disable", disable)
+        OPTV("--sensitivity", sens)
+#undef OPTV
+        if ((r = tk_cli_opt(argc, argv, &i, "insights settings", "--set", &v)) != 0) {
+            if (r < 0)
+                return 2;
+            if (nsets == MAX_SETS) {
+                fprintf(stderr, "trailkeep insights settings: at most %d --set\n", MAX_SETS);
+                return 2;
+            }
+            sets[nsets++] = v;
+            continue;
+        }
+        fprintf(stderr, "trailkeep insights settings: unknown option '%s' (see --help)\n", argv[i]);
+        return 2;
+    }
+    if (!tk_fs_exists(dir)) {
+        fprintf(stderr, "trailkeep insights settings: data directory '%s' does not exist; give "
+                        "--data DIR (or set TRAILKEEP_DATA)\n", dir);
+        return 1;
+    }
+    char err[TK_ERRLEN] = "";
+    tk_meta_t *m = NULL;
+    if (tk_meta_open(dir, &m, err)) {
+        fprintf(stderr, "trailkeep insights settings: cannot open %s/meta.db: %s\n", dir, err);
+        return 1;
+    }
+    tk_insight_settings_t st;
+    int code = 0, rc = tk_insight_settings_get(m, account, &st, err);
+    int change = enable || disable || sens || nsets || reset;
+    if (!rc && change) {
+        rc = tk_insight_settings_edit(&st, enable, disable, sens, sets, nsets, reset, err);
+        if (rc == TK_EINVAL || rc == TK_ETOOBIG) {
+            fprintf(stderr, "trailkeep insights settings: %s\n", err);
+            tk_meta_close(m);
+            return 2;
+        }
+        if (!rc)
+            rc = tk_insight_settings_put(m, &st, err);
+    }
+    if (rc) {
+        fprintf(stderr, "trailkeep insights settings: %s\n", err);
+        code = 1;
+    } else {
+        tk_buf_t b = TK_BUF_INIT;
+        if (tk_insight_settings_json(&st, &b) == 0)
+            printf("%.*s\n", (int)b.len, b.p);
+        tk_buf_free(&b);
+    }
+    tk_meta_close(m);
+    return code;
+}
+
 int tk_cmd_insights(int argc, char **argv)
 {
     if (argc < 2 || tk_cli_is_help(argv[1])) {
@@ -349,6 +464,9 @@ int tk_cmd_insights(int argc, char **argv)
     }
     if (!strcmp(argv[1], "run"))
         return cmd_run(argc, argv);
-    fprintf(stderr, "trailkeep insights: unknown subcommand '%s' (run or types)\n", argv[1]);
+    if (!strcmp(argv[1], "settings"))
+        return cmd_settings(argc, argv);
+    fprintf(stderr, "trailkeep insights: unknown subcommand '%s' (run, types or settings)\n",
+            argv[1]);
     return 2;
 }

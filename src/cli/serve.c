@@ -11,6 +11,8 @@
 #include "base/tk.h"
 #include "base/tktime.h"
 #include "http/route_alerts.h"
+#include "http/route_insights.h"
+#include "insight/service.h"
 #include "http/server.h"
 #include "meta/meta.h"
 #include "query/lookup.h"
@@ -31,7 +33,8 @@
 typedef struct serve_cfg {
     char *data, *listen, *access_log, *tls_cert, *tls_key;
     char *smtp_url, *smtp_from, *smtp_user, *smtp_password, *smtp_ca;
-    int smtp_starttls, no_alerts;
+    int smtp_starttls, no_alerts, no_insights;
+    long insight_tick;
     long alert_retry_max;
     long max_body, max_decompressed, max_events, purge_hour, retention_days, threads;
     long max_inflight, max_page, seal_interval, max_connections;
@@ -80,7 +83,9 @@ static void usage(FILE *f)
           "  --smtp-user U --smtp-password P  SMTP authentication (optional)\n"
           "  --smtp-starttls        require STARTTLS on smtp://\n"
           "  --smtp-ca FILE         PEM CA bundle that signs the mail server's certificate\n"
-          "  --alert-retry-max SECS longest wait between notification retries (default 300)\n\n"
+          "  --alert-retry-max SECS longest wait between notification retries (default 300)\n"
+          "  --no-insights          do not run the Insights models in this process\n"
+          "  --insight-tick-seconds S  judge completed minutes this often (default 60)\n\n"
           "examples:\n"
           "  trailkeep serve --data /var/lib/trailkeep --listen 0.0.0.0:8460\n"
           "  trailkeep serve --config /etc/trailkeep.json --access-log /var/log/trailkeep.jsonl\n",
@@ -212,6 +217,10 @@ static int cfg_set(serve_cfg_t *c, const char *key, const char *v, char *err)
         return set_bool(&c->smtp_starttls, key, v, err);
     if (!strcmp(key, "no-alerts"))
         return set_bool(&c->no_alerts, key, v, err);
+    if (!strcmp(key, "no-insights"))
+        return set_bool(&c->no_insights, key, v, err);
+    if (!strcmp(key, "insight-tick-seconds"))
+        return set_long(&c->insight_tick, key, v, 1, 3600, err);
     if (!strcmp(key, "alert-retry-max"))
         return set_long(&c->alert_retry_max, key, v, 1, 86400, err);
     if (!strcmp(key, "metrics-open-loopback"))
@@ -416,7 +425,7 @@ static int parse_args(int argc, char **argv, serve_cfg_t *c, int *help)
             *eq = 0;
         if (!strcmp(key, "metrics-open-loopback") || !strcmp(key, "no-purge") ||
             !strcmp(key, "purge-on-start") || !strcmp(key, "smtp-starttls") ||
-            !strcmp(key, "no-alerts")) {
+            !strcmp(key, "no-alerts") || !strcmp(key, "no-insights")) {
             if (cfg_set(c, key, eq ? a + 2 + (eq - key) + 1 : "true", err)) {
                 fprintf(stderr, "trailkeep serve: %s\n", err);
                 return 2;
@@ -444,12 +453,45 @@ static int parse_args(int argc, char **argv, serve_cfg_t *c, int *help)
 typedef struct alert_metrics {
     pthread_mutex_t mu;
     tk_alert_service_t *alerts;
+    tk_insight_service_t *insights;
 } alert_metrics_t;
+
+static void insight_metrics(tk_insight_service_t *is, tk_buf_t *o)
+{
+    tk_insight_service_stats_t st;
+    tk_insight_service_stats(is, &st);
+    static const char *const names[][2] = {
+        {"trailkeep_insight_events_total", "Log events read by the Insights models."},
+        {"trailkeep_insight_own_records_skipped_total", "... of them Insights records (not learnt from)."},
+        {"trailkeep_insight_records_emitted_total", "Insights records (Start/End) the models emitted."},
+        {"trailkeep_insight_records_stored_total", "... newly stored."},
+        {"trailkeep_insight_records_duplicate_total", "... already stored (history re-judged after a restart)."},
+        {"trailkeep_insight_ticks_total", "Evaluation ticks."},
+        {"trailkeep_insight_tick_errors_total", "Ticks that failed (retried at the next one)."},
+        {"trailkeep_insight_checkpoint_seq", "Log sequence number the Insights models have read up to."},
+        {"trailkeep_insight_accounts", "Accounts with Insights aggregates in memory."},
+        {"trailkeep_insight_aggregate_bytes", "Memory held by the Insights aggregates."},
+        {"trailkeep_insight_rebuilt", "1 once the start-up rebuild from the store is done."},
+        {"trailkeep_insight_rebuild_ms", "Duration of the start-up rebuild."},
+    };
+    const uint64_t v[] = {st.events, st.own_skipped, st.records_emitted, st.records_stored,
+                          st.records_duplicate, st.ticks, st.tick_errors, st.checkpoint,
+                          st.accounts, st.agg_bytes, (uint64_t)st.rebuilt,
+                          (uint64_t)st.rebuild_ms};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        int counter = strstr(names[i][0], "_total") != NULL;
+        tk_buf_printf(o, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", names[i][0], names[i][1],
+                      names[i][0], counter ? "counter" : "gauge", names[i][0],
+                      (unsigned long long)v[i]);
+    }
+}
 
 static void alert_metrics(void *ud, tk_buf_t *o)
 {
     alert_metrics_t *am = ud;
     pthread_mutex_lock(&am->mu);
+    if (am->insights)
+        insight_metrics(am->insights, o);
     if (am->alerts) {
         tk_alert_service_stats_t st;
         tk_alert_service_stats(am->alerts, &st);
@@ -511,7 +553,8 @@ int tk_cmd_serve(int argc, char **argv)
     tk_http_server_t *http = NULL;
     tk_trail_deliverer_t *trails = NULL;
     tk_alert_service_t *alerts = NULL;
-    alert_metrics_t am = {.mu = PTHREAD_MUTEX_INITIALIZER, .alerts = NULL};
+    tk_insight_service_t *insights = NULL;
+    alert_metrics_t am = {.mu = PTHREAD_MUTEX_INITIALIZER, .alerts = NULL, .insights = NULL};
     int log_fd = 0;
     bg_t b;
     memset(&b, 0, sizeof b);
@@ -594,6 +637,7 @@ int tk_cmd_serve(int argc, char **argv)
     fflush(stdout);
     if (!c.no_alerts)
         tk_http_enable_alerts(); /* before the listener: no early 404 */
+    tk_http_enable_insights(); /* the stored records are served even with --no-insights */
     if (tk_http_start(&ho, store, meta, &http, err)) {
         fprintf(stderr, "trailkeep serve: %s\n", err);
         goto out;
@@ -626,6 +670,19 @@ int tk_cmd_serve(int argc, char **argv)
         }
         pthread_mutex_lock(&am.mu);
         am.alerts = alerts;
+        pthread_mutex_unlock(&am.mu);
+    }
+    /* Insights: the start-up rebuild (28 days of history) runs in the thread,
+     * so /healthz and ingest answer at once. */
+    if (!c.no_insights) {
+        tk_insight_service_opts_t io = {.tick_ms = (c.insight_tick ? c.insight_tick : 60) * 1000};
+        if (tk_insight_service_create(meta, store, &io, &insights, err) ||
+            tk_insight_service_start(insights, err)) {
+            fprintf(stderr, "trailkeep serve: insights: %s\n", err);
+            goto out;
+        }
+        pthread_mutex_lock(&am.mu);
+        am.insights = insights;
         pthread_mutex_unlock(&am.mu);
     }
     b.store = store;
@@ -664,7 +721,9 @@ out:
     }
     pthread_mutex_lock(&am.mu); /* /metrics may still be answering */
     am.alerts = NULL;
+    am.insights = NULL;
     pthread_mutex_unlock(&am.mu);
+    tk_insight_service_destroy(insights);
     tk_alert_service_destroy(alerts);
     tk_trail_deliverer_destroy(trails);
     tk_http_stop(http);

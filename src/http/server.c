@@ -312,6 +312,9 @@ static tk_route_t route_of(const char *method, const char *path, tk_req_t *r)
 /* Set by tk_http_enable_alerts() (route_alerts.c) when the binary links alerting. */
 void (*tk_http_alerts_route)(tk_req_t *r) = NULL;
 
+/* Set by tk_http_enable_insights() (route_insights.c) when the binary links Insights. */
+void (*tk_http_insights_route)(tk_req_t *r) = NULL;
+
 static int alerts_path(const char *p)
 {
     static const char *const pre[] = {"/v1/alert-rules", "/v1/alerts", "/v1/users", "/v1/user-groups"};
@@ -360,6 +363,9 @@ static void dispatch(tk_req_t *r)
     default:
         if (tk_http_alerts_route && alerts_path(r->path))
             return tk_http_alerts_route(r);
+        if (tk_http_insights_route && !strncmp(r->path, "/v1/insights", 12) &&
+            (r->path[12] == 0 || r->path[12] == '/'))
+            return tk_http_insights_route(r);
         if (!strcmp(r->path, "/v1/trails")) {
             if (get || post)
                 return tk_route_trails(r);

@@ -260,6 +260,20 @@ int tk_insight_live_add_stored(tk_insight_live_t *l, const tk_stored_event_t *ev
  * NULL: no attributions) is read for the attributions of emitted records. */
 int tk_insight_live_tick(tk_insight_live_t *l, tk_store_t *s, int64_t now_ms,
                          tk_insight_emit_cb emit, void *ud, char *err);
+/* An account's own configuration (its enabled types, sensitivity, knob
+ * overrides; copied), used from the next tick on; NULL = the consumer's.
+ * The aggregate keeps recording with the consumer's configuration. 0 or TK_ENOMEM. */
+int tk_insight_live_set_account_config(tk_insight_live_t *l, const char *account,
+                                       const tk_insight_config_t *cfg);
+/* Adds account's stored events in [start_ms, end_ms] with seq <= max_seq
+ * (those after max_seq come through the log) to its aggregate, so baselines
+ * exist at once after a restart or an import. cancel (may be NULL) is polled
+ * every 4096 events: nonzero stops with TK_ECLOSED. */
+int tk_insight_live_rebuild(tk_insight_live_t *l, tk_store_t *s, const char *account,
+                            int64_t start_ms, int64_t end_ms, uint64_t max_seq,
+                            int (*cancel)(void *ud), void *cancel_ud, char *err);
+/* Accounts held and the memory of their aggregates and incident lists. */
+void tk_insight_live_stats(const tk_insight_live_t *l, size_t *accounts, size_t *agg_bytes);
 
 /* Tallies attributions for r's incidents from the account's stored events
  * (what tk_insight_run_account does after evaluating). */

@@ -27,8 +27,11 @@ typedef struct live_inc {
 typedef struct live_acct {
     char *account;
     tk_insight_agg_t *agg;
+    tk_insight_config_t cfg; /* the consumer's, or the account's own (set_account_config) */
+    uint32_t lookback;     /* minutes re-judged before the previous tick's end */
     uint32_t last_until;   /* minutes before this were judged by an earlier tick */
     uint32_t last_prune;
+    int late;              /* a late event or a new configuration: re-judge at the next tick */
     live_inc_t *inc;       /* reported incidents still in reach of a re-evaluation */
     size_t ninc, capinc;
 } live_acct_t;
@@ -37,8 +40,21 @@ struct tk_insight_live {
     tk_insight_config_t cfg;
     live_acct_t *acc;
     size_t nacc, capacc;
-    uint32_t lookback;     /* minutes re-judged before the previous tick's end */
 };
+
+/* k-of-m plus close_quiet of the widest enabled detector (and a margin): a
+ * re-evaluation from that far back sees every incident still in progress. */
+static uint32_t lookback_of(const tk_insight_config_t *cfg)
+{
+    uint32_t lb0 = 0;
+    for (int d = 0; d < TK_INSIGHT_NDET; d++) {
+        const tk_insight_knobs_t *k = &cfg->knobs[d];
+        uint32_t lb = (uint32_t)(k->m + k->close_quiet) + 2;
+        if (k->enabled != 0 && lb > lb0)
+            lb0 = lb;
+    }
+    return lb0;
+}
 
 tk_insight_live_t *tk_insight_live_create(const tk_insight_config_t *cfg)
 {
@@ -49,12 +65,6 @@ tk_insight_live_t *tk_insight_live_create(const tk_insight_config_t *cfg)
         l->cfg = *cfg;
     else
         tk_insight_config_default(&l->cfg);
-    for (int d = 0; d < TK_INSIGHT_NDET; d++) {
-        const tk_insight_knobs_t *k = &l->cfg.knobs[d];
-        uint32_t lb = (uint32_t)(k->m + k->close_quiet) + 2;
-        if (k->enabled != 0 && lb > l->lookback)
-            l->lookback = lb;
-    }
     return l;
 }
 
@@ -93,7 +103,12 @@ static live_acct_t *acct_get(tk_insight_live_t *l, const char *account)
     }
     live_acct_t *a = &l->acc[l->nacc];
     memset(a, 0, sizeof *a);
+    a->cfg = l->cfg;
+    a->lookback = lookback_of(&a->cfg);
     a->account = strdup(account);
+    /* Recorded with the consumer's configuration, whatever the account's own
+     * says (set_account_config): a type the account enables later then
+     * finds its history already there. */
     a->agg = tk_insight_agg_create(&l->cfg);
     if (!a->account || !a->agg) {
         acct_free(a);
@@ -106,7 +121,15 @@ static live_acct_t *acct_get(tk_insight_live_t *l, const char *account)
 int tk_insight_live_add(tk_insight_live_t *l, const char *account, const tk_insight_obs_t *o)
 {
     live_acct_t *a = acct_get(l, account);
-    return a ? tk_insight_agg_add(a->agg, o) : TK_ENOMEM;
+    if (!a)
+        return TK_ENOMEM;
+    /* A late event (delivery delay, a client's retry) lands in a minute
+     * already judged: the next tick re-judges instead of waiting for the
+     * next minute to complete. Insights records are not activity. */
+    if (o->time_ms >= 0 && (uint64_t)o->time_ms / 60000 < a->last_until &&
+        strcmp(o->event_type, "ActionTrailInsight"))
+        a->late = 1;
+    return tk_insight_agg_add(a->agg, o);
 }
 
 int tk_insight_live_add_stored(tk_insight_live_t *l, const tk_stored_event_t *ev)
@@ -153,15 +176,15 @@ static int emit_one(tk_insight_result_t *r, size_t i, int end_state, tk_insight_
     return rc;
 }
 
-static int tick_account(tk_insight_live_t *l, live_acct_t *a, tk_store_t *s, uint32_t until,
+static int tick_account(live_acct_t *a, tk_store_t *s, uint32_t until,
                         tk_insight_emit_cb emit, void *ud, char *err)
 {
-    uint32_t from = a->last_until > l->lookback ? a->last_until - l->lookback : 0;
+    uint32_t from = a->last_until > a->lookback ? a->last_until - a->lookback : 0;
     for (size_t i = 0; i < a->ninc; i++)
         if (a->inc[i].open && a->inc[i].start_min < from)
             from = a->inc[i].start_min;
     tk_insight_result_t r;
-    int rc = tk_insight_evaluate(a->agg, a->account, &l->cfg, (int64_t)from * 60000,
+    int rc = tk_insight_evaluate(a->agg, a->account, &a->cfg, (int64_t)from * 60000,
                                  (int64_t)until * 60000, &r, err);
     if (rc)
         return rc;
@@ -216,7 +239,7 @@ static int tick_account(tk_insight_live_t *l, live_acct_t *a, tk_store_t *s, uin
     size_t keep = 0;
     for (size_t i = 0; i < a->ninc; i++) {
         live_inc_t *m = &a->inc[i];
-        uint32_t reach = m->end_min + (uint32_t)l->cfg.knobs[m->det].close_quiet + l->lookback;
+        uint32_t reach = m->end_min + (uint32_t)a->cfg.knobs[m->det].close_quiet + a->lookback;
         if (!m->open && reach < until) {
             free(m->key);
             continue;
@@ -225,6 +248,7 @@ static int tick_account(tk_insight_live_t *l, live_acct_t *a, tk_store_t *s, uin
     }
     a->ninc = keep;
     a->last_until = until;
+    a->late = 0;
     if (until >= a->last_prune + PRUNE_EVERY_MIN && until > HISTORY_MIN + 1440) {
         a->last_prune = until;
         rc = tk_insight_agg_prune(a->agg, until - HISTORY_MIN - 1440);
@@ -239,11 +263,82 @@ int tk_insight_live_tick(tk_insight_live_t *l, tk_store_t *s, int64_t now_ms,
         return 0;
     uint32_t until = (uint32_t)(now_ms / 60000); /* minutes before the current one are complete */
     for (size_t i = 0; i < l->nacc; i++) {
-        if (until <= l->acc[i].last_until)
+        if (until < l->acc[i].last_until || (until == l->acc[i].last_until && !l->acc[i].late))
             continue;
-        int rc = tick_account(l, &l->acc[i], s, until, emit, ud, err);
+        int rc = tick_account(&l->acc[i], s, until, emit, ud, err);
         if (rc)
             return rc;
     }
     return 0;
+}
+
+int tk_insight_live_set_account_config(tk_insight_live_t *l, const char *account,
+                                       const tk_insight_config_t *cfg)
+{
+    live_acct_t *a = acct_get(l, account);
+    if (!a)
+        return TK_ENOMEM;
+    a->cfg = cfg ? *cfg : l->cfg;
+    a->lookback = lookback_of(&a->cfg);
+    a->late = 1; /* judge the recent minutes again under the new configuration */
+    return 0;
+}
+
+typedef struct rebuild_ctx {
+    tk_insight_agg_t *agg;
+    uint64_t max_seq, n;
+    int (*cancel)(void *);
+    void *cancel_ud;
+    int rc;
+} rebuild_ctx_t;
+
+static int rebuild_cb(void *ud, const tk_stored_event_t *ev)
+{
+    rebuild_ctx_t *c = ud;
+    if (c->cancel && (++c->n & 4095) == 0 && c->cancel(c->cancel_ud)) {
+        c->rc = TK_ECLOSED;
+        return 1;
+    }
+    if (ev->seq > c->max_seq)
+        return 0; /* appended after the cut: the log reader counts it */
+    tk_insight_obs_t o;
+    cJSON *doc = NULL;
+    if (tk_insight_obs_from_json(ev->json.p, ev->json.len, ev->time_ms, &o, &doc))
+        return 0;
+    c->rc = tk_insight_agg_add(c->agg, &o);
+    cJSON_Delete(doc);
+    return c->rc ? 1 : 0;
+}
+
+int tk_insight_live_rebuild(tk_insight_live_t *l, tk_store_t *s, const char *account,
+                            int64_t start_ms, int64_t end_ms, uint64_t max_seq,
+                            int (*cancel)(void *ud), void *cancel_ud, char *err)
+{
+    live_acct_t *a = acct_get(l, account);
+    if (!a)
+        return tk_errf(err, TK_ENOMEM, "insights: out of memory adding account %s", account);
+    tk_lookup_req_t req;
+    memset(&req, 0, sizeof req);
+    req.account = account;
+    req.start_ms = start_ms;
+    req.end_ms = end_ms;
+    req.forward = 1;
+    rebuild_ctx_t c = {.agg = a->agg, .max_seq = max_seq, .cancel = cancel, .cancel_ud = cancel_ud};
+    int rc = tk_store_lookup(s, &req, rebuild_cb, &c, err);
+    if (c.rc == TK_ECLOSED)
+        return tk_errf(err, TK_ECLOSED, "insights: rebuild of account %s cancelled", account);
+    if (c.rc)
+        return tk_errf(err, c.rc, "insights: out of memory while aggregating account %s", account);
+    return rc < 0 ? rc : 0;
+}
+
+void tk_insight_live_stats(const tk_insight_live_t *l, size_t *accounts, size_t *agg_bytes)
+{
+    size_t b = 0;
+    for (size_t i = 0; i < l->nacc; i++)
+        b += tk_insight_agg_bytes(l->acc[i].agg) + l->acc[i].ninc * sizeof(live_inc_t);
+    if (accounts)
+        *accounts = l->nacc;
+    if (agg_bytes)
+        *agg_bytes = b;
 }
