@@ -59,11 +59,11 @@ void tk_insight_settings_default(const char *account, tk_insight_settings_t *out
 
 int tk_insight_settings_config(const tk_insight_settings_t *s, tk_insight_config_t *cfg, char *err)
 {
-    static const double scale[3] = {0.01, 1, 100};
     tk_insight_config_default(cfg);
     int sv = s->sensitivity >= 0 && s->sensitivity < 3 ? s->sensitivity : 1;
     for (int d = 0; d < TK_INSIGHT_NDET; d++) {
-        double a = cfg->knobs[d].alpha * scale[sv];
+        double a = cfg->knobs[d].alpha;
+        a = sv == TK_INSIGHT_SENS_LOW ? a / 100 : sv == TK_INSIGHT_SENS_HIGH ? a * 100 : a;
         cfg->knobs[d].alpha = a > 0.5 ? 0.5 : a < 1e-12 ? 1e-12 : a;
         if (!s->enabled[d])
             cfg->knobs[d].enabled = 0;
