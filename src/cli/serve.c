@@ -684,6 +684,10 @@ int tk_cmd_serve(int argc, char **argv)
         pthread_mutex_lock(&am.mu);
         am.insights = insights;
         pthread_mutex_unlock(&am.mu);
+    } else {
+        /* A previous run's position must not hold WAL files back: the
+         * models rebuild from the store at their next start anyway. */
+        tk_store_log_retain(store, "insights", UINT64_MAX);
     }
     b.store = store;
     b.meta = meta;
