@@ -52,8 +52,10 @@ static void usage(FILE *f)
 "        [--region R] [--path-style] [--page-size N]\n"
 "        checks delivered files against the signed digests: each file valid,\n"
 "        modified, missing or not covered; the digest chain intact or broken.\n"
-"        NAME: a folder trail's own folder; --folder: any copy of a trail's\n"
-"        objects (e.g. `aws s3 cp --recursive`), with the public key file;\n"
+"        NAME: a trail's own folder or bucket (s3 trails: its endpoint and\n"
+"        credentials, else AWS_* from the environment); --folder: any copy\n"
+"        of a trail's objects (e.g. `aws s3 cp --recursive`), with the public\n"
+"        key file;\n"
 "        --bucket: the objects straight from an S3-compatible bucket (listed,\n"
 "        downloaded to a private temporary folder, removed afterwards), with\n"
 "        AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY [/ AWS_SESSION_TOKEN] from the\n"
@@ -555,6 +557,16 @@ static int fetch_bucket(tk_s3_t *s3, const char *bucket, const char *prefix, con
     return rc;
 }
 
+/* What verify --bucket reads, from the command line or from an s3 trail. */
+typedef struct {
+    const char *bucket, *prefix;            /* prefix "" or ending in '/' */
+    const char *endpoint, *region, *ak, *sk, *token;
+    int path_style, all;
+    long page_size;
+} bucket_job_t;
+
+static int run_bucket(const bucket_job_t *j, const tk_buf_t *pem);
+
 static int verify_bucket(const args_t *a, const tk_buf_t *pem)
 {
     const char *url = a->bucket;
@@ -591,16 +603,34 @@ static int verify_bucket(const args_t *a, const tk_buf_t *pem)
                         "for temporary ones): set them (read-only access is enough)\n");
         return 2;
     }
-    tk_s3_config_t c = {
+    bucket_job_t job = {
+        .bucket = bucket,
+        .prefix = prefix,
         .endpoint = a->endpoint ? a->endpoint : "https://s3.amazonaws.com",
         .region = a->region ? a->region : "us-east-1",
-        .bucket = bucket,
-        .access_key_id = ak,
-        .secret_access_key = sk,
-        .session_token = getenv("AWS_SESSION_TOKEN"),
+        .ak = ak,
+        .sk = sk,
+        .token = getenv("AWS_SESSION_TOKEN"),
         .path_style = a->path_style,
+        .all = a->all,
+        .page_size = page_size,
+    };
+    return run_bucket(&job, pem);
+}
+
+static int run_bucket(const bucket_job_t *j, const tk_buf_t *pem)
+{
+    const char *bucket = j->bucket, *prefix = j->prefix;
+    tk_s3_config_t c = {
+        .endpoint = j->endpoint,
+        .region = j->region,
+        .bucket = bucket,
+        .access_key_id = j->ak,
+        .secret_access_key = j->sk,
+        .session_token = j->token,
+        .path_style = j->path_style,
         .timeout_s = 300,
-        .list_max_keys = (int)page_size,
+        .list_max_keys = (int)j->page_size,
         .should_abort = verify_should_stop,
     };
     char err[TK_ERRLEN];
@@ -636,7 +666,7 @@ static int verify_bucket(const args_t *a, const tk_buf_t *pem)
         fprintf(stderr, "trailkeep trails verify: %s\n", err);
         code = 1;
     } else if (!g_verify_stop) {
-        bucket_line_t bl2 = {a->all, bucket};
+        bucket_line_t bl2 = {j->all, bucket};
         rc = tk_trail_verify_folder(root, pem->p, bucket_verify_line, &bl2, &sum, err);
         if (rc)
             code = fail("verify", rc, err);
@@ -657,6 +687,64 @@ static int verify_bucket(const args_t *a, const tk_buf_t *pem)
            bucket, prefix, fetched, sum.digests, sum.digests_valid, sum.logs_valid, sum.problems,
            sum.chain_intact ? "intact" : sum.digests ? "BROKEN" : "absent (no digest found)");
     return sum.problems || !sum.chain_intact ? 1 : 0;
+}
+
+static const char *json_opt(const cJSON *o, const char *k, const char *def)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) && *v->valuestring ? v->valuestring : def;
+}
+
+/* `trails verify NAME` of an s3 trail: its own bucket, prefix, endpoint and
+ * credentials (the trail's, else the environment's), this data directory's
+ * public key unless --public-key. */
+static int verify_s3_trail(const args_t *a, const char *dir, const tk_trail_t *t)
+{
+    char err[TK_ERRLEN], fp[65], prefix[300];
+    tk_buf_t pem = TK_BUF_INIT;
+    int rc;
+    if (a->pubkey) {
+        char *p;
+        size_t n;
+        if ((rc = tk_fs_read_all(a->pubkey, &p, &n, err)))
+            return fail("verify", rc, err);
+        tk_buf_append(&pem, p, n);
+        free(p);
+    } else if ((rc = tk_trail_public_key(dir, &pem, fp, err))) {
+        return fail("verify", rc, err);
+    }
+    cJSON *o = cJSON_Parse(t->dest_options);
+    const char *ak = json_opt(o, "access_key_id", NULL), *sk = json_opt(o, "secret_access_key", NULL);
+    const char *token = !ak && !sk ? getenv("AWS_SESSION_TOKEN") : NULL;
+    if (!ak)
+        ak = getenv("AWS_ACCESS_KEY_ID");
+    if (!sk)
+        sk = getenv("AWS_SECRET_ACCESS_KEY");
+    size_t pl = strlen(t->oss_prefix);
+    snprintf(prefix, sizeof prefix, "%s%s", t->oss_prefix,
+             pl && t->oss_prefix[pl - 1] != '/' ? "/" : "");
+    bucket_job_t job = {
+        .bucket = json_opt(o, "bucket", t->oss_bucket),
+        .prefix = prefix,
+        .endpoint = json_opt(o, "endpoint", "https://s3.amazonaws.com"),
+        .region = json_opt(o, "region", "us-east-1"),
+        .ak = ak,
+        .sk = sk,
+        .token = token,
+        .path_style = !strcmp(json_opt(o, "path_style", "false"), "true"),
+        .all = a->all,
+    };
+    if (!ak || !*ak || !sk || !*sk) {
+        fprintf(stderr, "trailkeep trails verify: trail %s has no credentials of its own: set "
+                        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to read its bucket\n",
+                t->name);
+        rc = 2;
+    } else {
+        rc = run_bucket(&job, &pem);
+    }
+    cJSON_Delete(o);
+    tk_buf_free(&pem);
+    return rc;
 }
 
 static int cmd_verify(const args_t *a, const char *dir, const char *account)
@@ -700,9 +788,11 @@ static int cmd_verify(const args_t *a, const char *dir, const char *account)
         tk_meta_close(m);
         if (rc)
             return fail("verify", rc, err);
+        if (!a->folder && !strcmp(t.dest_type, "s3"))
+            return verify_s3_trail(a, dir, &t);
         if (!a->folder && strcmp(t.dest_type, "folder")) {
-            fprintf(stderr, "trailkeep trails verify: trail %s delivers to %s: copy its objects "
-                            "to a folder (aws s3 cp --recursive) and give --folder\n",
+            fprintf(stderr, "trailkeep trails verify: trail %s delivers to %s, which keeps no "
+                            "files to check\n",
                     t.name, t.dest_type);
             return 2;
         }

@@ -124,6 +124,9 @@ eq "... and through the prefix too: exit 1, same line" "1 1" \
 VB s3://audit-logs >/dev/null 2>&1
 eq "the original put back: exit 0 again" 0 $?
 
+"$TK_BIN" verify --trail s3-archive --data "$D" --account $ACC >"$TMP/vbt.out" 2>"$TMP/vbt.err"
+eq "verify --trail NAME of an s3 trail reads its own bucket, prefix and endpoint: exit 0" 0 $?
+check "... and names them" grep -q "^verified s3://audit-logs/prod/trail/: .*0 problem(s); digest chain intact$" "$TMP/vbt.out"
 VB s3://no-such-bucket >"$TMP/vb6.out" 2>"$TMP/vb6.err"
 eq "a missing bucket: exit 1 (documented: could not be read)" 1 $?
 check "... with a clear error naming the bucket and S3's NoSuchBucket" \
