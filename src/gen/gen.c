@@ -32,9 +32,10 @@ const char *const tk_gen_scenario_names[] = {
 };
 /* Insights scenarios (opts.insight_attacks) number on after SC__COUNT so the
  * attack scenarios above, and their output, stay as they are. */
-enum { SC_PW_SPREE = SC__COUNT, SC_PRIV_ESC, SC_ERR_STORM, SC_AK_LEAK, SC__ALL };
+enum { SC_PW_SPREE = SC__COUNT, SC_PRIV_ESC, SC_ERR_STORM, SC_AK_LEAK, SC_AK_NEWNET, SC__ALL };
 const char *const tk_gen_insight_scenario_names[] = {
-    "password-reset-spree", "permission-escalation", "error-storm", "accesskey-leak-new-ip", NULL,
+    "password-reset-spree", "permission-escalation", "error-storm", "accesskey-leak-new-ip",
+    "ak-new-network", NULL,
 };
 static const char *scen_name(int sc)
 {
@@ -150,7 +151,8 @@ static void rand_ipv4(gen_rng_t *r, const uint8_t *firsts, uint32_t nf, char *ou
 static void rand_ipv6(gen_rng_t *r, char *out)
 {
     static const char *const pfx[] = {"240e", "2408", "2409", "2001:da8"};
-    snprintf(out, 48, "%s:%x:%x:%x:%x:%x:%x", pfx[gen_below(r, 3)], gen_below(r, 0xffff) + 1,
+    /* 1-group prefix + 3 groups + 0 + 3 groups: 8 groups, a valid address */
+    snprintf(out, 48, "%s:%x:%x:%x:0:%x:%x:%x", pfx[gen_below(r, 3)], gen_below(r, 0xffff) + 1,
              gen_below(r, 0xffff), gen_below(r, 0xffff), gen_below(r, 0xffff), gen_below(r, 0xffff),
              gen_below(r, 0xffff) + 1);
 }
@@ -537,7 +539,8 @@ static uint16_t find_keyed(const gen_account_t *a, gen_rng_t *r)
 }
 
 /* Plans one set of Insights scenarios: activity that is ordinary event by
- * event and anomalous only by its rate, sustained over minutes. */
+ * event and anomalous only by its rate, sustained over minutes, or (the
+ * AccessKey from a new network) only by where it comes from. */
 static int plan_insight_scenarios(tk_gen_t *g, gen_rng_t *r, size_t *cap)
 {
     int64_t span = g->end_ms - g->start_ms;
@@ -575,6 +578,18 @@ static int plan_insight_scenarios(tk_gen_t *g, gen_rng_t *r, size_t *cap)
                     s.step = (uint8_t)gen_below(r, 3); /* which API (AK leak) */
                     rc = add_sev(g, cap, &s);
                 }
+            }
+            break;
+        }
+        case SC_AK_NEWNET: { /* a person's key, used as they use it, from a network new to them */
+            s.ident = find_ident(a, r, 1, 0);
+            double minutes = 20 + gen_below(r, 41), rate = 0.4 + 0.8 * gen_unit(r), at = 0;
+            while (at < minutes * 60000 && !rc) {
+                s.ms = t + (int64_t)at;
+                s.aux = (uint16_t)pick_cum(g->api_cum, gen_api_count,
+                                           gen_u64(r) % g->api_cum[gen_api_count - 1]);
+                rc = add_sev(g, cap, &s);
+                at += -log(1 - gen_unit(r)) * 60000 / rate; /* Poisson arrivals */
             }
             break;
         }
@@ -835,7 +850,71 @@ static void fill_resources(gen_draft_t *d, gen_rng_t *r)
     }
 }
 
+/* Where people and machines call from, beyond their fixed addresses, made
+ * from hashes of (account, identity, day or time) so no random draw is added
+ * and the rest of the stream stays as it was:
+ * - a person works away from the office (travel, home office) on about one
+ *   weekday in 12, all day from one network new to them, and starts that day
+ *   with a console sign-in from there;
+ * - a person's own line changes address inside its /24 every day (DHCP);
+ * - every other automation runs on a runner fleet spread over four /24
+ *   subnets, each call from any host of them. */
+static void roam(tk_gen_t *g, gen_draft_t *d)
+{
+    if (!d->id || d->kind == EV_SERVICE)
+        return;
+    gen_account_t *a = &g->accts[d->acct - g->accts];
+    uint32_t ii = (uint32_t)(d->id - a->ids);
+    gen_ident_t *id = &a->ids[ii];
+    if (id->type != ID_RAM_USER)
+        return;
+    uint64_t who = a->hseed ^ gen_mix((uint64_t)ii << 8 ^ 0x726f616dull);
+    if (!id->human) {
+        if (gen_mix(who) % 2)
+            return;
+        uint64_t h = gen_mix(who ^ (uint64_t)d->ms ^ gen_mix((uint64_t)d->ms));
+        uint64_t net = gen_mix(who ^ (0x666c656574ull + h % 4));
+        snprintf(d->ipbuf, sizeof d->ipbuf, "%u.%u.%u.%u",
+                 ipv4_first[net % TK_ARRAY_LEN(ipv4_first)], (unsigned)(net >> 8) & 255,
+                 (unsigned)(net >> 16) & 255, 1 + (unsigned)((h >> 8) % 254));
+        d->ip = d->ipbuf;
+        return;
+    }
+    int64_t lday = tk_time_day(d->ms + 8 * HOUR_MS);
+    uint64_t day = gen_mix(who ^ gen_mix((uint64_t)lday));
+    if (!local_is_weekend(d->ms) && day % 12 == 0) {
+        snprintf(d->ipbuf, sizeof d->ipbuf, "%u.%u.%u.%u",
+                 ipv4_first[(day >> 8) % TK_ARRAY_LEN(ipv4_first)], (unsigned)(day >> 16) & 255,
+                 (unsigned)(day >> 24) & 255, 1 + (unsigned)((day >> 32) % 254));
+        d->ip = d->ipbuf;
+        if (id->away_day != lday) { /* the day starts with signing in from there */
+            id->away_day = lday;
+            d->kind = EV_SIGNIN;
+            d->ua = gen_ua_browser[id->ua[1]];
+            d->err = NULL;
+            d->api = NULL;
+            d->ak = "";
+            d->console = 0;
+        }
+        return;
+    }
+    if (d->ip == id->ips[2] && !strchr(d->ip, ':')) { /* the personal line, IPv4 */
+        const char *dot = strrchr(d->ip, '.');
+        snprintf(d->ipbuf, sizeof d->ipbuf, "%.*s.%u", (int)(dot - d->ip), d->ip,
+                 1 + (unsigned)((day >> 40) % 254));
+        d->ip = d->ipbuf;
+    }
+}
+
+static void bg_draws(tk_gen_t *g, gen_draft_t *d);
+
 static void bg_draft(tk_gen_t *g, gen_draft_t *d)
+{
+    bg_draws(g, d);
+    roam(g, d);
+}
+
+static void bg_draws(tk_gen_t *g, gen_draft_t *d)
 {
     gen_rng_t *r = &g->rng;
     memset(d, 0, sizeof *d);
@@ -1015,6 +1094,11 @@ static void sev_draft(tk_gen_t *g, const gen_sev_t *s, gen_draft_t *d)
         api = &gen_apis[gen_api_find(recon[s->step % 3].svc, recon[s->step % 3].name)];
         break;
     }
+    case SC_AK_NEWNET: /* the owner's own tool and the usual mix of APIs: only the network differs */
+        d->ua = gen_ua_tool[id->ua[0]];
+        d->ak = id->ak[0];
+        api = &gen_apis[s->aux];
+        break;
     }
     d->api = api;
     if (gen_services[api->svc].global)

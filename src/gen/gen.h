@@ -86,7 +86,9 @@ extern const char *const tk_gen_scenario_names[];
 /* Names of the Insights scenarios (insight_attacks), NULL-terminated (static):
  * sustained deviations rather than single events: a password-reset spree, a
  * permission-escalation spree, an error storm from a misconfigured script, a
- * leaked AccessKey used from a new IP. */
+ * leaked AccessKey used from a new IP at a high rate, and a person's
+ * AccessKey used at its usual rate and mix of APIs from a new /24
+ * ("ak-new-network", 20-60 minutes). */
 extern const char *const tk_gen_insight_scenario_names[];
 
 #endif

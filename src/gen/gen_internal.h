@@ -157,6 +157,7 @@ typedef struct gen_ident {
     char principal[24];  /* principalId (roles: the RoleId) */
     char ak[2][32];      /* permanent AccessKeys (LTAI...) */
     char ips[GEN_MAX_IPS][48];
+    int64_t away_day;    /* local day of the last away-from-office day seen (roaming) */
 } gen_ident_t;
 
 typedef struct gen_account {
@@ -184,6 +185,7 @@ typedef struct gen_draft {
     const char *region;
     const gen_region_t *reg;
     const char *ip;
+    char ipbuf[48];            /* ip when it is made for this event (roaming, runner fleets) */
     const char *ua;
     const char *ak;            /* "" when none (console) */
     char sts_ak[40];

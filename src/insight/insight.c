@@ -46,6 +46,13 @@ const tk_insight_opt_t tk_insight_opts[] = {
     {"k_events", OPT(k_events), 0, 1,
      "1: k counts events in the anomalous minutes of the window (a spree), 0: minutes"},
     {"enabled", OPT(enabled), 0, 1, "1 to run the detector, 0 to skip it"},
+    {"net_min", OPT(net_min), 0, 1e6,
+     "AkInsight: weighted calls (read 1, write 3) of a known key from a new network that "
+     "open an incident; 0 turns the check off"},
+    {"net_days", OPT(net_days), 1, 28,
+     "AkInsight: days a key must have been active in the 28 before to have usual networks"},
+    {"net_roam", OPT(net_roam), 0, 1e6,
+     "AkInsight: networks per active day above which a key roams (CI pools: not judged by network)"},
 };
 const size_t tk_insight_nopts = TK_ARRAY_LEN(tk_insight_opts);
 
@@ -167,10 +174,20 @@ int tk_insight_evaluate(const tk_insight_agg_t *a, const char *account,
     for (size_t i = 0; i < tk_insight_agg_nseries(a); i++) {
         const tk_insight_series_t *s = tk_insight_agg_series(a, i);
         const tk_insight_knobs_t *kn = &r->cfg.knobs[s->det];
-        if (kn->enabled == 0)
-            continue;
         const tk_insight_detector_t *d = tk_insight_detectors[s->det];
+        if (kn->enabled == 0 || d->evaluate_all)
+            continue;
         int rc = d->evaluate(d, kn, s, r->hist_start_min, from, r->until_min, &r->inc);
+        if (rc)
+            return tk_errf(err, rc, "insights: out of memory evaluating account %s", account);
+    }
+    /* Detectors whose series are judged together (AkInsight: a key's networks). */
+    for (int det = 0; det < TK_INSIGHT_NDET; det++) {
+        const tk_insight_detector_t *d = tk_insight_detectors[det];
+        if (!d->evaluate_all || r->cfg.knobs[det].enabled == 0)
+            continue;
+        int rc = d->evaluate_all(d, det, &r->cfg.knobs[det], a, r->hist_start_min, from,
+                                 r->until_min, &r->inc);
         if (rc)
             return tk_errf(err, rc, "insights: out of memory evaluating account %s", account);
     }

@@ -46,6 +46,10 @@ typedef struct tk_insight_knobs {
     double by_events;     /* 1: judge event counts, weights only gate min_count; 0: judge weights */
     double k_events;      /* 1: k counts events in the anomalous minutes, not minutes (sprees) */
     double enabled;       /* 0 disables the detector */
+    /* AkInsight's "known key from a new network" check (0 elsewhere; see det_actor.c): */
+    double net_min;       /* weighted calls (read 1, write 3) from a new network that open; 0: off */
+    double net_days;      /* days a key must have been active in the 28 before to be judged */
+    double net_roam;      /* networks per active day above which a key roams (not judged) */
 } tk_insight_knobs_t;
 
 /* One row of a detector's option table: drives --set, `insights types` and docs. */
@@ -74,6 +78,7 @@ typedef struct tk_insight_key {
  * detector needs its own). */
 struct tk_insight_series;
 struct tk_insight_inclist;
+struct tk_insight_agg;
 typedef struct tk_insight_detector {
     const char *name;         /* "ApiCallRateInsight" */
     const char *summary;      /* one line for `insights types` */
@@ -83,6 +88,14 @@ typedef struct tk_insight_detector {
     int (*evaluate)(const struct tk_insight_detector *d, const tk_insight_knobs_t *kn,
                     const struct tk_insight_series *s, uint32_t hist_start_min,
                     uint32_t from_min, uint32_t until_min, struct tk_insight_inclist *out);
+    /* Optional (NULL for most): judges every series of detector id det at
+     * once, for series judged against their siblings (AkInsight's (key,
+     * network) series against the key's other networks and its owner's
+     * console use). When set, tk_insight_evaluate calls it once instead of
+     * evaluate per series; it reads a (borrowed) and appends to out. */
+    int (*evaluate_all)(const struct tk_insight_detector *d, int det, const tk_insight_knobs_t *kn,
+                        const struct tk_insight_agg *a, uint32_t hist_start_min,
+                        uint32_t from_min, uint32_t until_min, struct tk_insight_inclist *out);
 } tk_insight_detector_t;
 
 /* The registry, in a fixed order (indexes are detector ids). */
