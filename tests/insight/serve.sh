@@ -4,7 +4,8 @@
 # must store exactly the Insights records `insights run` finds over the same
 # data (same eventIds); GET /v1/insights returns them per account, pages, and
 # each filter narrows to what the records say; another account's key sees
-# none and gets 403 for AccountId; a restart (SIGTERM, then kill -9) stores
+# none and gets 403 for AccountId (the management account of an organization
+# reads its members'); a restart (SIGTERM, then kill -9) stores
 # nothing twice; a burst of DeleteInstance ingested live opens an
 # ApiCallRateInsight within a few ticks; per-account settings (CLI and API)
 # switch a type off and on again in the running service.
@@ -113,6 +114,12 @@ eq "account 2's key sees none of account 1's records" "" \
   "$(comm -12 <(ids "$R2" "" | tr ' ' '\n') <(want "$A1" True | tr ' ' '\n'))"
 req GET "/v1/insights?AccountId=$A1" "$R2" >/dev/null
 eq "account 2's key asking for AccountId=account 1: 403" 403 "$CODE"
+"$TK_BIN" accounts org create --data "$D" --id o-test --management "$A1" >/dev/null 2>&1
+"$TK_BIN" accounts org add-member --data "$D" "$A2" >/dev/null 2>&1
+eq "with account 1 the management account of an organization holding account 2, its key reads account 2's records with AccountId" \
+  "$(want "$A2" True)" "$(ids "$R1" "AccountId=$A2")"
+req GET "/v1/insights?AccountId=$A1" "$R2" >/dev/null
+eq "... while the member's key still gets 403 for the management account" 403 "$CODE"
 req GET "/v1/insights?InsightType=NoSuchInsight" "$R1" >/dev/null
 eq "an unknown InsightType: 400" 400 "$CODE"
 req GET "/v1/insights?State=Middle" "$R1" >/dev/null
