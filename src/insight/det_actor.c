@@ -74,8 +74,9 @@ static uint64_t events_between(const tk_insight_series_t *s, uint32_t lo, uint32
     return n;
 }
 
-/* IpInsight: each IP's series through the shared engine; an incident is
- * dropped when, in the day up to its detection, someone signed in to the
+/* IpInsight: each IP's series through the shared engine; an incident of an
+ * IP first seen in the day before it is dropped when, in that day up to its
+ * detection, someone signed in to the
  * console from that IP and fewer than IP_VOUCH_MAX_FAIL sign-ins failed
  * there (a typo, not guessing): a person of the account working from a
  * hotel or from home all day is not a stranger. Brute force (failures
@@ -97,22 +98,27 @@ static int evaluate_ip(const tk_insight_detector_t *d, int det, const tk_insight
     nsign = 0;
     for (size_t i = 0; i < ns && !rc; i++) {
         const tk_insight_series_t *s = tk_insight_agg_series(a, i);
-        if (s->det != det)
-            continue;
-        if (strchr(s->key, ' '))
+        if (s->det == det && strchr(s->key, ' '))
             sign[nsign++] = s;
-        else
-            rc = tk_insight_series_evaluate(d, kn, s, hist_start_min, from_min, until_min, &mine);
     }
-    for (size_t i = 0; i < mine.n && !rc; i++) {
-        const tk_insight_incident_t *in = &mine.v[i];
-        uint32_t lo = in->start_min > IP_VOUCH_MIN ? in->start_min - IP_VOUCH_MIN : 0;
-        uint32_t hi = in->detect_min + 1;
-        if (events_between(signin_series(sign, nsign, IP_SIGNIN_OK, in->key), lo, hi) &&
-            events_between(signin_series(sign, nsign, IP_SIGNIN_FAIL, in->key), lo, hi) <
-                IP_VOUCH_MAX_FAIL)
+    for (size_t i = 0; i < ns && !rc; i++) {
+        const tk_insight_series_t *s = tk_insight_agg_series(a, i);
+        if (s->det != det || strchr(s->key, ' '))
             continue;
-        rc = push_incident(out, in);
+        mine.n = 0;
+        rc = tk_insight_series_evaluate(d, kn, s, hist_start_min, from_min, until_min, &mine);
+        for (size_t j = 0; j < mine.n && !rc; j++) {
+            const tk_insight_incident_t *in = &mine.v[j];
+            uint32_t lo = in->start_min > IP_VOUCH_MIN ? in->start_min - IP_VOUCH_MIN : 0;
+            uint32_t hi = in->detect_min + 1;
+            /* Only an IP new that day: a known IP's excess is judged as it was. */
+            if (s->pts[0].minute >= lo &&
+                events_between(signin_series(sign, nsign, IP_SIGNIN_OK, s->key), lo, hi) &&
+                events_between(signin_series(sign, nsign, IP_SIGNIN_FAIL, s->key), lo, hi) <
+                    IP_VOUCH_MAX_FAIL)
+                continue;
+            rc = push_incident(out, in);
+        }
     }
     free(mine.v);
     free(sign);

@@ -756,6 +756,272 @@ static void test_live_ticks_emit_exactly_the_offline_records(void **st)
     free(s.v);
 }
 
+/* ---- AkInsight: a known key from a new network ---- */
+
+#define AK_ALICE "LTAIalice00000000000000"
+
+/* alice's key on every day of `days` from 09:00 to 17:00, one call every 10
+ * minutes from the office (198.51.100.10), reads and writes alternating. */
+static void ak_history(stream_t *s, int days)
+{
+    for (int d = 0; d < days; d++)
+        for (int m = 9 * 60; m < 17 * 60; m += 10) {
+            int w = (m / 10) % 2;
+            put(s, t0() + d * DAY_MS + m * MIN_MS, "Ecs", w ? "StartInstance" : "DescribeInstances",
+                w ? "Write" : "Read", "", "alice", "198.51.100.10", AK_ALICE);
+        }
+}
+
+/* n calls of ak by user from ip, one every 2 minutes from a0: reads only, or
+ * read, write, read, ... (weights 1, 3, 1: net_min 5 is reached at the 3rd). */
+static void ak_use(stream_t *s, int64_t a0, int n, int reads_only, const char *user,
+                   const char *ip, const char *ak)
+{
+    for (int i = 0; i < n; i++) {
+        int w = !reads_only && i % 2;
+        put(s, a0 + i * 2 * MIN_MS, "Ecs", w ? "StopInstance" : "DescribeInstances",
+            w ? "Write" : "Read", "", user, ip, ak);
+    }
+}
+
+/* Monday of the third week, 10:00: after 14 days of history. */
+static int64_t ak_attack_time(void) { return t0() + 14 * DAY_MS + 10 * HOUR_MS; }
+
+static size_t net_incidents(const run_t *r)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->r.inc.n; i++)
+        n += r->r.inc.v[i].det == det("AkInsight") && strstr(r->r.inc.v[i].key, " from ");
+    return n;
+}
+
+static void test_ak_known_key_from_new_network_is_one_incident(void **st)
+{
+    (void)st;
+    tk_insight_config_t cfg = only("AkInsight");
+    stream_t s = {0};
+    ak_history(&s, 15);
+    int64_t a0 = ak_attack_time();
+    ak_use(&s, a0, 15, 0, "alice", "203.0.113.50", AK_ALICE);
+    run_t r;
+    run_stream(&s, &cfg, t0() + 7 * DAY_MS, t0() + 15 * DAY_MS, 0, &r);
+    /* One incident, on the (key, network) series; the rate (1 call in 2 minutes
+     * on top of 1 in 10) does not trip the key's rate series. */
+    assert_int_equal(r.r.inc.n, 1);
+    const tk_insight_incident_t *in = &r.r.inc.v[0];
+    assert_string_equal(in->key, AK_ALICE " from 203.0.113.0/24 by alice");
+    assert_int_equal(in->start_min, a0 / MIN_MS);
+    assert_int_equal(in->detect_min, a0 / MIN_MS + 4); /* read, write, read: weight 5 */
+    assert_int_equal(in->end_min, a0 / MIN_MS + 29);  /* last call at minute 28 */
+    assert_int_equal(in->events, 15);
+    assert_int_equal(in->events_at_detect, 3);
+    assert_false(in->open);
+    cJSON *a = parse_record(&r.r, 0, 0), *b = parse_record(&r.r, 0, 1);
+    assert_string_equal(cJSON_GetObjectItem(a, "sharedEventId")->valuestring,
+                        cJSON_GetObjectItem(b, "sharedEventId")->valuestring);
+    cJSON *det_a = cJSON_GetObjectItem(a, "insightDetails");
+    assert_string_equal(cJSON_GetObjectItem(det_a, "state")->valuestring, "Start");
+    assert_string_equal(cJSON_GetObjectItem(det_a, "insightObject")->valuestring,
+                        AK_ALICE " from 203.0.113.0/24 by alice");
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    /* The explanation names the key, the new network, the user and the IP. */
+    tk_buf_t x = TK_BUF_INIT;
+    assert_int_equal(tk_insight_explain(&r.r, 0, &x), 0);
+    assert_non_null(strstr(x.p, "AkInsight: AccessKey " AK_ALICE " from 203.0.113.0/24 by alice"));
+    assert_non_null(strstr(x.p, "against a baseline of 0/min (15 events in 29 min"));
+    assert_non_null(strstr(x.p, "IP 203.0.113.50 (100%, not seen in the baseline week)"));
+    tk_buf_free(&x);
+    tk_insight_result_free(&r.r);
+
+    /* Judged up to minute 10 only: established, open, a Start and no End yet. */
+    run_stream(&s, &cfg, t0() + 7 * DAY_MS, a0 + 10 * MIN_MS, 0, &r);
+    assert_int_equal(r.r.inc.n, 1);
+    assert_true(r.r.inc.v[0].open);
+    tk_buf_t buf = TK_BUF_INIT;
+    assert_int_equal(tk_insight_render(&r.r, 0, 1, &buf), TK_EINVAL);
+    tk_buf_free(&buf);
+    tk_insight_result_free(&r.r);
+
+    /* The same use again an hour later: a second episode of a flagged network, a second incident. */
+    ak_use(&s, a0 + 2 * HOUR_MS, 5, 0, "alice", "203.0.113.51", AK_ALICE);
+    run_stream(&s, &cfg, t0() + 7 * DAY_MS, t0() + 15 * DAY_MS, 0, &r);
+    assert_int_equal(net_incidents(&r), 2);
+    assert_int_equal(r.r.inc.v[1].start_min, (a0 + 2 * HOUR_MS) / MIN_MS);
+    tk_insight_result_free(&r.r);
+    free(s.v);
+}
+
+static void test_ak_known_network_and_keys_without_history_are_not_flagged(void **st)
+{
+    (void)st;
+    tk_insight_config_t cfg = only("AkInsight");
+    stream_t s = {0};
+    ak_history(&s, 15);
+    int64_t a0 = ak_attack_time();
+    /* Another host of the office /24: the same network. */
+    ak_use(&s, a0, 15, 0, "alice", "198.51.100.77", AK_ALICE);
+    /* A key first used today (the new-key case, for the rate series). */
+    ak_use(&s, a0, 15, 0, "bob", "203.0.113.60", "LTAIbobnew0000000000000");
+    /* A key with only two days of history (net_days is 3). */
+    ak_use(&s, t0() + 12 * DAY_MS + 10 * HOUR_MS, 3, 0, "carol", "198.51.100.30",
+           "LTAIcarol00000000000000");
+    ak_use(&s, t0() + 13 * DAY_MS + 10 * HOUR_MS, 3, 0, "carol", "198.51.100.30",
+           "LTAIcarol00000000000000");
+    ak_use(&s, a0, 15, 0, "carol", "203.0.113.70", "LTAIcarol00000000000000");
+    run_t r;
+    run_stream(&s, &cfg, t0() + 7 * DAY_MS, t0() + 15 * DAY_MS, 0, &r);
+    assert_int_equal(net_incidents(&r), 0);
+    tk_insight_result_free(&r.r);
+
+    /* With net_days=2, carol's key has its history, and the new network is flagged. */
+    char err[TK_ERRLEN];
+    assert_int_equal(tk_insight_config_set(&cfg, "AkInsight.net_days=2", err), 0);
+    run_stream(&s, &cfg, t0() + 7 * DAY_MS, t0() + 15 * DAY_MS, 0, &r);
+    assert_int_equal(net_incidents(&r), 1);
+    assert_string_equal(r.r.inc.v[0].key, "LTAIcarol00000000000000 from 203.0.113.0/24 by carol");
+    tk_insight_result_free(&r.r);
+    /* net_min=0 turns the check off. */
+    assert_int_equal(tk_insight_config_set(&cfg, "AkInsight.net_min=0", err), 0);
+    run_stream(&s, &cfg, t0() + 7 * DAY_MS, t0() + 15 * DAY_MS, 0, &r);
+    assert_int_equal(net_incidents(&r), 0);
+    tk_insight_result_free(&r.r);
+    free(s.v);
+}
+
+static void test_ak_light_reads_from_a_new_network_are_not_flagged(void **st)
+{
+    (void)st;
+    tk_insight_config_t cfg = only("AkInsight");
+    stream_t s = {0};
+    ak_history(&s, 15);
+    int64_t a0 = ak_attack_time();
+    ak_use(&s, a0, 4, 1, "alice", "203.0.113.50", AK_ALICE); /* 4 reads: weight 4 < 5 */
+    run_t r;
+    run_stream(&s, &cfg, t0() + 7 * DAY_MS, t0() + 15 * DAY_MS, 0, &r);
+    assert_int_equal(net_incidents(&r), 0);
+    tk_insight_result_free(&r.r);
+    /* A fifth read (within the new network's first day) reaches net_min. */
+    ak_use(&s, a0 + 3 * HOUR_MS, 1, 1, "alice", "203.0.113.50", AK_ALICE);
+    run_stream(&s, &cfg, t0() + 7 * DAY_MS, t0() + 15 * DAY_MS, 0, &r);
+    assert_int_equal(net_incidents(&r), 1);
+    assert_int_equal(r.r.inc.v[0].start_min, (a0 + 3 * HOUR_MS) / MIN_MS);
+    assert_int_equal(r.r.inc.v[0].events, 1);
+    tk_insight_result_free(&r.r);
+    free(s.v);
+}
+
+static void test_ak_owner_console_use_or_roaming_key_vouches_for_the_network(void **st)
+{
+    (void)st;
+    tk_insight_config_t cfg = only("AkInsight");
+    stream_t s = {0};
+    ak_history(&s, 15);
+    int64_t a0 = ak_attack_time();
+    /* alice signs in to the console from the hotel first: she is there. */
+    put(&s, a0 - 20 * MIN_MS, "AasSub", "ConsoleSignin", "Write", "", "alice", "203.0.113.9", "");
+    ak_use(&s, a0, 15, 0, "alice", "203.0.113.50", AK_ALICE);
+    /* A CI key taking up a new /24 every day: it roams, its networks are not judged. */
+    static char ips[15][32];
+    for (int d = 0; d < 15; d++) {
+        snprintf(ips[d], sizeof ips[d], "198.18.%d.5", d);
+        ak_use(&s, t0() + d * DAY_MS + 3 * HOUR_MS, 10, 0, "ci-deployer", ips[d],
+               "LTAIci00000000000000000");
+    }
+    run_t r;
+    run_stream(&s, &cfg, t0() + 7 * DAY_MS, t0() + 15 * DAY_MS, 0, &r);
+    assert_int_equal(net_incidents(&r), 0);
+    tk_insight_result_free(&r.r);
+    /* Without the roaming allowance each judged day's CI network is flagged. */
+    tk_insight_config_t loose = cfg;
+    char err[TK_ERRLEN];
+    assert_int_equal(tk_insight_config_set(&loose, "AkInsight.net_roam=1000", err), 0);
+    run_stream(&s, &loose, t0() + 7 * DAY_MS, t0() + 15 * DAY_MS, 0, &r);
+    assert_int_equal(net_incidents(&r), 8); /* days 7 to 14 */
+    for (size_t i = 0; i < r.r.inc.n; i++)
+        assert_non_null(strstr(r.r.inc.v[i].key, "LTAIci00000000000000000 from 198.18."));
+    tk_insight_result_free(&r.r);
+    /* Someone else's console use from there vouches for nothing. */
+    stream_t s2 = {0};
+    ak_history(&s2, 15);
+    put(&s2, a0 - 20 * MIN_MS, "AasSub", "ConsoleSignin", "Write", "", "bob", "203.0.113.9", "");
+    ak_use(&s2, a0, 15, 0, "alice", "203.0.113.50", AK_ALICE);
+    run_stream(&s2, &cfg, t0() + 7 * DAY_MS, t0() + 15 * DAY_MS, 0, &r);
+    assert_int_equal(net_incidents(&r), 1);
+    tk_insight_result_free(&r.r);
+    free(s.v);
+    free(s2.v);
+}
+
+static void test_ak_new_network_live_ticks_emit_the_offline_records(void **st)
+{
+    (void)st;
+    tk_insight_config_t cfg = only("AkInsight");
+    stream_t s = {0};
+    ak_history(&s, 15);
+    int64_t a0 = ak_attack_time();
+    ak_use(&s, a0, 15, 0, "alice", "203.0.113.50", AK_ALICE);
+    ak_use(&s, a0 + 2 * HOUR_MS, 5, 0, "alice", "203.0.113.51", AK_ALICE);
+    int64_t end = t0() + 15 * DAY_MS;
+    char err[TK_ERRLEN];
+    tk_insight_agg_t *a = tk_insight_agg_create(&cfg);
+    for (size_t i = 0; i < s.n; i++)
+        assert_int_equal(tk_insight_agg_add(a, &s.v[i]), 0);
+    tk_insight_result_t r;
+    assert_int_equal(tk_insight_evaluate(a, "1000000000000001", &cfg, 0, end, &r, err), 0);
+    tk_insight_agg_destroy(a);
+    assert_int_equal(r.inc.n, 2);
+    emitted_t off = {0};
+    for (size_t i = 0; i < r.inc.n; i++)
+        for (int e = 0; e < 2; e++) {
+            tk_buf_t b = TK_BUF_INIT;
+            assert_int_equal(tk_insight_render(&r, i, e, &b), 0);
+            off.lines = realloc(off.lines, (off.n + 1) * sizeof *off.lines);
+            off.lines[off.n++] = tk_buf_steal(&b);
+        }
+    qsort(off.lines, off.n, sizeof *off.lines, cmp_str);
+    tk_insight_result_free(&r);
+    emitted_t live;
+    live_run(&s, &cfg, 1, end, &live);
+    assert_int_equal(live.starts, 2);
+    assert_int_equal(live.ends, 2);
+    assert_int_equal(live.n, off.n);
+    for (size_t i = 0; i < off.n; i++)
+        assert_string_equal(live.lines[i], off.lines[i]);
+    emitted_free(&live);
+    emitted_free(&off);
+    free(s.v);
+}
+
+static void test_ip_new_ip_someone_signed_in_from_is_not_a_stranger(void **st)
+{
+    (void)st;
+    tk_insight_config_t cfg = only("IpInsight");
+    stream_t s = {0};
+    background(&s, 5, 8, 0.5, 0, 0);
+    int64_t a0 = t0() + 7 * DAY_MS + 3 * HOUR_MS;
+    /* bob works from a hotel all morning after signing in there. */
+    put(&s, a0 - 5 * MIN_MS, "AasSub", "ConsoleSignin", "Write", "", "bob", "203.0.113.20", "");
+    for (int m = 0; m < 20; m++)
+        for (int i = 0; i < 4; i++)
+            put(&s, a0 + m * MIN_MS + i * 10000, "Ecs", "StartInstance", "Write", "", "bob",
+                "203.0.113.20", "");
+    /* The same from an IP where sign-ins failed first (guessing): judged. */
+    for (int i = 0; i < 5; i++)
+        put(&s, a0 - 10 * MIN_MS + i * 30000, "AasSub", "ConsoleSignin", "Write",
+            i < 4 ? "InvalidPassword" : "", "mallory", "203.0.113.30", "");
+    for (int m = 0; m < 20; m++)
+        for (int i = 0; i < 4; i++)
+            put(&s, a0 + m * MIN_MS + i * 10000, "Ecs", "StartInstance", "Write", "", "mallory",
+                "203.0.113.30", "");
+    run_t r;
+    run_stream(&s, &cfg, t0() + 7 * DAY_MS, t0() + 8 * DAY_MS, 0, &r);
+    assert_int_equal(r.r.inc.n, 1);
+    assert_string_equal(r.r.inc.v[0].key, "203.0.113.30");
+    tk_insight_result_free(&r.r);
+    free(s.v);
+}
+
 static void test_prune_drops_old_points_and_empty_series(void **st)
 {
     (void)st;
@@ -802,6 +1068,12 @@ int main(void)
         cmocka_unit_test(test_store_rebuild_finds_the_same_incidents),
         cmocka_unit_test(test_live_ticks_emit_exactly_the_offline_records),
         cmocka_unit_test(test_prune_drops_old_points_and_empty_series),
+        cmocka_unit_test(test_ak_known_key_from_new_network_is_one_incident),
+        cmocka_unit_test(test_ak_known_network_and_keys_without_history_are_not_flagged),
+        cmocka_unit_test(test_ak_light_reads_from_a_new_network_are_not_flagged),
+        cmocka_unit_test(test_ak_owner_console_use_or_roaming_key_vouches_for_the_network),
+        cmocka_unit_test(test_ak_new_network_live_ticks_emit_the_offline_records),
+        cmocka_unit_test(test_ip_new_ip_someone_signed_in_from_is_not_a_stranger),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
