@@ -2,7 +2,9 @@
  * For each seed, `trailkeep gen`'s generator writes weeks of benign activity
  * (office hours, quiet weekends) with labelled attack scenarios and the
  * Insights scenarios (password-reset spree, permission escalation, error
- * storm, AccessKey leak from a new IP); every event
+ * storm, AccessKey leak from a new IP, a person's AccessKey used as usual
+ * from a new network); the benign traffic roams (away days, DHCP, runner
+ * fleets: see gen.c roam()); every event
  * goes through tk_insight_obs_from_json into one aggregate per account, then
  * tk_insight_evaluate judges everything after the first week. An incident is
  * a true positive when an injected event of its account falls inside it
@@ -39,6 +41,7 @@ typedef struct scen {
 typedef struct totals {
     uint64_t tp[TK_INSIGHT_NDET], fp[TK_INSIGHT_NDET];
     uint64_t benign_fp[TK_INSIGHT_NDET];
+    uint64_t net_tp, net_fp, net_benign; /* AkInsight's (key, network) incidents, a subset */
     uint64_t sc_n[16], sc_det[16], sc_delay_sum[16], sc_delay_max[16];
     uint64_t sc_by[16][TK_INSIGHT_NDET];
     double account_weeks;
@@ -154,12 +157,14 @@ static int run_seed(uint64_t seed, int attacks, uint32_t days, uint64_t per_day,
                         attacks ? "" : " (benign)", a, x.p);
                 tk_buf_free(&x);
             }
+            int net = !strcmp(tk_insight_detectors[in->det]->name, "AkInsight") &&
+                      strstr(in->key, " from ");
             if (!attacks)
-                t->benign_fp[in->det]++;
+                t->benign_fp[in->det]++, t->net_benign += net;
             else if (hit)
-                t->tp[in->det]++;
+                t->tp[in->det]++, t->net_tp += net;
             else
-                t->fp[in->det]++;
+                t->fp[in->det]++, t->net_fp += net;
         }
         tk_insight_result_free(&r);
         tk_insight_agg_destroy(agg[a]);
@@ -229,6 +234,15 @@ int main(int argc, char **argv)
         printf("| %s | %llu | %llu | %llu | %s | %.3f |\n", tk_insight_detectors[d]->name,
                (unsigned long long)n, (unsigned long long)t.tp[d], (unsigned long long)t.fp[d],
                prec, (double)t.benign_fp[d] / t.account_weeks);
+        if (!strcmp(tk_insight_detectors[d]->name, "AkInsight")) {
+            uint64_t nn = t.net_tp + t.net_fp;
+            snprintf(prec, sizeof prec, "-");
+            if (nn)
+                snprintf(prec, sizeof prec, "%.2f", (double)t.net_tp / (double)nn);
+            printf("| ... of which key from a new network | %llu | %llu | %llu | %s | %.3f |\n",
+                   (unsigned long long)nn, (unsigned long long)t.net_tp,
+                   (unsigned long long)t.net_fp, prec, (double)t.net_benign / t.account_weeks);
+        }
     }
     printf("\n| scenario | injected | detected | recall | mean / max delay (min) | detected by |\n"
            "|---|---|---|---|---|---|\n");

@@ -70,6 +70,6 @@ eq "an unwritable --out exits 1" 1 "$rc"
 # --insight-attacks injects each Insights scenario, labelled with --label.
 $BIN gen --seed 3 --days 14 --per-day 2000 --accounts 2 --insight-attacks --label --start 2026-11-01 \
   | grep -o '"tkScenario":"[^"]*"' | cut -d'"' -f4 | sort -u >"$TMP/isc"
-eq "--insight-attacks injects the four Insights scenarios" \
-  "accesskey-leak-new-ip error-storm password-reset-spree permission-escalation" "$(tr '\n' ' ' <"$TMP/isc" | sed 's/ $//')"
+eq "--insight-attacks injects the five Insights scenarios" \
+  "accesskey-leak-new-ip ak-new-network error-storm password-reset-spree permission-escalation" "$(tr '\n' ' ' <"$TMP/isc" | sed 's/ $//')"
 tk_done

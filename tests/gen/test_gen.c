@@ -16,6 +16,7 @@
 #include "gen/gen.h"
 #include "gen/writer.h"
 
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -537,6 +538,146 @@ static void test_gen_accesskey_belongs_to_one_identity(void **st)
     run_free(&r);
 }
 
+/* "a.b.c" of an IPv4 address (its /24) into out; 0 when ip is not IPv4. */
+static int net24(const char *ip, char *out)
+{
+    const char *dot = strrchr(ip, '.');
+    if (!dot || strchr(ip, ':') || dot - ip > 15)
+        return 0;
+    snprintf(out, 16, "%.*s", (int)(dot - ip), ip);
+    return 1;
+}
+
+static void test_gen_ak_new_network_is_a_known_key_used_as_usual_from_a_new_24(void **st)
+{
+    (void)st;
+    tk_gen_opts_t o = opts(5, 0);
+    o.days = 14;
+    o.events_per_day = 4000;
+    o.accounts = 2;
+    o.insight_attacks = 1;
+    o.label = 1;
+    run_t r;
+    run_gen(&o, &r);
+    const char *ak = NULL, *ip = NULL, *user = NULL, *ua = NULL;
+    int64_t first = 0, last = 0;
+    size_t n = 0, writes = 0;
+    for (size_t i = 0; i < r.n; i++) {
+        const cJSON *e = r.json[i];
+        const char *sc = str(e, "tkScenario");
+        if (!sc || strcmp(sc, "ak-new-network"))
+            continue;
+        const char *k = path2(e, "userIdentity", "accessKeyId");
+        assert_non_null(k);
+        if (!n) {
+            ak = k;
+            ip = str(e, "sourceIpAddress");
+            user = path2(e, "userIdentity", "userName");
+            ua = str(e, "userAgent");
+            first = r.info[i].time_ms;
+        }
+        assert_string_equal(k, ak);
+        assert_string_equal(str(e, "sourceIpAddress"), ip);
+        assert_string_equal(path2(e, "userIdentity", "userName"), user);
+        assert_string_equal(str(e, "userAgent"), ua);
+        assert_string_not_equal(str(e, "eventName"), "ConsoleSignin");
+        writes += !strcmp(str(e, "eventRW"), "Write");
+        last = r.info[i].time_ms;
+        n++;
+    }
+    assert_non_null(ak);
+    assert_memory_equal(ak, "LTAI", 4);
+    assert_true(n >= 5);                              /* 0.4-1.2 calls a minute... */
+    assert_true(last - first <= 60 * 60000);          /* ... for 20 to 60 minutes */
+    assert_true(last - first >= 10 * 60000);
+    assert_true(writes < n);                          /* the usual mix: mostly reads */
+    /* The key has a history: background use on several days, from /24s other
+     * than the scenario's, with the same user agent. */
+    char scnet[16], bnet[16];
+    assert_true(net24(ip, scnet));
+    int days[14] = {0}, same_ua = 0;
+    for (size_t i = 0; i < r.n; i++) {
+        const cJSON *e = r.json[i];
+        const char *k = path2(e, "userIdentity", "accessKeyId");
+        if (str(e, "tkScenario") || !k || strcmp(k, ak))
+            continue;
+        days[(r.info[i].time_ms - START_MS) / TK_MS_PER_DAY] = 1;
+        same_ua += !strcmp(str(e, "userAgent"), ua);
+        if (net24(str(e, "sourceIpAddress"), bnet))
+            assert_string_not_equal(bnet, scnet);
+    }
+    int active = 0;
+    for (int d = 0; d < 14; d++)
+        active += days[d];
+    assert_true(active >= 5);
+    assert_true(same_ua > 0);
+    run_free(&r);
+}
+
+static void test_gen_benign_traffic_roams_away_days_fleets_and_valid_ipv6(void **st)
+{
+    (void)st;
+    tk_gen_opts_t o = opts(9, 0);
+    o.days = 28;
+    o.events_per_day = 3000;
+    o.accounts = 2;
+    run_t r;
+    run_gen(&o, &r);
+    /* Per (user, /24): days used. An away day: a person on one day only, from
+     * a /24 of no other day, starting that day with a console sign-in there. */
+    enum { MAXP = 4096 };
+    static char who[MAXP][96];
+    static int ndays[MAXP], lastday[MAXP];
+    static size_t firsti[MAXP];
+    size_t np = 0, v6 = 0;
+    for (size_t i = 0; i < r.n; i++) {
+        const cJSON *e = r.json[i];
+        const char *ip = str(e, "sourceIpAddress"), *user = path2(e, "userIdentity", "userName");
+        unsigned char b[16];
+        if (ip && strchr(ip, ':')) {
+            assert_int_equal(inet_pton(AF_INET6, ip, b), 1);
+            v6++;
+        }
+        char net[16], key[96];
+        if (!user || !ip || !net24(ip, net))
+            continue;
+        snprintf(key, sizeof key, "%s %s %s", path2(e, "userIdentity", "accountId"), user, net);
+        size_t k = 0;
+        while (k < np && strcmp(who[k], key))
+            k++;
+        int day = (int)((r.info[i].time_ms + 8 * 3600000LL - START_MS) / TK_MS_PER_DAY);
+        if (k == np) {
+            assert_true(np < MAXP);
+            snprintf(who[np], sizeof who[np], "%s", key);
+            firsti[np] = i;
+            lastday[np] = -1;
+            np++;
+        }
+        if (lastday[k] != day)
+            ndays[k]++, lastday[k] = day;
+    }
+    size_t away = 0, away_signin = 0, fleet = 0;
+    for (size_t k = 0; k < np; k++) {
+        const cJSON *e = r.json[firsti[k]];
+        if (ndays[k] == 1) {
+            away++;
+            away_signin += !strcmp(str(e, "eventName"), "ConsoleSignin");
+        }
+        /* An automation (fixed addresses: at most 2 /24s) on a runner fleet has 4. */
+        size_t nets = 0, ulen = (size_t)(strrchr(who[k], ' ') - who[k]);
+        for (size_t j = 0; j < np; j++)
+            nets += !strncmp(who[j], who[k], ulen + 1);
+        if (strstr(who[k], " ci-deployer ") || strstr(who[k], " terraform ") ||
+            strstr(who[k], " monitor-agent ") || strstr(who[k], " backup-bot "))
+            fleet += nets == 4;
+    }
+    assert_true(away >= 3);
+    assert_true(away_signin * 10 >= away * 9); /* nearly every one starts with a sign-in */
+    assert_true(fleet >= 4);                    /* an automation's 4 runner /24s */
+    assert_true(v6 > 0);
+    run_free(&r);
+}
+
 static void test_gen_office_hours_and_weekends_are_busier_and_quieter(void **st)
 {
     (void)st;
@@ -861,6 +1002,8 @@ int main(void)
         cmocka_unit_test(test_gen_attacks_present_and_labelled_only_with_label),
         cmocka_unit_test(test_gen_attack_scenarios_have_the_telltale_fields),
         cmocka_unit_test(test_gen_accesskey_belongs_to_one_identity),
+        cmocka_unit_test(test_gen_ak_new_network_is_a_known_key_used_as_usual_from_a_new_24),
+        cmocka_unit_test(test_gen_benign_traffic_roams_away_days_fleets_and_valid_ipv6),
         cmocka_unit_test(test_gen_office_hours_and_weekends_are_busier_and_quieter),
         cmocka_unit_test(test_gen_rejects_bad_options),
         cmocka_unit_test(test_gen_account_ids_are_unique_16_digits),
