@@ -176,6 +176,9 @@ static int run_seed(uint64_t seed, int attacks, uint32_t days, uint64_t per_day,
         if ((int64_t)s->first * 60000 < from)
             continue;
         t->sc_n[s->kind]++;
+        if (getenv("BENCH_INSIGHT_VERBOSE") && !s->detected)
+            fprintf(stderr, "missed: seed %llu account %d: %s from minute %u to %u\n",
+                    (unsigned long long)seed, s->acct, kind_name(s->kind), s->first, s->last);
         if (s->detected) {
             t->sc_det[s->kind]++;
             t->sc_delay_sum[s->kind] += s->delay;

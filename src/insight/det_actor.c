@@ -76,13 +76,11 @@ static uint64_t events_between(const tk_insight_series_t *s, uint32_t lo, uint32
 
 /* IpInsight: each IP's series through the shared engine; an incident of an
  * IP first seen in the day before it is dropped when, in that day up to its
- * detection, someone signed in to the
- * console from that IP and fewer than IP_VOUCH_MAX_FAIL sign-ins failed
- * there (a typo, not guessing): a person of the account working from a
+ * detection, console sign-ins from that IP succeeded more often than they
+ * failed (typos, not guessing): a person of the account working from a
  * hotel or from home all day is not a stranger. Brute force (failures
  * first) and keys used without any sign-in stay judged. */
 #define IP_VOUCH_MIN 1440u
-#define IP_VOUCH_MAX_FAIL 3
 static int evaluate_ip(const tk_insight_detector_t *d, int det, const tk_insight_knobs_t *kn,
                        const tk_insight_agg_t *a, uint32_t hist_start_min, uint32_t from_min,
                        uint32_t until_min, tk_insight_inclist_t *out)
@@ -112,10 +110,9 @@ static int evaluate_ip(const tk_insight_detector_t *d, int det, const tk_insight
             uint32_t lo = in->start_min > IP_VOUCH_MIN ? in->start_min - IP_VOUCH_MIN : 0;
             uint32_t hi = in->detect_min + 1;
             /* Only an IP new that day: a known IP's excess is judged as it was. */
-            if (s->pts[0].minute >= lo &&
-                events_between(signin_series(sign, nsign, IP_SIGNIN_OK, s->key), lo, hi) &&
-                events_between(signin_series(sign, nsign, IP_SIGNIN_FAIL, s->key), lo, hi) <
-                    IP_VOUCH_MAX_FAIL)
+            uint64_t ok = events_between(signin_series(sign, nsign, IP_SIGNIN_OK, s->key), lo, hi);
+            if (s->pts[0].minute >= lo && ok &&
+                events_between(signin_series(sign, nsign, IP_SIGNIN_FAIL, s->key), lo, hi) < ok)
                 continue;
             rc = push_incident(out, in);
         }
