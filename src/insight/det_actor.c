@@ -270,7 +270,8 @@ static uint32_t clamp_sub(uint32_t t, uint32_t d) { return t > d ? t - d : 0; }
 
 /* Is a new network at minute t worth judging? The key must have a history
  * (active on net_days days of the 28 before) and not roam (take up new
- * networks on more than net_roam of its active days, e.g. hosted CI). */
+ * networks, after its first net_days active days, on more than net_roam
+ * of its active days, e.g. hosted CI). */
 static int key_is_settled(const akctx_t *c, uint32_t t)
 {
     if (t < c->judge_from || !c->rate)
@@ -279,24 +280,25 @@ static int key_is_settled(const akctx_t *c, uint32_t t)
     if (lo < c->hist_start)
         lo = c->hist_start;
     const tk_insight_series_t *r = c->rate;
-    uint32_t days = 0, last_day = UINT32_MAX, first_day = 0;
+    uint32_t days = 0, last_day = UINT32_MAX, settled_day = 0;
     for (size_t j = lower_bound(r, lo); j < r->n && r->pts[j].minute < t; j++) {
         uint32_t d = r->pts[j].minute / 1440;
         if (d != last_day) {
-            if (!days)
-                first_day = d;
-            days++;
+            if (++days == (uint32_t)c->kn->net_days)
+                settled_day = d;
             last_day = d;
         }
     }
     if (days < c->kn->net_days)
         return 0;
-    /* Networks taken up after the key's first active day of the window. */
+    /* Networks taken up after the key's first net_days active days of the
+     * window (those first days show its usual networks, whichever day each
+     * happened to appear on). */
     uint32_t fresh = 0;
     for (size_t i = 0; i < c->nnets; i++) {
         const tk_insight_series_t *s = c->nets[i].s;
         size_t j = lower_bound(s, lo);
-        if (j < s->n && s->pts[j].minute < t && s->pts[j].minute / 1440 > first_day)
+        if (j < s->n && s->pts[j].minute < t && s->pts[j].minute / 1440 > settled_day)
             fresh++;
     }
     return (double)fresh <= c->kn->net_roam * days;

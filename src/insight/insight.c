@@ -52,7 +52,8 @@ const tk_insight_opt_t tk_insight_opts[] = {
     {"net_days", OPT(net_days), 1, 28,
      "AkInsight: days a key must have been active in the 28 before to have usual networks"},
     {"net_roam", OPT(net_roam), 0, 1e6,
-     "AkInsight: networks per active day above which a key roams (CI pools: not judged by network)"},
+     "AkInsight: networks taken up per active day (after its first net_days) above which a key "
+     "roams (hosted CI: not judged by network)"},
 };
 const size_t tk_insight_nopts = TK_ARRAY_LEN(tk_insight_opts);
 

@@ -49,7 +49,7 @@ typedef struct tk_insight_knobs {
     /* AkInsight's "known key from a new network" check (0 elsewhere; see det_actor.c): */
     double net_min;       /* weighted calls (read 1, write 3) from a new network that open; 0: off */
     double net_days;      /* days a key must have been active in the 28 before to be judged */
-    double net_roam;      /* networks per active day above which a key roams (not judged) */
+    double net_roam;      /* new networks per active day above which a key roams (not judged) */
 } tk_insight_knobs_t;
 
 /* One row of a detector's option table: drives --set, `insights types` and docs. */
