@@ -7,7 +7,7 @@ BIN=${TK_BIN:?TK_BIN must point at the trailkeep binary}
 declare -A OPTS=(
   [import]="--data --account --format --batch --rejects --force --dry-run --output --quiet auto actiontrail cloudtrail jsonl"
   [lookup]="--data --account --start --end --event-name --user --service-name --event-id --resource-type --resource-name --event-rw --access-key-id --sensitive-action --source-ip --event-type --role-name --event-source --attr --max --forward --next-token --all --count --output table json jsonl"
-  [verify]="--data --account --quiet --trail --folder --public-key"
+  [verify]="--data --account --quiet --trail --folder --public-key --bucket --endpoint --region --path-style --page-size"
   [purge]="--data --days --account-days --dry-run --now"
 )
 for cmd in import lookup verify purge; do
@@ -31,7 +31,7 @@ for c in "serve" "gen" "keys" "keys create" "keys list" "keys revoke" "accounts"
          "accounts list" "accounts org" "rules" "rules test" "rules templates" "rules import" \
          "rules show" "rules create" "rules list" "rules user" "rules alerts" "alerts" "alerts list" \
          "alerts ack" "trails" "trails create" "trails status" "trails verify" "trails deliver" \
-         "insights" "insights run" "insights types"; do
+         "insights" "insights run" "insights types" "insights settings"; do
   # shellcheck disable=SC2086
   out=$($BIN $c --help 2>$TMP/err); rc=$?
   if [ "$rc" -eq 0 ] && grep -qi "usage" <<<"$out"; then ok "trailkeep $c --help"; else nok "trailkeep $c --help (exit $rc, stderr: $(head -2 $TMP/err | tr '\n' ' '))"; fi
