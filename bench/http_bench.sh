@@ -5,7 +5,8 @@
 #     carries fresh eventIds (a Lua script splices a per-request prefix into a
 #     pre-generated template), so nothing is deduplicated away. Reported as
 #     events/s and as a ratio to `trailkeep import` of the same events,
-#     measured in the same run;
+#     measured in the same run; batches of 500 once more on a server started
+#     with --no-alerts --no-insights, to show what those log consumers cost;
 #  2. LookupEvents over HTTP (one attribute, newest 50) at 1, 8 and 64
 #     concurrent readers: requests/s, p50 and p99 latency.
 # Prints a markdown table on stdout and writes $BENCH_WORK/http.json.
@@ -13,7 +14,8 @@
 # HTTP_BENCH_EVENTS (200000 events for import), HTTP_BENCH_SECS (8 s per
 # ingest run), HTTP_BENCH_LOOKUP_SECS (5 s per lookup run),
 # HTTP_BENCH_CONNS (16 ingest connections), HTTP_BENCH_THREADS (serve
-# --threads, 0 = thread per connection).
+# --threads, 0 = thread per connection), HTTP_BENCH_SERVE_OPTS (more serve
+# options for every server started).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -39,11 +41,11 @@ cleanup() { [ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 
 trap cleanup EXIT
 free_port() { $PY -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
-# start_srv DATA: serve on a free port, no access log, no rate limit.
+# start_srv DATA [serve options...]: serve on a free port, no access log, no rate limit.
 start_srv() {
   PORT=$(free_port); URL="http://127.0.0.1:$PORT"
   "$TK" serve --data "$1" --listen "127.0.0.1:$PORT" --access-log off --lookup-rate 0 \
-    --max-inflight 1024 --threads "$SRV_THREADS" >"$1.out" 2>"$1.err" &
+    --max-inflight 1024 --threads "$SRV_THREADS" ${HTTP_BENCH_SERVE_OPTS:-} "${@:2}" >"$1.out" 2>"$1.err" &
   SRV_PID=$!
   for _ in $(seq 1 100); do curl -s -o /dev/null "$URL/healthz" && return 0; sleep 0.1; done
   die "serve did not start: $(tail -5 "$1.err")"
@@ -117,12 +119,15 @@ end
 EOF
 INGEST_ROWS=()
 JSON_INGEST=""
-W=$(key "$D/ing" "$ACCT" writer) # creates meta before serve starts
-start_srv "$D/ing"
+# ingest_run DATA LABEL-SUFFIX [serve options...]: one server, batches of $BATCHES.
+ingest_run() {
+local data=$1 label=$2; shift 2
+W=$(key "$data" "$ACCT" writer) # creates meta before serve starts
+start_srv "$data" "$@"
 # Live ingest: events arrive about now, in time order (the generator's day of
 # history replayed over and over would make every batch a late arrival).
 NOWT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-for B in 100 500; do
+for B in $BATCHES; do
   head -n "$B" "$D/events.jsonl" |
     awk -v now="$NOWT" '{ sub(/"eventId":"[^"]*"/, "\"eventId\":\"XXXXXXXXXXXX-'"$B"'-" NR "\"");
                           sub(/"eventTime":"[^"]*"/, "\"eventTime\":\"" now "\""); print }' >"$D/tmpl$B.jsonl"
@@ -133,10 +138,15 @@ for B in 100 500; do
   eval "$(printf '%s\n' "$line" | sed 's/^RESULT //')"
   EPS=$($PY -c "print(round(($requests-$bad)*$B/$secs))")
   RATIO=$($PY -c "print('%.2f' % ($EPS/$IMPORT_EPS))")
-  INGEST_ROWS+=("| HTTP ingest, batches of $B, $CONNS connections, durable ack | $EPS events/s | ${RATIO}x import; p50 $p50 ms, p99 $p99 ms per request; $bad failed requests |")
-  JSON_INGEST+="${JSON_INGEST:+,}{\"batch\":$B,\"connections\":$CONNS,\"events_per_s\":$EPS,\"ratio_to_import\":$RATIO,\"p50_ms\":$p50,\"p99_ms\":$p99,\"requests\":$requests,\"failed\":$bad}"
+  INGEST_ROWS+=("| HTTP ingest, batches of $B, $CONNS connections, durable ack$label | $EPS events/s | ${RATIO}x import; p50 $p50 ms, p99 $p99 ms per request; $bad failed requests |")
+  JSON_INGEST+="${JSON_INGEST:+,}{\"batch\":$B,\"connections\":$CONNS,\"events_per_s\":$EPS,\"ratio_to_import\":$RATIO,\"p50_ms\":$p50,\"p99_ms\":$p99,\"requests\":$requests,\"failed\":$bad,\"consumers\":\"${label:+none}\"}"
 done
 stop_srv
+}
+BATCHES="100 500" ingest_run "$D/ing" ""
+# The same without the alert and Insights consumers: what they cost ingest
+# (each reads the log and parses every event, on the same 2 cores).
+BATCHES="500" ingest_run "$D/ing2" " (serve --no-alerts --no-insights)" --no-alerts --no-insights
 
 # ---- HTTP lookup (on the imported, sealed store) -------------------------------
 R=$(key "$D/imp" "$ACCT" reader)

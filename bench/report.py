@@ -361,6 +361,13 @@ def section_summary(imp, disk):
           f"{fmt_int(eps)} | import: {fmt_int(http.get('import_events_per_s'))} | "
           f"{ratio(eps, http.get('import_events_per_s'), 2)} of import | >= 200,000 | "
           f"{verdict(eps >= 200000 if eps else None)} |")
+        bare = next((x for x in http.get("ingest", [])
+                     if x.get("batch") == 500 and x.get("consumers") == "none"), None)
+        if bare:
+            beps = bare["events_per_s"]
+            w(f"| ... the same with `serve --no-alerts --no-insights` (no log consumers but trails) | "
+              f"{fmt_int(beps)} | with them: {fmt_int(eps)} | {ratio(eps, beps, 2)} kept with them | "
+              f">= 200,000 | {verdict(beps >= 200000)} |")
     _, rrows, _ = rules_rows("cloudtrail")
     allr = next((r for r in (rrows or []) if r[0] == "all"), None)
     if allr:
