@@ -257,6 +257,20 @@ static void on_hit(void *ctx, const tk_alert_hit_t *h)
             printf("       why: %s\n", h->why);
         return;
     }
+    if (h->kind == TK_ALERT_CLEAR) {
+        /* clear_when held: the group's open alert would be cleared here */
+        if (t->quiet)
+            return;
+        printf("CLEAR  line %-6zu %s  %s", t->line, ts, tk_rule_id(r));
+        if (h->account_len)
+            printf("  account=%.*s", (int)h->account_len, h->account);
+        if (h->group_len)
+            printf("  group=%.*s", (int)h->group_len, h->group_key);
+        putchar('\n');
+        if (h->title)
+            printf("       title: %s\n", h->title);
+        return;
+    }
     t->alerts++;
     if (t->quiet)
         return;
@@ -281,6 +295,8 @@ static void on_hit(void *ctx, const tk_alert_hit_t *h)
             printf(",...");
     }
     putchar('\n');
+    if (h->title)
+        printf("       title: %s\n", h->title);
     if (plain && t->why && h->why)
         printf("       why: %s\n", h->why);
 }
@@ -375,7 +391,7 @@ static int cmd_test(int argc, char **argv)
         return 2;
     }
     char err[TK_ERRLEN];
-    tk_alert_opts_t o = {.explain = t.why, .report_matches = 1};
+    tk_alert_opts_t o = {.explain = t.why, .report_matches = 1, .report_clears = 1};
     if (tk_alert_engine_create(&o, &t.e, err)) {
         fprintf(stderr, "trailkeep rules test: %s\n", err);
         return 1;
@@ -412,10 +428,13 @@ static int cmd_test(int argc, char **argv)
     if (!rc) {
         tk_alert_stats_t st;
         tk_alert_engine_stats(t.e, &st);
-        printf("%zu rule(s), %llu event(s), %llu match(es), %llu alert(s), %llu suppressed, %llu unreadable\n",
+        printf("%zu rule(s), %llu event(s), %llu match(es), %llu alert(s), %llu suppressed, %llu unreadable",
                tk_alert_engine_rule_count(t.e), (unsigned long long)st.events,
                (unsigned long long)st.matches, (unsigned long long)st.fires,
                (unsigned long long)st.suppressed, (unsigned long long)st.bad_events);
+        if (st.clears)
+            printf(", %llu cleared", (unsigned long long)st.clears);
+        putchar('\n');
     }
     tk_alert_engine_destroy(t.e);
     return rc;

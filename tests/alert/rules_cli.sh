@@ -111,4 +111,20 @@ for sub in test templates import show; do
 done
 "$BIN" rules frobnicate > /dev/null 2>&1
 eq "unknown subcommand is a usage error" 2 $?
+
+# An Insights incident is one alert (Start) cleared by its End: `rules test`
+# shows the CLEAR of each group it raised, with the rule's title.
+"$GEN" gen --seed 3 --start 2026-10-01 --days 3 --per-day 3000 --accounts 1 --insight-attacks \
+  -o "$TMP/ig.jsonl" 2>/dev/null
+"$GEN" import --data "$TMP/ins" "$TMP/ig.jsonl" >/dev/null 2>&1
+"$GEN" insights run --data "$TMP/ins" --until 2026-10-05 --output jsonl >"$TMP/ins.jsonl" 2>/dev/null
+"$BIN" rules test --no-why template:insight "$TMP/ins.jsonl" > "$TMP/out" 2> "$TMP/err"
+eq "rules test template:insight exits 0" 0 $?
+nalert=$(grep -c '^ALERT ' "$TMP/out"); nclear=$(grep -c '^CLEAR ' "$TMP/out")
+check "Insights records raise alerts ($nalert)" test "$nalert" -gt 0
+eq "every alert is cleared by its End record" "$nalert" "$nclear"
+eq "the groups cleared are the groups alerted" \
+  "$(grep '^ALERT ' "$TMP/out" | grep -o 'group=[^ ]*' | sort)" "$(grep '^CLEAR ' "$TMP/out" | grep -o 'group=[^ ]*' | sort)"
+check "the summary counts the clears" grep -q ", $nclear cleared\$" "$TMP/out"
+check "alert lines carry the rule's title" grep -q '^       title: [A-Za-z]*Insight .*/min against a baseline of' "$TMP/out"
 tk_done
