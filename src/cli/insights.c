@@ -190,8 +190,20 @@ static int run_account(tk_store_t *s, const char *account, const tk_insight_conf
     return rc;
 }
 
+/* Inside an option loop (argc, argv, i, r, v and cmd in scope): takes
+ * "name VALUE" into var and goes on with the next argument; a missing value
+ * was reported by tk_cli_opt and is a usage error (exit 2). */
+#define OPTV(name, var)                                                               \
+    if ((r = tk_cli_opt(argc, argv, &i, cmd, name, &v)) != 0) {                        \
+        if (r < 0)                                                                   \
+            return 2;                                                                \
+        var = v;                                                                     \
+        continue;                                                                    \
+    }
+
 static int cmd_run(int argc, char **argv)
 {
+    const char *const cmd = "insights";
     const char *dir = tk_cli_default_data(), *account = NULL, *since_s = NULL, *until_s = NULL;
     const char *types = NULL, *output = "table", *v;
     const char *sets[MAX_SETS];
@@ -205,20 +217,13 @@ static int cmd_run(int argc, char **argv)
             explain = 1;
             continue;
         }
-#define OPTV(name, var)                                                               \
-    if ((r = tk_cli_opt(argc, argv, &i, "insights", name, &v)) != 0) {                \
-        if (r < 0)                                                                   \
-            return 2;                                                                \
-        var = v;                                                                     \
-        continue;                                                                    \
-    }
         OPTV("--data", dir)
         OPTV("--account", account)
         OPTV("--since", since_s)
         OPTV("--until", until_s)
         OPTV("--type", types)
         OPTV("--output", output)
-        if ((r = tk_cli_opt(argc, argv, &i, "insights", "--set", &v)) != 0) {
+        if ((r = tk_cli_opt(argc, argv, &i, cmd, "--set", &v)) != 0) {
             if (r < 0)
                 return 2;
             if (nsets == MAX_SETS) {
@@ -228,7 +233,6 @@ static int cmd_run(int argc, char **argv)
             sets[nsets++] = v;
             continue;
         }
-#undef OPTV
         fprintf(stderr, "trailkeep insights: unknown option '%s' (see trailkeep insights --help)\n",
                 argv[i]);
         return 2;
@@ -370,6 +374,7 @@ static void settings_usage(FILE *f)
 
 static int cmd_settings(int argc, char **argv)
 {
+    const char *const cmd = "insights settings";
     const char *dir = tk_cli_default_data(), *account = TK_DEFAULT_ACCOUNT, *enable = NULL;
     const char *disable = NULL, *sens = NULL, *v;
     const char *sets[MAX_SETS];
@@ -384,20 +389,12 @@ static int cmd_settings(int argc, char **argv)
             reset = 1;
             continue;
         }
-#define OPTV(name, var)                                                               \
-    if ((r = tk_cli_opt(argc, argv, &i, "insights settings", name, &v)) != 0) {       \
-        if (r < 0)                                                                   \
-            return 2;                                                                \
-        var = v;                                                                     \
-        continue;                                                                    \
-    }
         OPTV("--data", dir)
         OPTV("--account", account)
         OPTV("--enable", enable)
         OPTV("--disable", disable)
         OPTV("--sensitivity", sens)
-#undef OPTV
-        if ((r = tk_cli_opt(argc, argv, &i, "insights settings", "--set", &v)) != 0) {
+        if ((r = tk_cli_opt(argc, argv, &i, cmd, "--set", &v)) != 0) {
             if (r < 0)
                 return 2;
             if (nsets == MAX_SETS) {

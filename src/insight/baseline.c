@@ -169,7 +169,7 @@ static void incident_sums(eval_t *e, const tk_insight_series_t *s, tk_insight_in
     in->baseline_minutes = (hist_h > HOURS_WINDOW ? HOURS_WINDOW : hist_h) * 60;
 }
 
-static int push_incident(tk_insight_inclist_t *out, const tk_insight_incident_t *in)
+int tk_insight_inclist_push(tk_insight_inclist_t *out, const tk_insight_incident_t *in)
 {
     if (out->n == out->cap) {
         size_t nc = out->cap ? out->cap * 2 : 16;
@@ -239,7 +239,7 @@ int tk_insight_series_evaluate(const tk_insight_detector_t *d, const tk_insight_
             incident_sums(&e, s, &in, last_anom + 1);
             in.end_min = last_anom + 1;
             in.max_logp = minlogp;
-            rc = push_incident(out, &in);
+            rc = tk_insight_inclist_push(out, &in);
             open = 0;
             nrecent = 0;
         }
@@ -286,7 +286,7 @@ int tk_insight_series_evaluate(const tk_insight_detector_t *d, const tk_insight_
             in.open = 1;
         }
         in.max_logp = minlogp;
-        rc = push_incident(out, &in);
+        rc = tk_insight_inclist_push(out, &in);
     }
 done:
     free(e.hw);

@@ -52,7 +52,6 @@ static int classify_ip(const tk_insight_obs_t *o, tk_insight_key_t *keys, int ma
 }
 
 static size_t lower_bound(const tk_insight_series_t *s, uint32_t m);
-static int push_incident(tk_insight_inclist_t *out, const tk_insight_incident_t *in);
 
 /* The sign-in series of detector det for ip with that prefix, or NULL. */
 static const tk_insight_series_t *signin_series(const tk_insight_series_t *const *v, size_t n,
@@ -114,7 +113,7 @@ static int evaluate_ip(const tk_insight_detector_t *d, int det, const tk_insight
             if (s->pts[0].minute >= lo && ok &&
                 events_between(signin_series(sign, nsign, IP_SIGNIN_FAIL, s->key), lo, hi) < ok)
                 continue;
-            rc = push_incident(out, in);
+            rc = tk_insight_inclist_push(out, in);
         }
     }
     free(mine.v);
@@ -320,20 +319,6 @@ static const tk_insight_series_t *presence_of(const akctx_t *c, const akser_t *n
     return lo < c->npres && !cmp_by_user(&c->pres[lo], n) ? c->pres[lo].s : NULL;
 }
 
-static int push_incident(tk_insight_inclist_t *out, const tk_insight_incident_t *in)
-{
-    if (out->n == out->cap) {
-        size_t nc = out->cap ? out->cap * 2 : 16;
-        tk_insight_incident_t *p = realloc(out->v, nc * sizeof *p);
-        if (!p)
-            return TK_ENOMEM;
-        out->v = p;
-        out->cap = nc;
-    }
-    out->v[out->n++] = *in;
-    return 0;
-}
-
 /* Counts of the incident over [start, end) and [start, detect]. The judged
  * count reported is calls (events), its baseline 0: the key was not used
  * from this network in the 28 days before. */
@@ -378,7 +363,7 @@ static int judge_network(const akctx_t *c, const akser_t *n, uint32_t from, uint
             in.end_min = prev + 1;
             open = 0;
             if (in.end_min > from)
-                rc = push_incident(out, &in);
+                rc = tk_insight_inclist_push(out, &in);
         }
         if (!any || t - prev >= NET_WINDOW_MIN) {
             state = NEW;
@@ -419,7 +404,7 @@ static int judge_network(const akctx_t *c, const akser_t *n, uint32_t from, uint
             in.open = 1;
         }
         if (in.open || in.end_min > from)
-            rc = push_incident(out, &in);
+            rc = tk_insight_inclist_push(out, &in);
     }
     return rc;
 }

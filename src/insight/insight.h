@@ -199,6 +199,9 @@ typedef struct tk_insight_inclist {
     size_t n, cap;
 } tk_insight_inclist_t;
 
+/* Appends a copy of *in (its owned pointers move to the list). 0 or TK_ENOMEM. */
+int tk_insight_inclist_push(tk_insight_inclist_t *out, const tk_insight_incident_t *in);
+
 /* log10 of P(X >= c) for X ~ Poisson(lambda); 0 when c <= 0. */
 double tk_insight_poisson_log10_sf(double c, double lambda);
 /* Median and MAD of x[0..n) (x is reordered). 0 for n == 0. */
