@@ -444,7 +444,9 @@ static int get_duration(const cJSON *o, const char *k, int64_t *ms, const char *
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
     if (!v)
         return 0;
-    if (cJSON_IsNumber(v) && v->valuedouble >= 0) {
+    /* Range-checked before the conversion (1e400 would be undefined): a
+     * year of seconds is longer than any window or interval makes sense. */
+    if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 366.0 * 86400) {
         *ms = (int64_t)(v->valuedouble * 1000);
         return 0;
     }

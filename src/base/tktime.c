@@ -144,3 +144,12 @@ uint64_t tk_mono_ns(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+
+int tk_time_from_epoch_s(double s, int64_t *ms)
+{
+    /* The comparison is false for NaN too. */
+    if (!(s >= 0.0 && s <= (double)(TK_TIME_MAX_MS / 1000)))
+        return TK_EINVAL;
+    *ms = (int64_t)(s * 1000.0);
+    return 0;
+}

@@ -8,6 +8,8 @@
 #include <stdint.h>
 
 #define TK_MS_PER_DAY 86400000LL
+/* 9999-12-31T23:59:59.999Z: the last storable instant (8-digit day names). */
+#define TK_TIME_MAX_MS 253402300799999LL
 
 /* Parses s[0..n) as RFC 3339 ("2026-11-24T10:00:00Z", "...00.123Z",
  * "...00+08:00"). Returns 0 and sets *ms, or TK_EINVAL. */
@@ -22,6 +24,10 @@ void tk_time_day_str(int64_t day, char *out);
 /* Civil date conversions (proleptic Gregorian). */
 int64_t tk_days_from_civil(int64_t y, unsigned m, unsigned d);
 void tk_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
+/* Epoch seconds as a JSON number (CloudTrail sends times so) to ms.
+ * Range-checked before converting: NaN, infinities and values outside
+ * 0..TK_TIME_MAX_MS give TK_EINVAL instead of undefined behaviour. */
+int tk_time_from_epoch_s(double s, int64_t *ms);
 /* Wall-clock now, and a monotonic clock for measuring durations. */
 int64_t tk_now_ms(void);
 uint64_t tk_mono_ns(void);

@@ -21,6 +21,9 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -37,6 +40,7 @@ typedef struct serve_cfg {
     long insight_tick;
     long alert_retry_max;
     long max_body, max_decompressed, max_events, purge_hour, retention_days, threads;
+    long max_request_memory;
     long max_inflight, max_page, seal_interval, max_connections;
     long trail_file_age, trail_file_events, trail_digest_period;
     double lookup_rate;
@@ -57,7 +61,9 @@ static void usage(FILE *f)
           "  --listen ADDR:PORT     address to listen on (default 127.0.0.1:8460; [::1]:8460 for IPv6)\n"
           "  --max-body BYTES       largest request body as sent (default 16777216 = 16 MiB)\n"
           "  --max-decompressed BYTES  largest gzip-decompressed body (default 67108864 = 64 MiB)\n"
-          "  --max-events N         events per ingest request (default 10000)\n"
+          "  --max-events N         events per ingest request; parsing stops there (default 10000)\n"
+          "  --max-request-memory BYTES  memory for bodies, decompression and parsing of all\n"
+          "                         requests in flight; past it 503 + Retry-After (default 1073741824)\n"
           "  --purge-hour H         UTC hour of the daily retention purge, 0-23 (default 3)\n"
           "  --retention-days N     default retention; per-account values from\n"
           "                         `trailkeep accounts set ID --retention-days N` win (default 90)\n"
@@ -183,6 +189,8 @@ static int cfg_set(serve_cfg_t *c, const char *key, const char *v, char *err)
         return set_long(&c->max_decompressed, key, v, 1024, 1L << 36, err);
     if (!strcmp(key, "max-events"))
         return set_long(&c->max_events, key, v, 1, 10000000, err);
+    if (!strcmp(key, "max-request-memory"))
+        return set_long(&c->max_request_memory, key, v, 1L << 20, 1L << 40, err);
     if (!strcmp(key, "purge-hour"))
         return set_long(&c->purge_hour, key, v, 0, 23, err);
     if (!strcmp(key, "retention-days"))
@@ -531,6 +539,7 @@ int tk_cmd_serve(int argc, char **argv)
     c.max_body = 16L << 20;
     c.max_decompressed = 64L << 20;
     c.max_events = 10000;
+    c.max_request_memory = 1L << 30;
     c.purge_hour = 3;
     c.retention_days = 90;
     c.max_inflight = 64;
@@ -547,6 +556,13 @@ int tk_cmd_serve(int argc, char **argv)
         return help ? 0 : rc;
     }
     const char *dir = c.data ? c.data : tk_cli_default_data();
+#ifdef __GLIBC__
+    /* Large request buffers (bodies, gzip output, parse arenas) are mapped
+     * and unmapped rather than kept in malloc's heaps: without a fixed
+     * threshold glibc raises it after the first big free, and a burst of
+     * large requests left hundreds of MB resident for good. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
     char err[TK_ERRLEN] = "";
     tk_store_t *store = NULL;
     tk_meta_t *meta = NULL;
@@ -612,6 +628,7 @@ int tk_cmd_serve(int argc, char **argv)
         .max_body = (size_t)c.max_body,
         .max_decompressed = (size_t)c.max_decompressed,
         .max_events = (size_t)c.max_events,
+        .max_request_memory = (size_t)c.max_request_memory,
         .threads = (int)c.threads,
         .max_connections = (unsigned)c.max_connections,
         .max_inflight_appends = (int)c.max_inflight,

@@ -142,3 +142,18 @@ int tk_event_is_sensitive(const char *service, size_t slen, const char *name, si
     }
     return 0;
 }
+
+int tk_event_account_ok(const char *p, size_t n)
+{
+    if (n == 0 || n > TK_EVENT_ACCOUNT_MAX)
+        return 0;
+    if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}

@@ -129,6 +129,14 @@ size_t tk_batch_seen(const tk_batch_t *b)
     return b->seen;
 }
 
+size_t tk_batch_footprint(const tk_batch_t *b)
+{
+    size_t n = b->cap_ev * sizeof *b->ev + b->cap_rej * sizeof *b->rej;
+    for (const tk_arena_chunk_t *c = b->arena.head; c; c = c->next)
+        n += c->cap;
+    return n;
+}
+
 void tk_reject_add(tk_pctx_t *c, size_t idx, uint64_t line, const char *code, const char *field,
                    const char *fmt, ...)
 {

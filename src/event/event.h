@@ -11,6 +11,13 @@
 #include <stdint.h>
 
 #define TK_EVENT_MAX_BYTES (256 * 1024)
+/* Limits the store keys on (checked per event by the parser, so a bad event
+ * is its own reject and never fails the batch it came in). */
+#define TK_EVENT_ID_MAX 1024      /* eventId bytes */
+#define TK_EVENT_ACCOUNT_MAX 64   /* account id: [A-Za-z0-9._-], not "." or ".." */
+
+/* True when p[0..n) can name an account in the store (a folder name). */
+int tk_event_account_ok(const char *p, size_t n);
 
 /* A borrowed byte string (not NUL-terminated in general). */
 typedef struct tk_str {

@@ -81,6 +81,8 @@ typedef struct tk_pctx {
     tk_batch_t *b;
     const tk_parse_opts_t *opts;
     const char *data_start, *data_end; /* the caller's buffer: bytes in it are readable */
+    size_t stop_at;                    /* opts->max_events: seen count at which to stop */
+    int over;                          /* set when a value past stop_at was found */
 } tk_pctx_t;
 
 /* Records a reject for event idx (printf-style message). */

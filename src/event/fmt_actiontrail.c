@@ -428,6 +428,21 @@ int tk_at_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmembe
                       (int)(s[F_EVENTTIME].n > 64 ? 64 : s[F_EVENTTIME].n), s[F_EVENTTIME].p);
         return 0;
     }
+    /* The store keys partitions by UTC day with 8-digit YYYYMMDD names, so
+     * a time outside years 1970..9999 is this event's reject, never a
+     * failure of the whole batch at append time. */
+    if (tms < 0 || tms > TK_TIME_MAX_MS) {
+        tk_reject_add(c, idx, line, TK_REJ_INVALID_TIME, "eventTime",
+                      "eventTime '%.*s' is outside the years 1970..9999 that can be stored",
+                      (int)(s[F_EVENTTIME].n > 64 ? 64 : s[F_EVENTTIME].n), s[F_EVENTTIME].p);
+        return 0;
+    }
+    if ((present & (1u << F_EVENTID)) && s[F_EVENTID].n > TK_EVENT_ID_MAX) {
+        tk_reject_add(c, idx, line, TK_REJ_FIELD_TOO_LONG, "eventId",
+                      "eventId is %u bytes, over the %d-byte limit: use a shorter unique id",
+                      (unsigned)s[F_EVENTID].n, TK_EVENT_ID_MAX);
+        return 0;
+    }
     if ((present & (1u << F_EVENTID)) && s[F_EVENTID].n == 0) {
         tk_reject_add(c, idx, line, TK_REJ_MISSING_FIELD, "eventId",
                       "eventId is empty or null: send a unique id or omit the field to have one generated");
@@ -539,6 +554,13 @@ int tk_at_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmembe
     } else {
         tk_reject_add(c, idx, line, TK_REJ_MISSING_FIELD, "recipientAccountId",
                       "no account: set recipientAccountId (or userIdentity.accountId), or import with a default account");
+        return 0;
+    }
+
+    if (!tk_event_account_ok(acct.p, acct.n)) {
+        tk_reject_add(c, idx, line, TK_REJ_INVALID_ACCOUNT, "recipientAccountId",
+                      "account '%.*s' is not 1-%d characters of A-Z a-z 0-9 . _ - (and not '.' or '..')",
+                      (int)(acct.n > 40 ? 40 : acct.n), acct.p, TK_EVENT_ACCOUNT_MAX);
         return 0;
     }
 

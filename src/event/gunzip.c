@@ -10,10 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+int tk_event_is_gzip(const char *data, size_t len)
+{
+    return len >= 2 && (unsigned char)data[0] == 0x1f && (unsigned char)data[1] == 0x8b;
+}
+
 int tk_event_gunzip(const char *data, size_t len, size_t max_out, char **out, size_t *outlen,
                     int *owned, char *err)
 {
-    if (len < 2 || (unsigned char)data[0] != 0x1f || (unsigned char)data[1] != 0x8b) {
+    if (!tk_event_is_gzip(data, len)) {
         *out = (char *)data;
         *outlen = len;
         *owned = 0;

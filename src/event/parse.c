@@ -25,6 +25,16 @@ static const char *skip_ws_lines(const char *p, const char *end, uint64_t *line)
     return p;
 }
 
+/* True (and marks the context) when another value starts but the caller's
+ * max_events is reached: the caller stops cutting the input there. */
+static int full(tk_pctx_t *c)
+{
+    if (!c->stop_at || c->b->seen < c->stop_at)
+        return 0;
+    c->over = 1;
+    return 1;
+}
+
 static const char *jtype_article(tk_jtype_t t)
 {
     switch (t) {
@@ -122,14 +132,25 @@ static const char *parse_array(tk_pctx_t *c, const char *p, const char *end, uin
     p++;
     for (;;) {
         p = skip_ws_lines(p, end, &line);
-        if (p >= end)
-            return end; /* unclosed array after a complete element: nothing is lost */
+        if (p >= end) {
+            /* The complete elements before stay accepted, but a container
+             * cut short is a reject of its own: the file is incomplete and
+             * whatever followed is lost, which the sender must be told. */
+            size_t idx = c->b->seen++;
+            tk_reject_add(c, idx, line, TK_REJ_INVALID_JSON, "",
+                          "truncated: the array is not closed before the end of the input (byte %zu): "
+                          "the file is incomplete; send the rest",
+                          (size_t)(end - base));
+            return end;
+        }
         if (*p == ']')
             return p + 1;
         if (*p == ',') { /* empty slot or trailing comma: tolerate */
             p++;
             continue;
         }
+        if (full(c))
+            return end;
         tk_scan_status_t st;
         const char *e = tk_scan_value(p, end, 0, &st);
         if (st != TK_SCAN_OK) {
@@ -149,7 +170,7 @@ static const char *parse_array(tk_pctx_t *c, const char *p, const char *end, uin
         line += tk_count_lines(p, (size_t)(e - p));
         p = skip_ws_lines(e, end, &line);
         if (p >= end)
-            return end;
+            continue; /* reported as truncated above */
         if (*p == ',') {
             p++;
         } else if (*p == ']') {
@@ -203,7 +224,7 @@ static void parse_lines(tk_pctx_t *c, const char *p, const char *end, uint64_t l
     tk_batch_t *b = c->b;
     for (;;) {
         p = skip_ws_lines(p, end, &line);
-        if (p >= end || b->nomem)
+        if (p >= end || b->nomem || full(c))
             return;
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *le = nl ? nl : end;
@@ -222,6 +243,22 @@ static void parse_lines(tk_pctx_t *c, const char *p, const char *end, uint64_t l
                 else
                     dispatch(c, p, n, root, line, kind, idx);
                 p = te;
+                continue;
+            }
+        }
+        if (*p == '{' && arrays_ok && kind != TK_KIND_ACTIONTRAIL) {
+            /* A CloudTrail file that is not the first document of the input
+             * (files joined with cat, or one per line): its records are
+             * events, whatever the container's size; the per-event limit
+             * applies to each record, never to the file. */
+            const char *rec = find_records(p, end);
+            if (rec) {
+                line += tk_count_lines(p, (size_t)(rec - p));
+                const char *q = parse_array(c, rec, end, line, TK_KIND_CLOUDTRAIL);
+                line += tk_count_lines(rec, (size_t)(q - rec));
+                const char *r = skip_object_rest(q, end);
+                line += tk_count_lines(q, (size_t)(r - q));
+                p = r;
                 continue;
             }
         }
@@ -322,13 +359,14 @@ int tk_event_parse(tk_batch_t *b, const char *data, size_t len, const tk_parse_o
         opts = &defaults;
     if (!data && len)
         return tk_errf(err, TK_EINVAL, "no input");
-    if (len >= 2 && (unsigned char)data[0] == 0x1f && (unsigned char)data[1] == 0x8b) {
+    if (tk_event_is_gzip(data, len)) {
         /* Gzip: decompress and keep the bytes with the batch (borrowed
          * events may point into them). */
         char *plain;
         size_t plen;
         int owned;
-        int rc = tk_event_gunzip(data, len, GUNZIP_LIMIT, &plain, &plen, &owned, err);
+        int rc = tk_event_gunzip(data, len, opts->max_decompressed ? opts->max_decompressed : GUNZIP_LIMIT,
+                                 &plain, &plen, &owned, err);
         if (rc)
             return rc;
         if (b->nowned == b->cap_owned) {
@@ -342,11 +380,11 @@ int tk_event_parse(tk_batch_t *b, const char *data, size_t len, const tk_parse_o
             b->cap_owned = nc;
         }
         b->owned_inputs[b->nowned++] = plain;
-        if (plen >= 2 && (unsigned char)plain[0] == 0x1f && (unsigned char)plain[1] == 0x8b)
+        if (tk_event_is_gzip(plain, plen))
             return tk_errf(err, TK_EINVAL, "gzip inside gzip: decompress the input once before sending it");
         return tk_event_parse(b, plain, plen, opts, err);
     }
-    tk_pctx_t c = {b, opts, data, data + len};
+    tk_pctx_t c = {b, opts, data, data + len, opts->max_events ? b->seen + opts->max_events : 0, 0};
     const char *end = data + len;
     uint64_t line = opts->first_line ? opts->first_line : 1;
     const char *p = skip_ws_lines(skip_bom(data, end), end, &line);
@@ -378,5 +416,7 @@ int tk_event_parse(tk_batch_t *b, const char *data, size_t len, const tk_parse_o
     parse_lines(&c, p, end, line, kind, arrays_ok);
     if (b->nomem)
         return tk_errf(err, TK_ENOMEM, "out of memory parsing %s", src);
+    if (c.over)
+        return tk_errf(err, TK_ETOOBIG, "%s holds more than %zu events", src, opts->max_events);
     return 0;
 }

@@ -26,6 +26,9 @@ typedef enum tk_format {
 #define TK_REJ_TOO_LARGE      "EventTooLarge"
 #define TK_REJ_INVALID_UTF8   "InvalidUtf8"
 #define TK_REJ_ACCOUNT        "AccountMismatch"  /* writer recorded for another account */
+#define TK_REJ_INVALID_ACCOUNT "InvalidAccountId" /* not 1-64 of [A-Za-z0-9._-] */
+#define TK_REJ_FIELD_TOO_LONG "FieldTooLong"     /* eventId over 1,024 bytes */
+#define TK_REJ_TOO_MANY       "TooManyEvents"    /* (request-level) past max_events */
 
 typedef struct tk_reject {
     size_t index;       /* position of the event in the input (0-based, across the batch) */
@@ -52,6 +55,14 @@ typedef struct tk_parse_opts {
      * data instead of being copied (tk_event_t.json is then not
      * NUL-terminated). Saves a copy per event on import and ingest. */
     int borrow_input;
+    /* Gzip input is decompressed once, up to this many bytes (0: 1 GiB);
+     * gzip inside the decompressed bytes is refused, never inflated again,
+     * so one cap holds end to end. TK_ETOOBIG past it. */
+    size_t max_decompressed;
+    /* Stop at this many events seen in this call (0: no limit): parsing
+     * ends as soon as one more value starts, and tk_event_parse returns
+     * TK_ETOOBIG, so a huge batch costs no more than the limit. */
+    size_t max_events;
 } tk_parse_opts_t;
 
 /* An arena of parsed events and rejects. Events stay valid until the batch is
@@ -71,15 +82,23 @@ size_t tk_batch_reject_count(const tk_batch_t *b);
 const tk_reject_t *tk_batch_rejects(const tk_batch_t *b);
 /* Events seen so far (accepted + rejected): indexes continue across calls. */
 size_t tk_batch_seen(const tk_batch_t *b);
+/* Bytes the batch keeps allocated (arena, arrays, owned inputs), so a caller
+ * that reuses batches can drop one that grew for a single large input. */
+size_t tk_batch_footprint(const tk_batch_t *b);
 
 /* Parses data[0..len) (borrowed; copied into the batch as needed) and appends
  * its events and rejects to b. Gzip input (magic 1f 8b) is decompressed
- * first (up to 1 GiB; the batch keeps those bytes until reset). Returns 0
- * even when some events are rejected; a negative TK_E* only when nothing
- * could be attempted (ENOMEM, corrupt gzip, or input that is not a JSON
- * document at all in a format that needs one, message in err). */
+ * first, once (opts->max_decompressed; the batch keeps those bytes until
+ * reset); gzip inside it is TK_EINVAL. Returns 0 even when some events are
+ * rejected; a negative TK_E* only when nothing could be attempted (ENOMEM,
+ * corrupt or nested gzip, input that is not a JSON document at all in a
+ * format that needs one) or a limit was passed (TK_ETOOBIG: decompressed
+ * size or max_events), message in err. */
 int tk_event_parse(tk_batch_t *b, const char *data, size_t len, const tk_parse_opts_t *opts,
                    char *err);
+
+/* True when data starts with the gzip magic (1f 8b). */
+int tk_event_is_gzip(const char *data, size_t len);
 
 /* Decompresses when data starts with the gzip magic, else borrows.
  * *out is either data itself (*owned = 0) or a malloc'd buffer (*owned = 1).

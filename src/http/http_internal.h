@@ -46,6 +46,7 @@ struct tk_http_server {
     tk_ratelimit_t rl;
     char *tls_cert_pem, *tls_key_pem;
     int64_t active_requests;     /* requests between first handler call and completion */
+    int64_t mem_used;            /* bytes reserved by requests in flight (atomic) */
     int test_append_delay_ms;    /* TK_TEST_APPEND_DELAY_MS: tests hold appends in flight */
 };
 
@@ -72,7 +73,16 @@ typedef struct tk_req {
     tk_route_t route;
     int status;
     size_t bytes_out;
+    size_t mem_held;             /* bytes of srv->mem_used this request holds */
 } tk_req_t;
+
+/* Reserves n more bytes of the server's request-memory budget for r (given
+ * back when the request completes, or earlier with tk_req_mem_give).
+ * 0, or -1 when the budget is spent: the caller answers 503 + Retry-After
+ * before doing the work. */
+int tk_req_mem_take(tk_req_t *r, size_t n);
+/* Gives back n bytes (at most what r holds) before the request ends. */
+void tk_req_mem_give(tk_req_t *r, size_t n);
 
 /* Header value (name case-insensitive) or NULL. */
 const char *tk_req_header(tk_req_t *r, const char *name);

@@ -227,8 +227,17 @@ void tk_route_cloudtrail(tk_req_t *r)
         cJSON *t = cJSON_GetObjectItemCaseSensitive(body, names[i]);
         if (!t || cJSON_IsNull(t))
             continue;
+        int64_t ms;
         if (cJSON_IsNumber(t)) {
-            tk_time_format((int64_t)(t->valuedouble * 1000.0), 0, tbuf[i]);
+            /* Range-checked before converting: 1e400 or -1e300 are not times. */
+            if (tk_time_from_epoch_s(t->valuedouble, &ms)) {
+                tk_req_aws_error(r, 400, "InvalidTimeRangeException",
+                                 "%s %g is out of range: epoch seconds from 0 to 253402300799.",
+                                 names[i], t->valuedouble);
+                cJSON_Delete(body);
+                return;
+            }
+            tk_time_format(ms, 0, tbuf[i]);
         } else if (cJSON_IsString(t) && strlen(t->valuestring) < 40) {
             snprintf(tbuf[i], sizeof tbuf[i], "%s", t->valuestring);
         } else {
@@ -244,7 +253,7 @@ void tk_route_cloudtrail(tk_req_t *r)
     }
     cJSON *mr = cJSON_GetObjectItemCaseSensitive(body, "MaxResults");
     if (mr && !cJSON_IsNull(mr)) {
-        if (!cJSON_IsNumber(mr)) {
+        if (!cJSON_IsNumber(mr) || !(mr->valuedouble >= 1 && mr->valuedouble <= 50)) {
             tk_req_aws_error(r, 400, "InvalidMaxResultsException", "MaxResults must be a number from 1 to 50.");
             cJSON_Delete(body);
             return;

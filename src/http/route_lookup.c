@@ -36,18 +36,37 @@ static int known_param(const char *k)
     for (size_t i = 0; i < TK_ARRAY_LEN(known_params); i++)
         if (!strcmp(k, known_params[i]))
             return 1;
-    unsigned n;
-    char tail[8];
-    if (sscanf(k, "LookupAttribute.%u.%7s", &n, tail) == 2 && (!strcmp(tail, "Key") || !strcmp(tail, "Value")))
-        return 1;
     return 0;
+}
+
+/* "LookupAttribute.N.Key|Value": 1 with N 1-9 written as one digit, 2 for
+ * any other N (LookupAttribute.0, .10, .01: refused, because ignoring one
+ * would silently widen the query), 0 when k has another shape. */
+static int attr_param(const char *k)
+{
+    static const char pre[] = "LookupAttribute.";
+    if (strncmp(k, pre, sizeof pre - 1))
+        return 0;
+    const char *d = k + sizeof pre - 1, *e = d;
+    while (*e >= '0' && *e <= '9')
+        e++;
+    if (e == d || *e != '.' || (strcmp(e + 1, "Key") && strcmp(e + 1, "Value")))
+        return 0;
+    return e - d == 1 && *d != '0' ? 1 : 2;
 }
 
 /* From key-value pairs (query string or form). 0, or 400 queued (nonzero). */
 static int params_from_kv(tk_req_t *r, lookup_in_t *in, tk_lookup_params_t *p)
 {
     for (size_t i = 0; i < in->kv.n; i++) {
-        if (!known_param(in->kv.kv[i].key)) {
+        int ap = attr_param(in->kv.kv[i].key);
+        if (ap == 2) {
+            tk_req_error(r, 400, "InvalidParameterLookupAttribute", 0,
+                         "'%.64s': N in LookupAttribute.N must be 1 to 9 (at most 2 attributes).",
+                         in->kv.kv[i].key);
+            return 1;
+        }
+        if (!ap && !known_param(in->kv.kv[i].key)) {
             tk_req_error(r, 400, "InvalidParameter", 0,
                          "Unknown parameter '%.64s'. Accepted: StartTime, EndTime, "
                          "LookupAttribute.N.Key, LookupAttribute.N.Value, MaxResults, NextToken, "
@@ -101,11 +120,19 @@ static const char *json_param(tk_req_t *r, cJSON *obj, const char *name, char *n
     if (cJSON_IsString(v))
         return v->valuestring;
     if (cJSON_IsNumber(v)) {
-        if (as_time)
-            tk_time_format((int64_t)(v->valuedouble * 1000.0), 0, numbuf);
-        else
+        int64_t ms;
+        if (as_time && tk_time_from_epoch_s(v->valuedouble, &ms) == 0) {
+            tk_time_format(ms, 0, numbuf);
+            return numbuf;
+        }
+        if (!as_time && v->valuedouble >= 0 && v->valuedouble <= 1e9) {
             snprintf(numbuf, 40, "%.0f", v->valuedouble);
-        return numbuf;
+            return numbuf;
+        }
+        tk_req_error(r, 400, "InvalidParameter", 0, "%s: %g is out of range%s.", name, v->valuedouble,
+                     as_time ? " (epoch seconds from 0 to 253402300799)" : "");
+        *bad = 1;
+        return NULL;
     }
     tk_req_error(r, 400, "InvalidParameter", 0, "%s must be a string%s.", name,
                  as_time ? " (RFC 3339) or epoch seconds" : " or a number");

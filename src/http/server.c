@@ -414,6 +414,36 @@ static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *conn)
     return r;
 }
 
+int tk_req_mem_take(tk_req_t *r, size_t n)
+{
+    tk_http_server_t *s = r->srv;
+    int64_t used = __atomic_add_fetch(&s->mem_used, (int64_t)n, __ATOMIC_RELAXED);
+    if (used > (int64_t)s->o.max_request_memory) {
+        __atomic_sub_fetch(&s->mem_used, (int64_t)n, __ATOMIC_RELAXED);
+        tk_metrics_add(&s->metrics.overloaded, 1);
+        return -1;
+    }
+    r->mem_held += n;
+    return 0;
+}
+
+void tk_req_mem_give(tk_req_t *r, size_t n)
+{
+    if (n > r->mem_held)
+        n = r->mem_held;
+    r->mem_held -= n;
+    __atomic_sub_fetch(&r->srv->mem_used, (int64_t)n, __ATOMIC_RELAXED);
+}
+
+/* 503 for a request whose memory does not fit the budget now. */
+static void refuse_memory(tk_req_t *r, size_t want)
+{
+    tk_req_error(r, 503, "ServiceUnavailable", 2,
+                 "The server is busy with other large requests (%zu more bytes of request "
+                 "memory needed; --max-request-memory is %zu). Nothing was stored: retry later.",
+                 want, r->srv->o.max_request_memory);
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url,
                                const char *method, const char *version, const char *upload_data,
                                size_t *upload_data_size, void **con_cls)
@@ -441,6 +471,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
             if (errno || end == cl || v > s->o.max_body) {
                 r->body_too_big = 1;
                 r->body_seen = (size_t)v;
+            } else if (v > 0 && tk_req_mem_take(r, (size_t)v) != 0) {
+                refuse_memory(r, (size_t)v);
             } else if (v > 0 && tk_buf_reserve(&r->body, (size_t)v) != 0) {
                 return MHD_NO; /* one allocation instead of a doubling series */
             }
@@ -463,6 +495,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         if (r->body_too_big || r->body.len + n > s->o.max_body) {
             r->body_too_big = 1;
             tk_buf_free(&r->body);
+            return MHD_YES;
+        }
+        /* A body without Content-Length (chunked) reserves as it grows. */
+        if (r->body.len + n > r->mem_held && tk_req_mem_take(r, r->body.len + n - r->mem_held)) {
+            tk_buf_free(&r->body);
+            refuse_memory(r, r->body.len + n);
             return MHD_YES;
         }
         if (tk_buf_append(&r->body, upload_data, n) != 0)
@@ -555,6 +593,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         __atomic_sub_fetch(&s->active_requests, 1, __ATOMIC_RELAXED);
     }
     tk_buf_free(&r->body);
+    tk_req_mem_give(r, r->mem_held);
     free(r->uri);
     free(r->uri_copy);
     free(r);
@@ -635,6 +674,8 @@ int tk_http_start(const tk_http_opts_t *opts, tk_store_t *store, tk_meta_t *meta
         s->o.max_decompressed = 64u << 20;
     if (!s->o.max_events)
         s->o.max_events = 10000;
+    if (!s->o.max_request_memory)
+        s->o.max_request_memory = (size_t)1 << 30;
     if (!s->o.max_connections)
         s->o.max_connections = 512;
     if (!s->o.max_inflight_appends)

@@ -23,6 +23,10 @@ typedef struct tk_http_opts {
     size_t max_body;             /* request body bytes as received; 0 = 16 MiB */
     size_t max_decompressed;     /* gzip output cap (bombs); 0 = 64 MiB */
     size_t max_events;           /* events per ingest request; 0 = 10,000 */
+    /* Memory for request bodies, their decompression and parsing, summed
+     * over every request in flight; past it a request gets 503 +
+     * Retry-After before the work. 0 = 1 GiB. */
+    size_t max_request_memory;
     int threads;                 /* 0 = thread per connection; N > 0 = epoll with a pool of N */
     unsigned max_connections;    /* 0 = 512 */
     int max_inflight_appends;    /* concurrent tk_store_append calls before 503; 0 = 64 */

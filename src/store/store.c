@@ -29,7 +29,7 @@
 #define DEFAULT_SEAL_BYTES (64ull << 20) /* with a seal running, up to ~2x this is in memory */
 #define CACHE_IDX_BYTES (96ull << 20)
 #define CACHE_BLK_BYTES (64ull << 20)
-#define MAX_DAY 2932896 /* 10000-01-01: keeps YYYYMMDD 8 digits */
+#define MAX_DAY 2932897 /* 10000-01-01 (9999-12-31 is day 2932896): keeps YYYYMMDD 8 digits */
 
 typedef struct areq {
     const tk_event_t *ev;
@@ -47,17 +47,7 @@ typedef struct areq {
 
 int store_account_ok(const char *p, size_t n)
 {
-    if (n == 0 || n > SEG_ACCOUNT_MAX)
-        return 0;
-    if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = p[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return 0;
-    }
-    return 1;
+    return tk_event_account_ok(p, n); /* one rule, shared with the parser's per-event check */
 }
 
 static int name_cmp(const char *a, const char *b, size_t blen)

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <zlib.h>
 
+#include "base/buf.h"
 #include "base/tk.h"
 #include "event/event.h"
 #include "event/parse.h"
@@ -139,14 +140,18 @@ static void test_missing_account_comes_from_default_then_user_identity(void **st
 {
     (void)st;
     const char *in = "{\"eventId\":\"e1\",\"eventTime\":\"2026-11-24T10:00:00Z\",\"userIdentity\":{\"accountId\":\"77\"}}";
-    tk_parse_opts_t o = {.default_account = "9\"9"};
+    tk_parse_opts_t o = {.default_account = "9.9"};
     tk_batch_t *b = parse(in, &o);
     assert_int_equal(tk_batch_count(b), 1);
     const tk_event_t *e = tk_batch_events(b);
-    assert_true(str_eq(e->account, "9\"9"));
-    const char *want = "{\"recipientAccountId\":\"9\\\"9\",\"eventId\":\"e1\"";
+    assert_true(str_eq(e->account, "9.9"));
+    const char *want = "{\"recipientAccountId\":\"9.9\",\"eventId\":\"e1\"";
     assert_memory_equal(e->json.p, want, strlen(want));
     tk_batch_destroy(b);
+
+    /* An account the store cannot name is this event's reject. */
+    tk_parse_opts_t bad = {.default_account = "9\"9"};
+    expect_reject(in, &bad, TK_REJ_INVALID_ACCOUNT, "recipientAccountId");
 
     b = parse(in, NULL);
     assert_int_equal(tk_batch_count(b), 1);
@@ -772,12 +777,64 @@ static void test_mutated_inputs_never_crash_and_account_for_every_event(void **s
     tk_batch_destroy(b);
 }
 
+static void test_max_events_stops_the_parse_at_the_limit(void **st)
+{
+    (void)st;
+    const char *one = "{\"eventTime\":\"2026-11-24T10:00:00Z\",\"recipientAccountId\":\"1\"}\n";
+    tk_buf_t in = TK_BUF_INIT;
+    for (int i = 0; i < 50; i++)
+        assert_int_equal(tk_buf_puts(&in, one), 0);
+    char err[TK_ERRLEN] = "";
+    tk_parse_opts_t o = {.max_events = 10};
+    tk_batch_t *b = tk_batch_create();
+    assert_int_equal(tk_event_parse(b, in.p, in.len, &o, err), TK_ETOOBIG);
+    assert_int_equal(tk_batch_seen(b), 10); /* stopped: the 40 others never parsed */
+    assert_non_null(strstr(err, "more than 10 events"));
+    tk_batch_reset(b);
+    o.max_events = 50; /* exactly at the limit is fine, in an array too */
+    assert_int_equal(tk_event_parse(b, in.p, in.len, &o, err), 0);
+    assert_int_equal(tk_batch_count(b), 50);
+    tk_batch_destroy(b);
+    tk_buf_free(&in);
+}
+
+static void test_time_and_id_limits_are_per_event_rejects(void **st)
+{
+    (void)st;
+    expect_reject("{\"eventTime\":\"1969-12-31T23:59:59Z\",\"recipientAccountId\":\"1\"}", NULL,
+                  TK_REJ_INVALID_TIME, "eventTime");
+    tk_buf_t in = TK_BUF_INIT;
+    assert_int_equal(tk_buf_puts(&in, "{\"eventTime\":\"2026-11-24T10:00:00Z\",\"recipientAccountId\":\"1\",\"eventId\":\""), 0);
+    for (int i = 0; i < TK_EVENT_ID_MAX + 1; i++)
+        assert_int_equal(tk_buf_putc(&in, 'x'), 0);
+    assert_int_equal(tk_buf_puts(&in, "\"}"), 0);
+    expect_reject(in.p, NULL, TK_REJ_FIELD_TOO_LONG, "eventId");
+    tk_buf_free(&in);
+    tk_batch_t *b = parse("{\"eventTime\":\"9999-12-31T23:59:59.999Z\",\"recipientAccountId\":\"1\"}", NULL);
+    assert_int_equal(tk_batch_count(b), 1);
+    tk_batch_destroy(b);
+}
+
+static void test_truncated_array_keeps_elements_and_is_reported(void **st)
+{
+    (void)st;
+    tk_batch_t *b = parse("[{\"eventTime\":\"2026-11-24T10:00:00Z\",\"recipientAccountId\":\"1\"},", NULL);
+    assert_int_equal(tk_batch_count(b), 1);
+    assert_int_equal(tk_batch_reject_count(b), 1);
+    assert_string_equal(tk_batch_rejects(b)[0].code, TK_REJ_INVALID_JSON);
+    assert_non_null(strstr(tk_batch_rejects(b)[0].message, "not closed"));
+    tk_batch_destroy(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_actiontrail_object_stored_bytes_equal_input),
         cmocka_unit_test(test_missing_event_id_is_generated_and_inserted_first),
         cmocka_unit_test(test_missing_account_comes_from_default_then_user_identity),
+        cmocka_unit_test(test_max_events_stops_the_parse_at_the_limit),
+        cmocka_unit_test(test_time_and_id_limits_are_per_event_rejects),
+        cmocka_unit_test(test_truncated_array_keeps_elements_and_is_reported),
         cmocka_unit_test(test_force_account_rejects_another_account),
         cmocka_unit_test(test_reject_causes_have_exact_code_and_field),
         cmocka_unit_test(test_invalid_time_message_quotes_value_and_example),
