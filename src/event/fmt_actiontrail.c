@@ -362,10 +362,17 @@ int tk_at_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmembe
     for (size_t i = 0; i < nm; i++) {
         int f = field_slot(m[i].key, m[i].klen);
         if (f >= 0) {
-            if (!(present & (1u << f))) { /* first of duplicate keys wins, as in lookups */
-                slot[f] = &m[i];
-                present |= 1u << f;
+            /* A field trailkeep reads given twice is refused: JSON readers
+             * disagree on which copy wins (first here, last in Python and
+             * jq), so the event indexed and the event a downstream tool
+             * reads from the archive could differ. */
+            if (present & (1u << f)) {
+                tk_reject_add(c, idx, line, TK_REJ_DUPLICATE, k_fields[f].name,
+                              "%s appears twice in the event: send each field once", k_fields[f].name);
+                return 0;
             }
+            slot[f] = &m[i];
+            present |= 1u << f;
         } else if (m[i].klen == 7 && m[i].type == TK_J_ARRAY && memcmp(m[i].key, "Records", 7) == 0) {
             records = 1;
         } else if (sniff && is_ct_key(m[i].key, m[i].klen)) {
@@ -518,6 +525,11 @@ int tk_at_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmembe
                     }
                     break;
                 }
+            }
+            if (dst && dst->p) {
+                tk_reject_add(c, idx, line, TK_REJ_DUPLICATE, fname,
+                              "%s appears twice in the event: send each field once", fname);
+                return 0;
             }
             if (dst && str_or_null(c, idx, line, fname, &u[i], dst))
                 return 0;

@@ -28,6 +28,7 @@ typedef enum tk_format {
 #define TK_REJ_ACCOUNT        "AccountMismatch"  /* writer recorded for another account */
 #define TK_REJ_INVALID_ACCOUNT "InvalidAccountId" /* not 1-64 of [A-Za-z0-9._-] */
 #define TK_REJ_FIELD_TOO_LONG "FieldTooLong"     /* eventId over 1,024 bytes */
+#define TK_REJ_DUPLICATE      "DuplicateField"   /* a field trailkeep reads, given twice */
 #define TK_REJ_TOO_MANY       "TooManyEvents"    /* (request-level) past max_events */
 
 typedef struct tk_reject {

@@ -815,6 +815,19 @@ static void test_time_and_id_limits_are_per_event_rejects(void **st)
     tk_batch_destroy(b);
 }
 
+static void test_duplicate_read_fields_are_rejected(void **st)
+{
+    (void)st;
+    expect_reject("{\"eventTime\":\"2026-11-24T10:00:00Z\",\"recipientAccountId\":\"1\",\"eventName\":\"DescribeInstances\","
+                  "\"eventName\":\"DeleteTrail\"}", NULL, TK_REJ_DUPLICATE, "eventName");
+    expect_reject("{\"eventTime\":\"2026-11-24T10:00:00Z\",\"recipientAccountId\":\"1\",\"userIdentity\":{\"userName\":\"a\","
+                  "\"userName\":\"root\"}}", NULL, TK_REJ_DUPLICATE, "userIdentity.userName");
+    /* Fields trailkeep does not read are kept as sent, duplicates included. */
+    tk_batch_t *b = parse("{\"eventTime\":\"2026-11-24T10:00:00Z\",\"recipientAccountId\":\"1\",\"x\":1,\"x\":2}", NULL);
+    assert_int_equal(tk_batch_count(b), 1);
+    tk_batch_destroy(b);
+}
+
 static void test_truncated_array_keeps_elements_and_is_reported(void **st)
 {
     (void)st;
@@ -835,6 +848,7 @@ int main(void)
         cmocka_unit_test(test_max_events_stops_the_parse_at_the_limit),
         cmocka_unit_test(test_time_and_id_limits_are_per_event_rejects),
         cmocka_unit_test(test_truncated_array_keeps_elements_and_is_reported),
+        cmocka_unit_test(test_duplicate_read_fields_are_rejected),
         cmocka_unit_test(test_force_account_rejects_another_account),
         cmocka_unit_test(test_reject_causes_have_exact_code_and_field),
         cmocka_unit_test(test_invalid_time_message_quotes_value_and_example),
