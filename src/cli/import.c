@@ -720,6 +720,17 @@ int tk_cmd_import(int argc, char **argv)
         if (add_file(&im, path, &st))
             goto oom;
     }
+    /* The handler is installed before the store starts its sealer thread:
+     * a signal landing in that thread with the default action would kill
+     * the import without its summary. A signal before the pipeline runs
+     * just makes it stop at once. */
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART; /* reads in the reader thread must not fail with EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     tk_store_opts_t so = {.dir = im.dir};
     int rc = im.dry_run ? 0 : tk_store_open(&so, &im.store, err);
     if (rc) {
@@ -729,6 +740,8 @@ int tk_cmd_import(int argc, char **argv)
                             "POST /v1/events\n", im.dir, err);
         else
             fprintf(stderr, "trailkeep import: cannot open the store in '%s': %s\n", im.dir, err);
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
         free_importer(&im);
         return 1;
     }
@@ -737,6 +750,8 @@ int tk_cmd_import(int argc, char **argv)
     if (rejects_path && !(im.rejects_f = fopen(rejects_path, "w"))) {
         fprintf(stderr, "trailkeep import: cannot write --rejects file '%s': %s\n", rejects_path,
                 strerror(errno));
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
         tk_store_close(im.store);
         free_importer(&im);
         return 1;
@@ -752,13 +767,6 @@ int tk_cmd_import(int argc, char **argv)
             im.bytes_skipped += f->size;
         }
     }
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART; /* reads in the reader thread must not fail with EINTR */
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
     rc = run_pipeline(&im);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
