@@ -104,6 +104,8 @@ int tk_alert_engine_create(const tk_alert_opts_t *opts, tk_alert_engine_t **out,
 
 static void group_free(group_t *g)
 {
+    if (!g)
+        return;
     free(g->key);
     free(g->ring);
     free(g);

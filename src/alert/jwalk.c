@@ -39,7 +39,9 @@ tk_ptrie_t *tk_ptrie_new(void)
 
 static void pnode_free(tk_pnode_t *n)
 {
-    for (uint32_t i = 0; i < n->nkids; i++) {
+    if (!n)
+        return;
+    for (uint32_t i = 0; n->kids && i < n->nkids; i++) {
         pnode_free(n->kids[i]);
         free(n->kids[i]);
     }
@@ -183,6 +185,8 @@ int tk_aview_init(tk_aview_t *v, uint32_t nslots)
 
 void tk_aview_free(tk_aview_t *v)
 {
+    if (!v)
+        return;
     free(v->head);
     free(v->tail);
     free(v->vals);

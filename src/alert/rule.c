@@ -311,7 +311,9 @@ void tk_rule_destroy(tk_rule_t *r)
 
 void tk_atext_free(tk_atext_t *t)
 {
-    for (uint32_t i = 0; i < t->npaths; i++)
+    if (!t)
+        return;
+    for (uint32_t i = 0; t->paths && i < t->npaths; i++)
         free(t->paths[i]);
     free(t->paths);
     free(t->slots);

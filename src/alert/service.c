@@ -406,6 +406,8 @@ static void resolve(tk_alert_service_t *s, const lrule_t *l, rlist_t *out)
 
 static void rlist_free(rlist_t *l)
 {
+    if (!l)
+        return;
     free(l->v);
     free(l->users);
 }

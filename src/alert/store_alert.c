@@ -243,7 +243,7 @@ void tk_stored_rule_free(tk_stored_rule_t *r)
 
 void tk_stored_rules_free(tk_stored_rule_t *v, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; v && i < n; i++)
         tk_stored_rule_free(&v[i]);
     free(v);
 }

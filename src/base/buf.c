@@ -142,6 +142,8 @@ void tk_buf_reset(tk_buf_t *b)
 
 void tk_buf_free(tk_buf_t *b)
 {
+    if (!b)
+        return;
     free(b->p);
     b->p = NULL;
     b->len = b->cap = 0;

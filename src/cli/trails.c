@@ -108,6 +108,8 @@ typedef struct {
 
 static void args_free(args_t *a)
 {
+    if (!a)
+        return;
     for (size_t i = 0; i < a->nowned; i++)
         free(a->owned[i]);
 }

@@ -273,7 +273,9 @@ void tk_table_flush(tk_table_t *t, FILE *f)
 
 void tk_table_free(tk_table_t *t)
 {
-    for (size_t i = 0; i < t->rows * (size_t)t->ncols; i++)
+    if (!t)
+        return;
+    for (size_t i = 0; t->cells && i < t->rows * (size_t)t->ncols; i++)
         free(t->cells[i]);
     free(t->cells);
     memset(t, 0, sizeof *t);

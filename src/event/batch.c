@@ -54,6 +54,8 @@ void tk_arena_reset(tk_arena_t *a)
 
 void tk_arena_free(tk_arena_t *a)
 {
+    if (!a)
+        return;
     tk_arena_chunk_t *c = a->head;
     while (c) {
         tk_arena_chunk_t *n = c->next;

@@ -266,7 +266,7 @@ int tk_rawset_load(tk_rawset_t *r, const char *obj, size_t len)
 
 void tk_rawset_free(tk_rawset_t *r)
 {
-    if (r->m != r->small)
+    if (r && r->m != r->small)
         free(r->m);
 }
 

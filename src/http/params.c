@@ -116,7 +116,9 @@ const char *tk_kv_get(const tk_kvlist_t *l, const char *key)
 
 void tk_kvlist_free(tk_kvlist_t *l)
 {
-    for (size_t i = 0; i < l->n; i++) {
+    if (!l)
+        return;
+    for (size_t i = 0; l->kv && i < l->n; i++) {
         free(l->kv[i].key);
         free(l->kv[i].val);
     }

@@ -156,19 +156,19 @@ static void rules_route(tk_req_t *r, const char *account, const char *rest, cons
             tk_req_error(r, 400, "InvalidParameter", 0, "The body must be a JSON object (see docs/alerting.md).");
             return;
         }
-        tk_stored_rule_t sr;
+        tk_stored_rule_t sr = {0}; /* zeroed: freed also when rule_from_body fails early */
         rc = rule_from_body(body, account, id[0] ? id : NULL, &sr, err);
         if (!rc)
             rc = id[0] ? tk_alert_rule_update(m, &sr, err) : tk_alert_rule_create(m, &sr, err);
         if (!rc) {
-            tk_stored_rule_t got;
+            tk_stored_rule_t got = {0}; /* untouched when the get fails, freed below */
             if (!(rc = tk_alert_rule_get(m, account, sr.id, &got, err)))
                 tk_stored_rule_json(&got, &b);
             tk_stored_rule_free(&got);
         }
         tk_stored_rule_free(&sr);
     } else if (id[0] && !verb[0] && get) {
-        tk_stored_rule_t got;
+        tk_stored_rule_t got = {0}; /* untouched when the get fails (unknown id), freed below */
         if (!(rc = tk_alert_rule_get(m, account, id, &got, err)))
             tk_stored_rule_json(&got, &b);
         tk_stored_rule_free(&got);
@@ -242,14 +242,14 @@ static void alerts_route(tk_req_t *r, const char *account, const char *rest, con
         }
         tk_alert_rows_free(v, n);
     } else if (id[0] && !verb[0] && get) {
-        tk_alert_row_t a;
+        tk_alert_row_t a = {0};
         if (!(rc = tk_alert_get(m, account, aid, &a, err))) {
             tk_alert_row_json(&a, &b);
             free(a.event_seqs);
         }
     } else if (id[0] && !strcmp(r->method, "POST") && (!strcmp(verb, "acknowledge") || !strcmp(verb, "close"))) {
         rc = tk_alert_set_state(m, account, aid, !strcmp(verb, "close") ? TK_AS_CLOSED : TK_AS_ACKNOWLEDGED, err);
-        tk_alert_row_t a;
+        tk_alert_row_t a = {0};
         if (!rc && !(rc = tk_alert_get(m, account, aid, &a, err))) {
             tk_alert_row_json(&a, &b);
             free(a.event_seqs);

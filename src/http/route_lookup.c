@@ -216,6 +216,8 @@ static int params_from_json(tk_req_t *r, lookup_in_t *in, tk_lookup_params_t *p)
 
 static void lookup_in_free(lookup_in_t *in)
 {
+    if (!in)
+        return;
     tk_kvlist_free(&in->kv);
     cJSON_Delete(in->json);
 }

@@ -254,6 +254,8 @@ void tk_ratelimit_init(tk_ratelimit_t *rl, double rate, double burst)
 
 void tk_ratelimit_destroy(tk_ratelimit_t *rl)
 {
+    if (!rl)
+        return;
     pthread_mutex_destroy(&rl->mu);
 }
 

@@ -108,6 +108,8 @@ int tk_insight_config_set(tk_insight_config_t *cfg, const char *as, char *err)
 
 static void incident_free(tk_insight_incident_t *in)
 {
+    if (!in)
+        return;
     free(in->key_owned);
     for (int a = 0; a < TK_INSIGHT_ATTRS; a++) {
         for (size_t i = 0; i < in->ntally[a]; i++)

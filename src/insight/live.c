@@ -70,6 +70,8 @@ tk_insight_live_t *tk_insight_live_create(const tk_insight_config_t *cfg)
 
 static void acct_free(live_acct_t *a)
 {
+    if (!a)
+        return;
     free(a->account);
     tk_insight_agg_destroy(a->agg);
     for (size_t i = 0; i < a->ninc; i++)

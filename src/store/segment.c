@@ -790,6 +790,8 @@ void segcache_forget(segcache_t *c, seg_t *s)
 
 void segcache_destroy(segcache_t *c)
 {
+    if (!c)
+        return;
     for (segidx_t *x = c->ihead; x;) {
         segidx_t *n = x->lru_next;
         x->seg->idx = NULL;

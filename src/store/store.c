@@ -245,6 +245,8 @@ static void part_clear_unsealed(part_t *p)
 
 static void part_free(part_t *p, segcache_t *c)
 {
+    if (!p)
+        return;
     part_clear_unsealed(p);
     for (size_t i = 0; i < p->nfz; i++)
         free(p->fz[i]);

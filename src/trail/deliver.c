@@ -531,7 +531,9 @@ static int flush(tk_trail_deliverer_t *d, tstate_t *s, uint64_t range_end, size_
 
 static void members_free(tk_trail_deliverer_t *d)
 {
-    for (size_t i = 0; i < d->nmembers; i++)
+    if (!d)
+        return;
+    for (size_t i = 0; d->members && i < d->nmembers; i++)
         free(d->members[i]);
     free(d->members);
     d->members = NULL;

@@ -818,7 +818,7 @@ int trail_load_all(tk_meta_t *m, trail_row_t **out, size_t *n, char *err)
 
 void trail_rows_free(trail_row_t *v, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; v && i < n; i++)
         free(v[i].t);
     free(v);
 }

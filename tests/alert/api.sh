@@ -40,6 +40,14 @@ req PUT /v1/alert-rules/brute "$A" "${J[@]}" -d '{"template":"consecutive-logon-
 eq "PUT replaces the definition" "200 medium consecutive-logon-failures?failures=4" "$CODE $(jget "$TMP/body" 'j["severity"]+" "+j["definition"]')"
 req DELETE /v1/alert-rules/nope "$A" >/dev/null
 eq "DELETE of an unknown rule: 404" 404 "$CODE"
+# Was a crash of the whole server (tk_stored_rule_free on an uninitialised
+# struct when the get failed), reachable with any reader key.
+req GET /v1/alert-rules/nope "$A" >/dev/null
+eq "GET of an unknown rule: 404 (the server used to abort)" 404 "$CODE"
+req GET /v1/alerts/999999 "$A" >/dev/null
+eq "GET of an unknown alert: 404" 404 "$CODE"
+req GET /healthz "" >/dev/null
+eq "  ... and the server is alive" 200 "$CODE"
 
 req POST /v1/users "$A" "${J[@]}" -d '{"name":"ops","email":"ops@example.test","webhook_url":"http://127.0.0.1:9/x","webhook_secret":"k","webhook_shape":"slack"}' >/dev/null
 eq "POST /v1/users: the secret is never echoed" "200 True 0" "$CODE $(jget "$TMP/body" 'j["webhook_secret_set"]') $(grep -c '"k"' "$TMP/body")"
