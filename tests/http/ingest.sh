@@ -260,6 +260,9 @@ if openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/key.pem" -out "$TMP/c
   SERVER_PID=$!; TK_CLEANUP_PIDS+=("$SERVER_PID")
   for _ in $(seq 1 100); do curl -sk -o /dev/null "https://127.0.0.1:$PORT/healthz" && break; sleep 0.1; done
   check "TLS: healthz over HTTPS" bash -c "curl -sk 'https://127.0.0.1:$PORT/healthz' | grep -q '\"status\":\"ok\"'"
+  # /healthz answers as soon as the daemon is up; the URL line is printed
+  # after the other services start, so wait for it rather than race it.
+  for _ in $(seq 1 50); do grep -q "listening on" "$T.out" && break; sleep 0.1; done
   check "TLS: serve prints an https URL" grep -q "listening on https://" "$T.out"
   stop_server >/dev/null
 else
