@@ -7,6 +7,7 @@
 #include "cli/util.h"
 
 #include "alert/service.h"
+#include "base/egress.h"
 #include "base/fs.h"
 #include "base/tk.h"
 #include "base/tktime.h"
@@ -17,6 +18,7 @@
 #include "meta/meta.h"
 #include "query/lookup.h"
 #include "store/store.h"
+#include "trail/dest.h"
 #include "trail/trail.h"
 
 #include <cjson/cJSON.h>
@@ -42,9 +44,13 @@ typedef struct serve_cfg {
     long max_body, max_decompressed, max_events, purge_hour, retention_days, threads;
     long max_request_memory;
     long max_inflight, max_page, seal_interval, max_connections;
+    long max_connections_per_ip, workers, header_timeout, body_timeout, body_idle_timeout;
     long trail_file_age, trail_file_events, trail_digest_period;
     double lookup_rate;
     int metrics_open_loopback, no_purge, purge_on_start;
+    int allow_private_endpoints;     /* egress policy: private/loopback endpoints allowed */
+    char **trail_folder_roots;       /* --trail-folder-root, repeatable; owned */
+    size_t ntrail_folder_roots;
 } serve_cfg_t;
 
 static void usage(FILE *f)
@@ -70,8 +76,17 @@ static void usage(FILE *f)
           "  --no-purge             never run the retention purge in the service\n"
           "  --purge-on-start       also seal and purge once right after starting\n"
           "  --seal-interval SECS   seal the WAL into segments this often (default 60)\n"
-          "  --threads N            0 = one thread per connection (default), N = epoll pool of N\n"
-          "  --max-connections N    concurrent connections (default 512)\n"
+          "  --threads N            epoll I/O threads (default 0 = one per CPU, 2-8); idle\n"
+          "                         sockets cost no thread\n"
+          "  --workers N            handler threads for every route but /healthz (default 0 =\n"
+          "                         4 per CPU, 16-64)\n"
+          "  --max-connections N    concurrent connections (default: open-file limit - 256)\n"
+          "  --max-connections-per-ip N  concurrent connections from one address (default 128)\n"
+          "  --header-timeout SECS  a request's headers must arrive within this of the accept\n"
+          "                         or of the previous response (default 10)\n"
+          "  --body-timeout SECS    ... and its body within this of the headers (default 120)\n"
+          "  --body-idle-timeout SECS  cut a connection whose body or response moves no byte\n"
+          "                         for this long (default 30)\n"
           "  --max-inflight N       concurrent appends before 503 + Retry-After (default 64)\n"
           "  --lookup-rate R        read requests per second per key, token bucket with a\n"
           "                         burst of 2R; 0 = unlimited (default 50)\n"
@@ -83,6 +98,12 @@ static void usage(FILE *f)
           "  --trail-file-age SECS  a trail's file closes this long after its first event (default 60)\n"
           "  --trail-file-events N  ... or at N events (default 10000); see `trailkeep trails --help`\n"
           "  --trail-digest-period SECS  each logging trail writes a signed digest this often (default 3600)\n"
+          "  --trail-folder-root DIR  folder trails may write only under DIR (repeatable;\n"
+          "                         default DATA/trail-folders); see docs/security.md\n"
+          "  --allow-private-endpoints  let tenants' S3 endpoints, webhooks and syslog hosts\n"
+          "                         reach private (10/8, 172.16/12, 192.168/16, 100.64/10,\n"
+          "                         fc00::/7) and loopback addresses; link-local and cloud\n"
+          "                         metadata addresses stay refused\n"
           "  --no-alerts            do not evaluate alert rules in this process\n"
           "  --smtp-url URL         mail server for alert emails: smtp://host:port or smtps://...\n"
           "  --smtp-from ADDR       sender address (default trailkeep@localhost)\n"
@@ -198,7 +219,17 @@ static int cfg_set(serve_cfg_t *c, const char *key, const char *v, char *err)
     if (!strcmp(key, "threads"))
         return set_long(&c->threads, key, v, 0, 256, err);
     if (!strcmp(key, "max-connections"))
-        return set_long(&c->max_connections, key, v, 1, 100000, err);
+        return set_long(&c->max_connections, key, v, 1, 1000000, err);
+    if (!strcmp(key, "max-connections-per-ip"))
+        return set_long(&c->max_connections_per_ip, key, v, 1, 1000000, err);
+    if (!strcmp(key, "workers"))
+        return set_long(&c->workers, key, v, 0, 1024, err);
+    if (!strcmp(key, "header-timeout"))
+        return set_long(&c->header_timeout, key, v, 1, 3600, err);
+    if (!strcmp(key, "body-timeout"))
+        return set_long(&c->body_timeout, key, v, 1, 86400, err);
+    if (!strcmp(key, "body-idle-timeout"))
+        return set_long(&c->body_idle_timeout, key, v, 1, 3600, err);
     if (!strcmp(key, "max-inflight"))
         return set_long(&c->max_inflight, key, v, 1, 100000, err);
     if (!strcmp(key, "max-page"))
@@ -209,6 +240,16 @@ static int cfg_set(serve_cfg_t *c, const char *key, const char *v, char *err)
         return set_long(&c->trail_file_age, key, v, 1, 86400, err);
     if (!strcmp(key, "trail-digest-period"))
         return set_long(&c->trail_digest_period, key, v, 1, 604800, err);
+    if (!strcmp(key, "allow-private-endpoints"))
+        return set_bool(&c->allow_private_endpoints, key, v, err);
+    if (!strcmp(key, "trail-folder-root")) {
+        char **nv = realloc(c->trail_folder_roots, (c->ntrail_folder_roots + 1) * sizeof *nv);
+        if (!nv)
+            return TK_ENOMEM;
+        c->trail_folder_roots = nv;
+        nv[c->ntrail_folder_roots] = NULL; /* set_str frees the old value */
+        return set_str(&nv[c->ntrail_folder_roots++], v);
+    }
     if (!strcmp(key, "trail-file-events"))
         return set_long(&c->trail_file_events, key, v, 1, 10000000, err);
     if (!strcmp(key, "smtp-url"))
@@ -260,6 +301,9 @@ static void cfg_free(serve_cfg_t *c)
     free(c->smtp_user);
     free(c->smtp_password);
     free(c->smtp_ca);
+    for (size_t i = 0; i < c->ntrail_folder_roots; i++)
+        free(c->trail_folder_roots[i]);
+    free(c->trail_folder_roots);
 }
 
 /* ------------------------------------------------------- background jobs */
@@ -433,7 +477,8 @@ static int parse_args(int argc, char **argv, serve_cfg_t *c, int *help)
             *eq = 0;
         if (!strcmp(key, "metrics-open-loopback") || !strcmp(key, "no-purge") ||
             !strcmp(key, "purge-on-start") || !strcmp(key, "smtp-starttls") ||
-            !strcmp(key, "no-alerts") || !strcmp(key, "no-insights")) {
+            !strcmp(key, "no-alerts") || !strcmp(key, "no-insights") ||
+            !strcmp(key, "allow-private-endpoints")) {
             if (cfg_set(c, key, eq ? a + 2 + (eq - key) + 1 : "true", err)) {
                 fprintf(stderr, "trailkeep serve: %s\n", err);
                 return 2;
@@ -545,7 +590,7 @@ int tk_cmd_serve(int argc, char **argv)
     c.max_inflight = 64;
     c.max_page = 50;
     c.seal_interval = 60;
-    c.max_connections = 512;
+    c.max_connections = 0; /* tk_http_start: from RLIMIT_NOFILE */
     c.lookup_rate = 50;
     int help = 0, code = 1;
     int rc = parse_args(argc, argv, &c, &help);
@@ -605,6 +650,14 @@ int tk_cmd_serve(int argc, char **argv)
         fprintf(stderr, "trailkeep serve: %s\n", err);
         goto out;
     }
+    /* The operator's policy for what tenants configure (trails, webhooks):
+     * set before any thread that delivers starts. */
+    tk_egress_set_allow_private(c.allow_private_endpoints);
+    if (tk_dest_folder_set_roots(dir, (const char *const *)c.trail_folder_roots,
+                                 c.ntrail_folder_roots, err)) {
+        fprintf(stderr, "trailkeep serve: %s\n", err);
+        goto out;
+    }
     tk_store_opts_t so = {.dir = dir};
     if ((rc = tk_store_open(&so, &store, err))) {
         fprintf(stderr, "trailkeep serve: cannot open the store in %s: %s%s\n", dir, err,
@@ -643,6 +696,11 @@ int tk_cmd_serve(int argc, char **argv)
         .max_request_memory = (size_t)c.max_request_memory,
         .threads = (int)c.threads,
         .max_connections = (unsigned)c.max_connections,
+        .max_connections_per_ip = (unsigned)c.max_connections_per_ip,
+        .workers = (int)c.workers,
+        .header_timeout_s = (int)c.header_timeout,
+        .body_timeout_s = (int)c.body_timeout,
+        .idle_timeout_s = (int)c.body_idle_timeout,
         .max_inflight_appends = (int)c.max_inflight,
         .lookup_rate = c.lookup_rate > 0 ? c.lookup_rate : -1,
         .max_page = (int)c.max_page,

@@ -9,6 +9,7 @@
 #include "http/metrics.h"
 #include "http/server.h"
 
+#include <microhttpd.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,6 +35,28 @@ void tk_ratelimit_destroy(tk_ratelimit_t *rl);
  * whole seconds (>= 1) after which a retry will be allowed. */
 int tk_ratelimit_take(tk_ratelimit_t *rl, const char *key, uint64_t now_ns);
 
+/* ---- connections (conns.c): one per TCP connection, accept to close ---- */
+typedef enum tk_conn_phase {
+    TK_CONN_HEADERS,             /* waiting for a request's headers: header deadline */
+    TK_CONN_BODY,                /* headers done, reading the body: body deadline */
+    TK_CONN_BUSY                 /* handler running or response being sent: no deadline */
+} tk_conn_phase_t;
+
+typedef struct tk_conn {
+    struct tk_conn *prev, *next; /* srv->conns, under srv->conns_mu */
+    int fd;                      /* MHD's socket; valid until the close notification */
+    tk_conn_phase_t phase;
+    uint64_t deadline_ns;        /* tk_mono_ns() after which the reaper cuts it; 0 = none */
+    int cut;                     /* the reaper shut it down */
+} tk_conn_t;
+
+typedef struct tk_conns_counts {
+    uint64_t open, header_timeouts, body_timeouts;
+    uint64_t queued, busy, workers;
+} tk_conns_counts_t;
+
+typedef struct tk_req tk_req_t;
+
 struct tk_http_server {
     struct MHD_Daemon *daemon;
     tk_store_t *store;
@@ -48,10 +71,25 @@ struct tk_http_server {
     int64_t active_requests;     /* requests between first handler call and completion */
     int64_t mem_used;            /* bytes reserved by requests in flight (atomic) */
     int test_append_delay_ms;    /* TK_TEST_APPEND_DELAY_MS: tests hold appends in flight */
+    /* connection guard (conns.c); the counters are under conns_mu */
+    pthread_mutex_t conns_mu;
+    pthread_cond_t reaper_cv;
+    tk_conn_t *conns;
+    uint64_t nconns, header_timeouts, body_timeouts;
+    pthread_t reaper;
+    int reaper_started, reaper_stop, conns_inited;
+    /* handler pool (conns.c): FIFO of suspended requests, under q_mu */
+    pthread_mutex_t q_mu;
+    pthread_cond_t q_cv;
+    tk_req_t *q_head, *q_tail;
+    uint64_t q_len, q_busy;
+    int q_stop;
+    pthread_t *workers;
+    int nworkers;
 };
 
 /* ---- request context, one per HTTP request ---- */
-typedef struct tk_req {
+struct tk_req {
     tk_http_server_t *srv;
     struct MHD_Connection *conn;
     char *uri;                   /* as received, query included (owned) */
@@ -74,7 +112,41 @@ typedef struct tk_req {
     int status;
     size_t bytes_out;
     size_t mem_held;             /* bytes of srv->mem_used this request holds */
-} tk_req_t;
+    tk_conn_t *tconn;            /* its connection's guard entry (borrowed), may be NULL */
+    /* Run by a pool worker: tk_req_send keeps the response here (owned) and
+     * the I/O thread queues it when the connection resumes. */
+    int deferred;
+    struct MHD_Response *resp;
+    unsigned resp_status;
+    struct tk_req *qnext;        /* srv->q_head list */
+};
+
+/* Routes the request and makes sure it has a response (server.c); runs on an
+ * I/O thread or a pool worker. */
+void tk_http_run(tk_req_t *r);
+
+/* ---- connection guard and handler pool (conns.c) ---- */
+/* MHD_OPTION_NOTIFY_CONNECTION callback; cls is the server. */
+void tk_conns_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                     enum MHD_ConnectionNotificationCode toe);
+/* Starts the reaper and o.workers handler threads (mutexes first, so
+ * tk_conns_destroy is safe after a partial start). */
+int tk_conns_start(tk_http_server_t *s, char *err);
+/* Lets the workers finish every queued request, then joins them; later
+ * submissions run inline. */
+void tk_pool_stop(tk_http_server_t *s);
+/* Stops the pool and the reaper, frees what is left. After MHD_stop_daemon. */
+void tk_conns_destroy(tk_http_server_t *s);
+/* The guard entry of a connection (NULL if untracked). */
+tk_conn_t *tk_conn_of(struct MHD_Connection *conn);
+/* Moves c to phase ph, restarting its deadline. NULL is a no-op. */
+void tk_conn_phase(tk_http_server_t *s, tk_conn_t *c, tk_conn_phase_t ph);
+/* 1 when the reaper shut c down (its request then logs 408). */
+int tk_conn_was_cut(tk_http_server_t *s, tk_conn_t *c);
+/* Suspends r's connection and queues r for a worker: 0; -1 when there is no
+ * pool (or it is stopping): the caller runs r inline. Call from the handler. */
+int tk_pool_submit(tk_req_t *r);
+void tk_conns_counts(tk_http_server_t *s, tk_conns_counts_t *out);
 
 /* Reserves n more bytes of the server's request-memory budget for r (given
  * back when the request completes, or earlier with tk_req_mem_give).

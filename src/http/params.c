@@ -42,6 +42,8 @@ static int decode(const char *s, size_t n, int plus, char *out, size_t *outlen)
             i += 2;
         } else if (c == '+' && plus) {
             c = ' ';
+        } else if (!c) {
+            return -1; /* a raw NUL would cut the C string short, as a decoded one would */
         }
         out[j++] = c;
     }

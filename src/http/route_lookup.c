@@ -452,6 +452,7 @@ void tk_route_history(tk_req_t *r, const char *rest)
     }
     tk_kvlist_t kv = {0, 0, NULL};
     if (tk_form_parse(r->query, strlen(r->query), &kv)) {
+        tk_kvlist_free(&kv); /* the pairs parsed before the bad one */
         tk_req_error(r, 400, "InvalidParameter", 0, "The query string is malformed.");
         return;
     }

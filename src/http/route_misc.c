@@ -1,5 +1,5 @@
 /* trailkeep service routes: GET /healthz (no auth, cheap: for load
- * balancers), GET /metrics (Prometheus text; admin key, or open to loopback
+ * balancers; liveness only, no counts: anyone can call it), GET /metrics (Prometheus text; admin key, or open to loopback
  * clients by option) and GET / (a small page saying what the API is). */
 #include "http/http_internal.h"
 #include "trail/trail.h"
@@ -17,16 +17,12 @@
 #define TK_VERSION "0.1.0"
 #endif
 
+/* Unauthenticated, so it says nothing about the data: no event count, no
+ * sequence number, no load (those are in /metrics, behind an admin key). */
 void tk_route_healthz(tk_req_t *r)
 {
-    tk_http_server_t *s = r->srv;
     tk_buf_t o = TK_BUF_INIT;
-    int64_t up = (tk_now_ms() - s->metrics.started_ms) / 1000;
-    tk_buf_printf(&o,
-                  "{\"status\":\"ok\",\"version\":\"%s\",\"uptime_s\":%lld,\"last_seq\":%llu,"
-                  "\"inflight_appends\":%lld}\n",
-                  TK_VERSION, (long long)up, (unsigned long long)tk_store_last_seq(s->store),
-                  (long long)__atomic_load_n(&s->metrics.inflight_appends, __ATOMIC_RELAXED));
+    tk_buf_puts(&o, "{\"status\":\"ok\"}\n");
     tk_req_send(r, 200, "application/json", &o, 0);
 }
 
@@ -115,19 +111,44 @@ void tk_route_metrics(tk_req_t *r)
                         "# HELP trailkeep_store_last_seq Highest sequence number assigned.\n"
                         "# TYPE trailkeep_store_last_seq gauge\ntrailkeep_store_last_seq %llu\n"
                         "# HELP trailkeep_uptime_seconds Seconds since the service started.\n"
-                        "# TYPE trailkeep_uptime_seconds gauge\ntrailkeep_uptime_seconds %lld\n",
+                        "# TYPE trailkeep_uptime_seconds gauge\ntrailkeep_uptime_seconds %lld\n"
+                        "# HELP trailkeep_info Build information.\n"
+                        "# TYPE trailkeep_info gauge\ntrailkeep_info{version=\"" TK_VERSION "\"} 1\n",
                         (unsigned long long)st.events, (unsigned long long)st.unsealed_events,
                         (unsigned long long)st.disk_bytes, (unsigned long long)st.wal_bytes,
                         (unsigned long long)st.segments,
                         (unsigned long long)tk_store_last_seq(s->store),
                         (long long)((tk_now_ms() - s->metrics.started_ms) / 1000));
+    tk_conns_counts_t cc;
+    tk_conns_counts(s, &cc);
+    rc |= tk_buf_printf(&o,
+                        "# HELP trailkeep_http_connections Open TCP connections.\n"
+                        "# TYPE trailkeep_http_connections gauge\ntrailkeep_http_connections %llu\n"
+                        "# HELP trailkeep_http_header_timeouts_total Connections cut because a "
+                        "request's headers did not arrive within --header-timeout.\n"
+                        "# TYPE trailkeep_http_header_timeouts_total counter\n"
+                        "trailkeep_http_header_timeouts_total %llu\n"
+                        "# HELP trailkeep_http_body_timeouts_total Connections cut because a "
+                        "request's body did not arrive within --body-timeout.\n"
+                        "# TYPE trailkeep_http_body_timeouts_total counter\n"
+                        "trailkeep_http_body_timeouts_total %llu\n"
+                        "# HELP trailkeep_http_handler_threads Handler threads (--workers).\n"
+                        "# TYPE trailkeep_http_handler_threads gauge\ntrailkeep_http_handler_threads %llu\n"
+                        "# HELP trailkeep_http_handlers_busy Requests a handler thread is running.\n"
+                        "# TYPE trailkeep_http_handlers_busy gauge\ntrailkeep_http_handlers_busy %llu\n"
+                        "# HELP trailkeep_http_handler_queue Requests waiting for a handler thread.\n"
+                        "# TYPE trailkeep_http_handler_queue gauge\ntrailkeep_http_handler_queue %llu\n",
+                        (unsigned long long)cc.open, (unsigned long long)cc.header_timeouts,
+                        (unsigned long long)cc.body_timeouts, (unsigned long long)cc.workers,
+                        (unsigned long long)cc.busy, (unsigned long long)cc.queued);
     rc |= tk_buf_puts(&o, "# HELP trailkeep_account_events Events stored per account.\n"
                           "# TYPE trailkeep_account_events gauge\n");
     acct_ctx_t c = {.r = r, .o = &o, .all = open, .rc = 0};
     tk_store_account_counts(s->store, acct_line, &c);
     rc |= c.rc;
-    rc |= tk_buf_puts(&o, "# HELP trailkeep_trail_backlog Log entries after a trail's delivery "
-                          "checkpoint (not all may match its filter).\n"
+    rc |= tk_buf_puts(&o, "# HELP trailkeep_trail_backlog Events of the trail's account (an "
+                          "organization trail: its members') after its delivery checkpoint (not "
+                          "all may match its filter).\n"
                           "# TYPE trailkeep_trail_backlog gauge\n"
                           "# HELP trailkeep_trail_delivered_events_total Events a trail delivered.\n"
                           "# TYPE trailkeep_trail_delivered_events_total counter\n");

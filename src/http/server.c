@@ -2,7 +2,8 @@
  * context creation (URI log callback, so the raw URI is kept for SigV4 and
  * for exact path splitting), bounded body accumulation, routing, the
  * authentication helpers every route uses, and at completion one access-log
- * line plus the request counters. Handlers run on MHD's threads and may block
+ * line plus the request counters. /healthz and / answer on MHD's epoll I/O
+ * threads; every other route runs on the handler pool (conns.c) and may block
  * (a durable append waits for its group's fsync). */
 #include "http/http_internal.h"
 
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,8 +57,14 @@ int tk_req_send(tk_req_t *r, int status, const char *content_type, tk_buf_t *bod
     }
     if (status == 401 && r->route != TK_ROUTE_CLOUDTRAIL)
         MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"trailkeep\"");
-    MHD_queue_response(r->conn, (unsigned)status, resp);
-    MHD_destroy_response(resp);
+    if (r->deferred) {
+        /* On a pool worker: the I/O thread queues it after the resume. */
+        r->resp = resp;
+        r->resp_status = (unsigned)status;
+    } else {
+        MHD_queue_response(r->conn, (unsigned)status, resp);
+        MHD_destroy_response(resp);
+    }
     r->responded = 1;
     r->status = status;
     r->bytes_out = len;
@@ -384,6 +392,14 @@ static void dispatch(tk_req_t *r)
                  r->path);
 }
 
+void tk_http_run(tk_req_t *r)
+{
+    dispatch(r);
+    if (!r->responded)
+        tk_req_error(r, 500, "InternalError", 0, "The handler produced no response (request %s).",
+                     r->request_id);
+}
+
 /* Called by MHD before the handler with the raw URI: the request context is
  * born here so the access log and SigV4 see the URI exactly as sent. */
 static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *conn)
@@ -463,6 +479,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         r->started = 1;
         __atomic_add_fetch(&s->active_requests, 1, __ATOMIC_RELAXED);
         r->conn = conn;
+        /* Headers are complete: the body deadline starts. */
+        r->tconn = tk_conn_of(conn);
+        tk_conn_phase(s, r->tconn, TK_CONN_BODY);
         r->method = method;
         r->route = route_of(method, r->path, r);
         const char *cl = tk_req_header(r, "Content-Length");
@@ -509,8 +528,19 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
             return MHD_NO;
         return MHD_YES;
     }
+    if (r->resp) {
+        /* Back from a pool worker (the connection was resumed). */
+        r->deferred = 0;
+        enum MHD_Result q = MHD_queue_response(conn, r->resp_status, r->resp);
+        MHD_destroy_response(r->resp);
+        r->resp = NULL;
+        return q;
+    }
+    if (r->deferred)
+        return MHD_NO; /* the worker could not build any response (no memory): close */
     if (r->responded)
         return MHD_YES;
+    tk_conn_phase(s, r->tconn, TK_CONN_BUSY);
     if (r->body_too_big) {
         tk_req_error(r, 413, "RequestEntityTooLarge", 0,
                      "Request body exceeds the limit of %zu bytes (--max-body). Split the batch "
@@ -518,10 +548,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
                      s->o.max_body);
         return MHD_YES;
     }
-    dispatch(r);
-    if (!r->responded)
-        tk_req_error(r, 500, "InternalError", 0, "The handler produced no response (request %s).",
-                     r->request_id);
+    /* Liveness never waits behind blocking handlers; the rest goes to the pool. */
+    if (r->route == TK_ROUTE_HEALTHZ || r->route == TK_ROUTE_INDEX || tk_pool_submit(r) != 0)
+        tk_http_run(r);
     return MHD_YES;
 }
 
@@ -580,14 +609,18 @@ static void access_log(tk_http_server_t *s, tk_req_t *r, uint64_t dur_ns)
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     tk_http_server_t *s = cls;
     tk_req_t *r = *con_cls;
     if (!r)
         return;
     *con_cls = NULL;
     if (!r->responded)
-        r->status = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? 200 : 499;
+        r->status = tk_conn_was_cut(s, r->tconn) ? 408
+                    : toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? 200 : 499;
+    /* Keep-alive: the next request's headers have header_timeout from now. */
+    tk_conn_phase(s, tk_conn_of(conn), TK_CONN_HEADERS);
+    if (r->resp)
+        MHD_destroy_response(r->resp); /* the connection died before it was queued */
     if (r->started) {
         uint64_t dur = tk_mono_ns() - r->t0_ns;
         tk_metrics_count_request(&s->metrics, r->route, r->status);
@@ -654,6 +687,42 @@ static int parse_listen(const char *l, struct sockaddr_storage *ss, socklen_t *s
     return 0;
 }
 
+/* Thread counts, connection limits and deadlines left at 0 get their
+ * defaults (server.h). Raises RLIMIT_NOFILE's soft limit to the hard one:
+ * with epoll, open sockets are bounded by descriptors, not by FD_SETSIZE. */
+static void apply_conn_defaults(tk_http_opts_t *o)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (ncpu < 1)
+        ncpu = 1;
+    if (o->threads <= 0)
+        o->threads = ncpu < 2 ? 2 : ncpu > 8 ? 8 : (int)ncpu;
+    if (o->workers <= 0)
+        o->workers = ncpu * 4 < 16 ? 16 : ncpu * 4 > 64 ? 64 : (int)ncpu * 4;
+    struct rlimit rl;
+    unsigned cap = 65536;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        if (rl.rlim_cur < rl.rlim_max) {
+            rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 1048576 ? 1048576 : rl.rlim_max;
+            struct rlimit nl = {want > rl.rlim_cur ? want : rl.rlim_cur, rl.rlim_max};
+            if (setrlimit(RLIMIT_NOFILE, &nl) == 0)
+                rl.rlim_cur = nl.rlim_cur;
+        }
+        if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)cap + 256)
+            cap = rl.rlim_cur > 256 + 64 ? (unsigned)(rl.rlim_cur - 256) : 64;
+    }
+    if (!o->max_connections || o->max_connections > cap)
+        o->max_connections = cap;
+    if (!o->max_connections_per_ip)
+        o->max_connections_per_ip = 128;
+    if (o->header_timeout_s <= 0)
+        o->header_timeout_s = 10;
+    if (o->body_timeout_s <= 0)
+        o->body_timeout_s = 120;
+    if (o->idle_timeout_s <= 0)
+        o->idle_timeout_s = 30;
+}
+
 int tk_http_start(const tk_http_opts_t *opts, tk_store_t *store, tk_meta_t *meta,
                   tk_http_server_t **out, char *err)
 {
@@ -678,8 +747,7 @@ int tk_http_start(const tk_http_opts_t *opts, tk_store_t *store, tk_meta_t *meta
         s->o.max_events = 10000;
     if (!s->o.max_request_memory)
         s->o.max_request_memory = (size_t)1 << 30;
-    if (!s->o.max_connections)
-        s->o.max_connections = 512;
+    apply_conn_defaults(&s->o);
     if (!s->o.max_inflight_appends)
         s->o.max_inflight_appends = 64;
     if (!s->o.max_page)
@@ -702,11 +770,10 @@ int tk_http_start(const tk_http_opts_t *opts, tk_store_t *store, tk_meta_t *meta
     if (rc)
         goto fail;
 
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
-    if (s->o.threads > 0)
-        flags |= MHD_USE_EPOLL;
-    else
-        flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
+    if ((rc = tk_conns_start(s, err)))
+        goto fail;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                     MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
     if (v6)
         flags |= MHD_USE_IPv6;
     int tls = s->o.tls_cert && s->o.tls_key;
@@ -724,16 +791,19 @@ int tk_http_start(const tk_http_opts_t *opts, tk_store_t *store, tk_meta_t *meta
         rc = tk_errf(err, TK_EINVAL, "TLS needs both --tls-cert and --tls-key");
         goto fail;
     }
-    struct MHD_OptionItem o[16];
+    struct MHD_OptionItem o[20];
     int no = 0;
     o[no++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
     o[no++] = (struct MHD_OptionItem){MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)uri_logger, s};
     o[no++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, s};
+    o[no++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)tk_conns_notify, s};
     o[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, s->o.max_connections, NULL};
-    o[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL};
+    o[no++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                      s->o.max_connections_per_ip, NULL};
+    o[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, s->o.idle_timeout_s, NULL};
     o[no++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL};
     o[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, 256 * 1024, NULL};
-    if (s->o.threads > 0)
+    if (s->o.threads > 1)
         o[no++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)s->o.threads, NULL};
     if (tls) {
         o[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key_pem};
@@ -754,6 +824,7 @@ int tk_http_start(const tk_http_opts_t *opts, tk_store_t *store, tk_meta_t *meta
     *out = s;
     return 0;
 fail:
+    tk_conns_destroy(s);
     tk_ratelimit_destroy(&s->rl);
     free(s->tls_cert_pem);
     free(s->tls_key_pem);
@@ -777,7 +848,11 @@ void tk_http_stop(tk_http_server_t *s)
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+    /* Every queued request is answered and its connection resumed: MHD must
+     * not be stopped with a suspended connection. */
+    tk_pool_stop(s);
     MHD_stop_daemon(s->daemon);
+    tk_conns_destroy(s);
     tk_ratelimit_destroy(&s->rl);
     free(s->tls_cert_pem);
     free(s->tls_key_pem);

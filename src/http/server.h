@@ -1,8 +1,10 @@
 /* trailkeep HTTP service (libmicrohttpd): the API of `trailkeep serve`.
  * Routes: POST /v1/events (ingest), GET|POST /v1/lookup (LookupEvents),
  * POST / with X-Amz-Target (CloudTrail-compatible LookupEvents, SigV4),
- * GET /v1/resources/{type}/{name}/history, /healthz, /metrics, / (a page).
- * Every route except /healthz and / authenticates; every input is bounded.
+ * GET /v1/resources/{type}/{name}/history, trails, alerting, Insights,
+ * /healthz (liveness only), /metrics, / (a page).
+ * Every route except /healthz and / authenticates; every input is bounded,
+ * and so is the time a connection may take to send its request.
  * The server borrows the store and the meta database: the caller opens them
  * before tk_http_start() and closes them after tk_http_stop(). */
 #ifndef TK_HTTP_SERVER_H
@@ -27,8 +29,26 @@ typedef struct tk_http_opts {
      * over every request in flight; past it a request gets 503 +
      * Retry-After before the work. 0 = 1 GiB. */
     size_t max_request_memory;
-    int threads;                 /* 0 = thread per connection; N > 0 = epoll with a pool of N */
-    unsigned max_connections;    /* 0 = 512 */
+    /* Threads: MHD's I/O threads (epoll) only move bytes and answer /healthz;
+     * every other route runs on a pool of handler threads while its
+     * connection is suspended, so a blocking handler (an ingest waiting for
+     * the group commit) never stalls other sockets, and an idle socket costs
+     * no thread. */
+    int threads;                 /* epoll I/O threads; 0 = number of CPUs, 2-8 */
+    int workers;                 /* handler threads; 0 = 4 per CPU, 16-64 */
+    /* 0 = RLIMIT_NOFILE (raised to its hard limit) minus 256 for the store's
+     * and meta's files, at most 65536; a larger value is lowered to that. */
+    unsigned max_connections;
+    unsigned max_connections_per_ip; /* 0 = 128 */
+    /* Deadlines (seconds), enforced by a reaper on the socket itself:
+     * header_timeout from accept, or from the end of the previous request on
+     * keep-alive, until the request's headers are complete (0 = 10);
+     * body_timeout from the headers until the whole body is in (0 = 120);
+     * idle_timeout: no byte received or sent while a request is read or its
+     * response written (MHD's connection timeout; 0 = 30). */
+    int header_timeout_s;
+    int body_timeout_s;
+    int idle_timeout_s;
     int max_inflight_appends;    /* concurrent tk_store_append calls before 503; 0 = 64 */
     double lookup_rate;          /* per-key read requests/s (token bucket); 0 = 50, < 0 = off */
     double lookup_burst;         /* bucket size; 0 = 2 * lookup_rate */
