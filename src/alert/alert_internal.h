@@ -51,6 +51,32 @@ typedef enum tk_aarg {
 
 typedef struct tk_hours tk_hours_t; /* hours.c */
 
+/* Regex limits (docs/rules.md "Regex limits"). A match that hits one is
+ * "no match" and counted in its pattern's limit_hits; it never runs longer
+ * than about TK_RX_BUDGET_NS plus one window of start positions. */
+#define TK_RX_MAX_PATTERN 4096         /* bytes of pattern text; longer is refused */
+#define TK_RX_MAX_SUBJECT (64 * 1024)  /* bytes of a value searched; the rest is cut */
+#define TK_RX_MATCH_LIMIT 100000       /* pcre2_set_match_limit (per start position) */
+#define TK_RX_DEPTH_LIMIT 100000       /* pcre2_set_depth_limit (interpreter) */
+#define TK_RX_HEAP_LIMIT_KIB 4096      /* pcre2_set_heap_limit (interpreter) */
+#define TK_RX_JIT_STACK_MIN (32 * 1024)
+#define TK_RX_JIT_STACK_MAX (1024 * 1024)
+#define TK_RX_WINDOW 1024              /* start positions per pcre2_match call on long values */
+#define TK_RX_BUDGET_NS 10000000ULL    /* 10 ms per value, checked between windows */
+
+/* Match-time state of one regex pattern (owned by its tk_apat_t). The
+ * pattern is const during evaluation but this is not: the match context and
+ * JIT stack are made on first use, and the counters are bumped by the one
+ * thread that evaluates the engine holding the rule. */
+typedef struct tk_arx {
+    pcre2_match_context *mc;
+    pcre2_jit_stack *js;
+    int jit;                /* pcre2_jit_compile succeeded */
+    int no_window;          /* \G in the pattern: never split the search into windows */
+    uint64_t limit_hits;    /* matches stopped by a limit (match, depth, heap, JIT stack, time) */
+    uint64_t truncated;     /* values longer than TK_RX_MAX_SUBJECT (searched in their start) */
+} tk_arx_t;
+
 /* One compiled pattern value. */
 typedef struct tk_apat {
     char *s;          /* owned; folded to lower case when nocase */
@@ -61,6 +87,7 @@ typedef struct tk_apat {
     int v6, bits;
     pcre2_code *re;
     pcre2_match_data *md;
+    tk_arx_t *rx;     /* owned; regex patterns only */
     tk_hours_t *hours;
 } tk_apat_t;
 
@@ -82,6 +109,12 @@ const tk_aop_t *tk_aops(size_t *n);
 void tk_apat_free(tk_apat_t *p);
 /* Comma-separated operator names into out (for "use one of ..."). */
 void tk_aop_names(char *out, size_t cap);
+
+/* Compiles regex text into p (the regex operator's compile step, also for
+ * tests): refuses patterns over TK_RX_MAX_PATTERN bytes and, when lint,
+ * nested unbounded repetition ("(a+)+") with its offset. 0 or TK_EINVAL /
+ * TK_ENOMEM with err. */
+int tk_regex_compile(tk_apat_t *p, const char *pattern, int nocase, int lint, char *err);
 
 /* ASCII case-insensitive helpers (patterns are pre-folded). */
 int tk_ci_eq(const char *a, const char *lower_b, size_t n);
@@ -119,6 +152,8 @@ typedef struct tk_anode {
 tk_anode_t *tk_anode_new(tk_akind_t kind);
 int tk_anode_add(tk_anode_t *parent, tk_anode_t *kid); /* takes kid; TK_ENOMEM */
 void tk_anode_free(tk_anode_t *n);
+/* Adds the regex counters of every pattern under n (NULL: none) to the sums. */
+void tk_anode_regex_counts(const tk_anode_t *n, uint64_t *limit_hits, uint64_t *truncated);
 
 enum { TK_SRC_CANONICAL = 0, TK_SRC_CLOUDTRAIL = 1 };
 

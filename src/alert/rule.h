@@ -139,7 +139,22 @@ typedef struct tk_alert_stats {
     uint64_t window_entries; /* events held in windows now (slots allocated) */
     uint64_t entry_cap_hits; /* an event could not be counted: max_entries reached */
     uint64_t clears;         /* clear_when held (reported or not) */
+    /* sums over the rules (see tk_alert_rule_stats_t) */
+    uint64_t eval_ns;
+    uint64_t regex_limit_hits;
+    uint64_t regex_truncated;
 } tk_alert_stats_t;
+
+/* One rule's cost in an engine (docs/rules.md "Regex limits"). */
+typedef struct tk_alert_rule_stats {
+    const char *id;            /* borrowed from the engine's rule */
+    uint64_t evals;            /* events its conditions were evaluated on (after the prefilter) */
+    uint64_t eval_ns;          /* monotonic time spent on them: conditions, state, callback;
+                                  exact for rules with a regex, else sampled on 1 event in
+                                  16 and scaled up */
+    uint64_t regex_limit_hits; /* regex matches stopped by a limit: counted as no match */
+    uint64_t regex_truncated;  /* values longer than the regex subject cap (start searched) */
+} tk_alert_rule_stats_t;
 
 typedef struct tk_alert_engine tk_alert_engine_t;
 
@@ -172,6 +187,9 @@ int tk_alert_engine_eval_seq(tk_alert_engine_t *e, const char *account, size_t a
                              tk_alert_cb cb, void *ctx, char *err);
 
 void tk_alert_engine_stats(const tk_alert_engine_t *e, tk_alert_stats_t *out);
+/* The cost of rule i (0 .. tk_alert_engine_rule_count - 1, in the order
+ * added). 0 or TK_ENOTFOUND. Zero times before the first evaluation. */
+int tk_alert_engine_rule_stats(const tk_alert_engine_t *e, size_t i, tk_alert_rule_stats_t *out);
 
 /* Highest sequence number evaluated (0 before any). */
 uint64_t tk_alert_engine_last_seq(const tk_alert_engine_t *e);
