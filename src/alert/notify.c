@@ -4,6 +4,7 @@
 #include "alert/notify.h"
 
 #include "base/buf.h"
+#include "base/egress.h"
 #include "base/hash.h"
 #include "base/tk.h"
 #include "base/tktime.h"
@@ -126,10 +127,21 @@ static int wh_send(const tk_notify_cfg_t *cfg, const tk_alert_user_t *u, const c
     size_t n = strlen(body);
     tk_webhook_sign(u->webhook_secret, body, n, sig);
     snprintf(hdr, sizeof hdr, "X-Trailkeep-Signature: %s", sig);
-    CURL *c = curl_easy_init();
-    if (!c) {
+    /* The URL is tenant input: re-checked here (a row may predate the
+     * policy), then every resolved address is judged at connect time. */
+    int allow = tk_egress_allow_private();
+    int rc = tk_egress_check_url("webhook", u->webhook_url, allow, err);
+    if (rc) {
         free(body);
-        return tk_errf(err, TK_ENOMEM, "webhook: curl_easy_init failed");
+        return rc;
+    }
+    CURL *c = curl_easy_init();
+    tk_egress_guard_t guard;
+    if (!c || tk_egress_curl(c, &guard, allow)) {
+        free(body);
+        if (c)
+            curl_easy_cleanup(c);
+        return tk_errf(err, TK_ENOMEM, "webhook: cannot set up libcurl");
     }
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
     h = curl_slist_append(h, hdr);
@@ -150,6 +162,8 @@ static int wh_send(const tk_notify_cfg_t *cfg, const tk_alert_user_t *u, const c
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
     free(body);
+    if (cc != CURLE_OK && guard.refused)
+        return tk_errf(err, TK_EIO, "webhook POST %.80s: %s", u->webhook_url, guard.msg);
     if (cc != CURLE_OK)
         return tk_errf(err, TK_EIO, "webhook POST %.200s: %s", u->webhook_url, curl_easy_strerror(cc));
     if (status < 200 || status > 299)

@@ -3,6 +3,7 @@
  * is one SQLite transaction and `sqlite3 meta.db` can inspect it. */
 #include "alert/alert_store.h"
 
+#include "base/egress.h"
 #include "base/tk.h"
 #include "base/tktime.h"
 
@@ -351,6 +352,11 @@ int64_t tk_alert_rules_version(tk_meta_t *m)
 
 /* ------------------------------------------------------ users, groups */
 
+static void webhook_context(const char *account, const char *name, char *out, size_t n)
+{
+    snprintf(out, n, "webhook:%s/%s", account, name);
+}
+
 int tk_alert_user_put(tk_meta_t *m, const tk_alert_user_t *u, char *err)
 {
     if (!valid_name(u->name, sizeof u->name))
@@ -358,13 +364,21 @@ int tk_alert_user_put(tk_meta_t *m, const tk_alert_user_t *u, char *err)
     const char *shape = u->webhook_shape[0] ? u->webhook_shape : "generic";
     if (strcmp(shape, "generic") && strcmp(shape, "dingtalk") && strcmp(shape, "slack"))
         return tk_errf(err, TK_EINVAL, "webhook shape '%s': use generic, dingtalk or slack", shape);
-    if (u->webhook_url[0] && strncmp(u->webhook_url, "http://", 7) && strncmp(u->webhook_url, "https://", 8))
-        return tk_errf(err, TK_EINVAL, "webhook url '%.100s' must start with http:// or https://",
-                       u->webhook_url);
+    /* A tenant's URL: http/https and a literal host the egress policy allows
+     * (names are judged at connect time, notify.c). */
+    int rc = u->webhook_url[0] ? tk_egress_check_url("webhook url", u->webhook_url,
+                                                     tk_egress_allow_private(), err) : 0;
+    if (rc)
+        return rc;
     if (u->email[0] && !strchr(u->email, '@'))
         return tk_errf(err, TK_EINVAL, "email '%.100s' has no '@'", u->email);
+    /* The signing secret is sealed under the master key, bound to its row. */
+    char ctx[256], sealed[TK_SEALED_TEXT_MAX];
+    webhook_context(u->account, u->name, ctx, sizeof ctx);
+    if ((rc = tk_meta_secret_seal(m, ctx, u->webhook_secret, sealed, sizeof sealed, err)))
+        return rc;
     return exec(m, NULL, err, "INSERT OR REPLACE INTO alert_users VALUES(?,?,?,?,?,?)", "ssssss",
-                u->account, u->name, u->email, u->webhook_url, u->webhook_secret, shape);
+                u->account, u->name, u->email, u->webhook_url, sealed, shape);
 }
 
 int tk_alert_user_delete(tk_meta_t *m, const char *account, const char *name, char *err)
@@ -394,7 +408,7 @@ int tk_alert_user_list(tk_meta_t *m, const char *account, tk_alert_user_t **out,
         return rc;
     }
     sqlite3_bind_text(st, 1, account, -1, SQLITE_TRANSIENT);
-    size_t cap = 0;
+    size_t cap = 0, legacy = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
         if (*n == cap) {
             cap = cap ? cap * 2 : 8;
@@ -410,11 +424,32 @@ int tk_alert_user_list(tk_meta_t *m, const char *account, tk_alert_user_t **out,
         cpycol(st, 1, u->name, sizeof u->name);
         cpycol(st, 2, u->email, sizeof u->email);
         cpycol(st, 3, u->webhook_url, sizeof u->webhook_url);
-        cpycol(st, 4, u->webhook_secret, sizeof u->webhook_secret);
         cpycol(st, 5, u->webhook_shape, sizeof u->webhook_shape);
+        const unsigned char *sec = sqlite3_column_text(st, 4);
+        char ctx[256];
+        webhook_context(u->account, u->name, ctx, sizeof ctx);
+        if (sec && *sec && !tk_meta_secret_is_sealed((const char *)sec))
+            legacy++;
+        if ((rc = tk_meta_secret_open(m, ctx, sec ? (const char *)sec : "", u->webhook_secret,
+                                      sizeof u->webhook_secret, err)))
+            break;
     }
     sqlite3_finalize(st);
     tk_meta_unlock(m);
+    /* Rows written in clear by an older version are sealed on first read. */
+    for (size_t i = 0; !rc && legacy && i < *n; i++) {
+        const tk_alert_user_t *u = &(*out)[i];
+        char ctx[256], sealed[TK_SEALED_TEXT_MAX];
+        webhook_context(u->account, u->name, ctx, sizeof ctx);
+        if (!(rc = tk_meta_secret_seal(m, ctx, u->webhook_secret, sealed, sizeof sealed, err)))
+            rc = exec(m, NULL, err, "UPDATE alert_users SET webhook_secret=? WHERE account=? AND name=?",
+                      "sss", sealed, u->account, u->name);
+    }
+    if (rc) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
     return rc;
 }
 

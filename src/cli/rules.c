@@ -10,6 +10,7 @@
 #include "alert/service.h"
 #include "meta/meta.h"
 #include "base/buf.h"
+#include "base/egress.h"
 #include "base/tk.h"
 #include "base/tktime.h"
 
@@ -40,6 +41,7 @@ static void usage(FILE *f)
 "         [--recipients 'alice,group:secops'] [--repeat 1h] [--scope own|org] [--disabled]\n"
 "  list | delete ID | enable ID | disable ID\n"
 "  user NAME [--email ADDR] [--webhook URL] [--secret S] [--shape generic|dingtalk|slack]\n"
+"         [--allow-private-endpoints]  (the webhook may be a private or loopback address)\n"
 "  users | user-delete NAME | group NAME --members a,b | groups\n"
 "  alerts list [--state S] [--rule ID] | alerts ack ID | alerts close ID\n"
 "  (all take --data DIR and --account ID, default 100000000000000)\n"
@@ -590,7 +592,7 @@ static int cmd_show(int argc, char **argv)
 typedef struct sopts {
     const char *data, *account, *tmpl, *json, *sigma, *severity, *recipients, *repeat, *scope;
     const char *email, *webhook, *secret, *shape, *members, *state, *rule;
-    int disabled;
+    int disabled, allow_private;
     const char *pos[4];
     int npos;
 } sopts_t;
@@ -612,6 +614,10 @@ static int parse_sopts(int argc, char **argv, int first, sopts_t *o)
     for (int i = first; i < argc; i++) {
         if (!strcmp(argv[i], "--disabled")) {
             o->disabled = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "--allow-private-endpoints")) {
+            o->allow_private = 1;
             continue;
         }
         int hit = 0;
@@ -768,6 +774,7 @@ static int cmd_simple(int argc, char **argv, const char *sub)
         snprintf(u.webhook_url, sizeof u.webhook_url, "%s", o.webhook ? o.webhook : "");
         snprintf(u.webhook_secret, sizeof u.webhook_secret, "%s", o.secret ? o.secret : "");
         snprintf(u.webhook_shape, sizeof u.webhook_shape, "%s", o.shape ? o.shape : "generic");
+        tk_egress_set_allow_private(o.allow_private); /* the webhook is checked when written */
         rc = tk_alert_user_put(m, &u, err);
     }
     if (rc)

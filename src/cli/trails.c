@@ -6,6 +6,7 @@
 #include "cli/util.h"
 
 #include "base/buf.h"
+#include "base/egress.h"
 #include "base/fs.h"
 #include "base/tk.h"
 #include "base/tktime.h"
@@ -49,7 +50,7 @@ static void usage(FILE *f)
 "  trails public-key                      the PEM key that verifies digests\n"
 "  trails verify [NAME] [--folder DIR] [--public-key FILE] [--all]\n"
 "  trails verify --bucket s3://BUCKET[/PREFIX] --public-key FILE [--endpoint URL]\n"
-"        [--region R] [--path-style] [--page-size N]\n"
+"        [--region R] [--path-style] [--page-size N] [--max-objects N]\n"
 "        checks delivered files against the signed digests: each file valid,\n"
 "        modified, missing or not covered; the digest chain intact or broken.\n"
 "        NAME: a trail's own folder or bucket (s3 trails: its endpoint and\n"
@@ -61,7 +62,9 @@ static void usage(FILE *f)
 "        AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY [/ AWS_SESSION_TOKEN] from the\n"
 "        environment; --endpoint default https://s3.amazonaws.com, --region\n"
 "        default us-east-1, --path-style for ENDPOINT/BUCKET/KEY addressing,\n"
-"        --page-size keys per listing request (1-1000, default 1000).\n"
+"        --page-size keys per listing request (1-1000, default 1000),\n"
+"        --max-objects N: stop with an error past N listed objects (default\n"
+"        1000000; at most 100000 listing pages, answers of at most 8 MiB).\n"
 "        Prints the problems (--all: every file); exit 1 when there is one or\n"
 "        the bucket cannot be read.\n"
 "  trails help-dest [TYPE]                destination types and their options\n"
@@ -77,6 +80,13 @@ static void usage(FILE *f)
 "  --dest folder|s3               [DestinationType]\n"
 "  --opt KEY=VALUE                destination option (repeatable), see help-dest\n"
 "\n"
+"operator policy (the same as serve's, for commands that act for a tenant):\n"
+"  --trail-folder-root DIR     create/update/deliver: folder trails live under DIR\n"
+"                              (repeatable; default DATA/trail-folders)\n"
+"  --allow-private-endpoints   create/update/deliver/verify NAME: a trail's S3\n"
+"                              endpoint or syslog host may be a private or loopback\n"
+"                              address (never link-local or cloud metadata)\n"
+"\n"
 "common options:\n"
 "  --account ID    the account acting (default " TK_DEFAULT_ACCOUNT ")\n"
 "  --data DIR      data directory (default: $TRAILKEEP_DATA or ./data)\n"
@@ -85,7 +95,8 @@ static void usage(FILE *f)
 "exit status: 0 ok; 1 failure; 2 usage error or invalid parameter.\n"
 "\n"
 "examples:\n"
-"  trailkeep trails create audit-archive --dest folder --opt path=/srv/trail\n"
+"  trailkeep trails create audit-archive --dest folder --opt path=/srv/trail \\\n"
+"      --trail-folder-root /srv/trail\n"
 "  trailkeep trails create to-oss --oss-bucket audit-logs --oss-prefix prod \\\n"
 "      --opt endpoint=https://oss-cn-hangzhou.aliyuncs.com --opt region=cn-hangzhou\n"
 "  trailkeep trails start audit-archive\n"
@@ -97,9 +108,11 @@ static void usage(FILE *f)
 
 typedef struct {
     const char *dir, *account, *output, *max_age, *max_events, *digest_period, *folder, *pubkey;
-    const char *bucket, *endpoint, *region, *page_size;
+    const char *bucket, *endpoint, *region, *page_size, *max_objects;
     const char *pos[2];
-    int npos, once, all, path_style;
+    int npos, once, all, path_style, allow_private;
+    const char *roots[16];      /* --trail-folder-root */
+    size_t nroots;
     tk_trail_param_t p[MAXP];
     size_t np;
     char *owned[MAXP];
@@ -176,9 +189,21 @@ static int parse(int argc, char **argv, args_t *a)
                    (r = tk_cli_opt(argc, argv, &i, cmd, "--bucket", &a->bucket)) ||
                    (r = tk_cli_opt(argc, argv, &i, cmd, "--endpoint", &a->endpoint)) ||
                    (r = tk_cli_opt(argc, argv, &i, cmd, "--region", &a->region)) ||
-                   (r = tk_cli_opt(argc, argv, &i, cmd, "--page-size", &a->page_size))) {
+                   (r = tk_cli_opt(argc, argv, &i, cmd, "--page-size", &a->page_size)) ||
+                   (r = tk_cli_opt(argc, argv, &i, cmd, "--max-objects", &a->max_objects))) {
             if (r < 0)
                 return 2;
+        } else if ((r = tk_cli_opt(argc, argv, &i, cmd, "--trail-folder-root", &v))) {
+            if (r < 0)
+                return 2;
+            if (a->nroots == TK_ARRAY_LEN(a->roots)) {
+                fprintf(stderr, "trailkeep trails: at most %zu --trail-folder-root\n",
+                        TK_ARRAY_LEN(a->roots));
+                return 2;
+            }
+            a->roots[a->nroots++] = v;
+        } else if (!strcmp(argv[i], "--allow-private-endpoints")) {
+            a->allow_private = 1;
         } else if (!strcmp(argv[i], "--org")) {
             if (add_param(a, "IsOrganizationTrail", "true"))
                 return 2;
@@ -241,6 +266,16 @@ static int open_all(const char *what, const char *dir, int need_store, tk_meta_t
         }
     }
     return 0;
+}
+
+/* The operator's policy for what this command does for a tenant: the egress
+ * switch and the folder roots (DATA/trail-folders unless --trail-folder-root). */
+static int apply_policy(const args_t *a, const char *what, const char *dir)
+{
+    char err[TK_ERRLEN];
+    tk_egress_set_allow_private(a->allow_private);
+    int rc = tk_dest_folder_set_roots(dir, a->roots, a->nroots, err);
+    return rc ? fail(what, rc, err) : 0;
 }
 
 static void print_trail_json(void *ud, const tk_trail_t *t)
@@ -309,6 +344,11 @@ static int cmd_deliver(const args_t *a, const char *dir)
     tk_store_t *s;
     if (open_all("deliver", dir, 1, &m, &s))
         return 1;
+    if (apply_policy(a, "deliver", dir)) {
+        tk_store_close(s);
+        tk_meta_close(m);
+        return 2;
+    }
     char err[TK_ERRLEN];
     tk_trail_deliver_opts_t o = {.file_max_age_s = (int)age, .file_max_events = (size_t)maxev,
                                  .digest_dir = dir, .digest_period_s = (int)dper};
@@ -501,10 +541,13 @@ static void fetch_progress_clear(fetch_progress_t *p)
 }
 
 /* Lists the prefix page by page and fetches each wanted object into root.
- * Unsafe keys are reported (and counted in *rejected), not fetched. */
+ * Unsafe keys are reported (and counted in *rejected), not fetched. A
+ * hostile endpoint cannot keep us listing: at most max_objects keys and
+ * TK_S3_LIST_MAX_PAGES pages (TK_ETOOBIG). */
 static int fetch_bucket(tk_s3_t *s3, const char *bucket, const char *prefix, const char *root,
-                        size_t *fetched, size_t *rejected, char *err)
+                        long max_objects, size_t *fetched, size_t *rejected, char *err)
 {
+    size_t pages = 0;
     fetch_progress_t prog = {.on = isatty(2)};
     char *token = NULL;
     size_t listed = 0;
@@ -513,9 +556,17 @@ static int fetch_bucket(tk_s3_t *s3, const char *bucket, const char *prefix, con
     do {
         tk_s3_list_page_t page;
         rc = tk_s3_list(s3, prefix, token, &page, err);
+        if (!rc && ++pages > TK_S3_LIST_MAX_PAGES)
+            rc = tk_errf(err, TK_ETOOBIG, "s3://%s/%s: more than %d listing pages: stopped (narrow "
+                         "the prefix, or raise --page-size)", bucket, prefix, TK_S3_LIST_MAX_PAGES);
         for (size_t i = 0; !rc && i < page.nkeys; i++) {
             const char *k = page.keys[i];
-            listed++;
+            if (++listed > (size_t)max_objects) {
+                rc = tk_errf(err, TK_ETOOBIG, "s3://%s/%s: more than %ld objects listed: stopped "
+                             "(narrow the prefix, or raise --max-objects)", bucket, prefix,
+                             max_objects);
+                break;
+            }
             if (g_verify_stop) {
                 rc = tk_errf(err, TK_ECLOSED, "interrupted");
                 break;
@@ -564,7 +615,8 @@ typedef struct {
     const char *bucket, *prefix;            /* prefix "" or ending in '/' */
     const char *endpoint, *region, *ak, *sk, *token;
     int path_style, all;
-    long page_size;
+    int allow_private;                      /* egress policy for the endpoint */
+    long page_size, max_objects;
 } bucket_job_t;
 
 static int run_bucket(const bucket_job_t *j, const tk_buf_t *pem);
@@ -598,6 +650,11 @@ static int verify_bucket(const args_t *a, const tk_buf_t *pem)
         fprintf(stderr, "trailkeep trails verify: --page-size is 1-1000\n");
         return 2;
     }
+    long max_objects = TK_S3_LIST_MAX_OBJECTS_DEFAULT;
+    if (a->max_objects && tk_cli_parse_long(a->max_objects, 1, 1000000000L, &max_objects)) {
+        fprintf(stderr, "trailkeep trails verify: --max-objects is 1-1000000000\n");
+        return 2;
+    }
     const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
     if (!ak || !*ak || !sk || !*sk) {
         fprintf(stderr, "trailkeep trails verify: --bucket reads the bucket with the credentials "
@@ -615,7 +672,12 @@ static int verify_bucket(const args_t *a, const tk_buf_t *pem)
         .token = getenv("AWS_SESSION_TOKEN"),
         .path_style = a->path_style,
         .all = a->all,
+        /* The endpoint is the caller's own, typed on this command line, not
+         * a tenant's: private and loopback addresses are allowed (link-local
+         * and metadata addresses still are not). */
+        .allow_private = 1,
         .page_size = page_size,
+        .max_objects = max_objects,
     };
     return run_bucket(&job, pem);
 }
@@ -633,6 +695,7 @@ static int run_bucket(const bucket_job_t *j, const tk_buf_t *pem)
         .path_style = j->path_style,
         .timeout_s = 300,
         .list_max_keys = (int)j->page_size,
+        .allow_private = j->allow_private,
         .should_abort = verify_should_stop,
     };
     char err[TK_ERRLEN];
@@ -659,7 +722,9 @@ static int run_bucket(const bucket_job_t *j, const tk_buf_t *pem)
     sigaction(SIGTERM, &sa, &old_term);
     sigaction(SIGHUP, &sa, &old_hup);
     size_t fetched = 0, rejected = 0;
-    rc = fetch_bucket(s3, bucket, prefix, root, &fetched, &rejected, err);
+    rc = fetch_bucket(s3, bucket, prefix, root,
+                      j->max_objects > 0 ? j->max_objects : TK_S3_LIST_MAX_OBJECTS_DEFAULT,
+                      &fetched, &rejected, err);
     tk_s3_close(s3);
     int code = 0;
     tk_trail_verify_summary_t sum;
@@ -735,6 +800,7 @@ static int verify_s3_trail(const args_t *a, const char *dir, const tk_trail_t *t
         .token = token,
         .path_style = !strcmp(json_opt(o, "path_style", "false"), "true"),
         .all = a->all,
+        .allow_private = a->allow_private, /* the trail's endpoint is a tenant's */
     };
     if (!ak || !*ak || !sk || !*sk) {
         fprintf(stderr, "trailkeep trails verify: trail %s has no credentials of its own: set "
@@ -775,9 +841,9 @@ static int cmd_verify(const args_t *a, const char *dir, const char *account)
         tk_buf_free(&pem);
         return rc;
     }
-    if (a->endpoint || a->region || a->path_style || a->page_size) {
-        fprintf(stderr, "trailkeep trails verify: --endpoint, --region, --path-style and "
-                        "--page-size go with --bucket\n");
+    if (a->endpoint || a->region || a->path_style || a->page_size || a->max_objects) {
+        fprintf(stderr, "trailkeep trails verify: --endpoint, --region, --path-style, "
+                        "--page-size and --max-objects go with --bucket\n");
         return 2;
     }
     if (a->npos == 1) {
@@ -901,7 +967,7 @@ int tk_cmd_trails(int argc, char **argv)
             code = rc ? fail("list", rc, err) : 0;
         }
     } else if (named) {
-        if (!(code = open_all(sub, dir, 1, &m, &s))) {
+        if (!(code = open_all(sub, dir, 1, &m, &s)) && !(code = apply_policy(&a, sub, dir))) {
             int rc;
             const char *name = a.pos[0];
             if (!strcmp(sub, "create") || !strcmp(sub, "update")) {

@@ -1,7 +1,9 @@
 /* trailkeep trail destinations: the registry and option handling shared by
  * every plugin. Options are a flat JSON object of strings; each plugin's
  * table says which names exist, their type and default. "layout" is common
- * to all destinations (it decides object names and content, not transport). */
+ * to all destinations (it decides object names and content, not transport).
+ * A plugin's policy check runs both when a trail is written and when it is
+ * opened for delivery, so a row stored before a policy change is refused. */
 #include "trail/dest.h"
 
 #include "base/tk.h"
@@ -99,14 +101,16 @@ int tk_dest_validate(const tk_dest_t *d, const char *options_json, char *err)
     return rc;
 }
 
-int tk_dest_open(const tk_dest_t *d, const char *options_json, void **state, char *err)
+/* Runs fn (a plugin's check or init) on options_json as a tk_dest_config_t. */
+static int with_config(const tk_dest_t *d, const char *options_json,
+                       int (*fn)(const tk_dest_t *d, const tk_dest_config_t *cfg, void **state,
+                                 char *err),
+                       void **state, char *err)
 {
-    int rc = tk_dest_validate(d, options_json, err);
-    if (rc)
-        return rc;
     cJSON *o = cJSON_Parse(options_json && *options_json ? options_json : "{}");
     size_t n = (size_t)cJSON_GetArraySize(o);
     const char **names = calloc(n + 1, sizeof *names), **values = calloc(n + 1, sizeof *values);
+    int rc;
     if (!o || !names || !values) {
         rc = tk_errf(err, TK_ENOMEM, "out of memory");
     } else {
@@ -115,12 +119,35 @@ int tk_dest_open(const tk_dest_t *d, const char *options_json, void **state, cha
             names[k] = it->string;
             values[k] = it->valuestring;
         }
-        /* Defaults are filled in so plugins read one source. */
         tk_dest_config_t cfg = {k, names, values};
-        rc = d->init(&cfg, state, err);
+        rc = fn(d, &cfg, state, err);
     }
     free(names);
     free(values);
     cJSON_Delete(o);
     return rc;
+}
+
+static int run_check(const tk_dest_t *d, const tk_dest_config_t *cfg, void **state, char *err)
+{
+    (void)state;
+    return d->check ? d->check(cfg, err) : 0;
+}
+
+static int run_init(const tk_dest_t *d, const tk_dest_config_t *cfg, void **state, char *err)
+{
+    int rc = d->check ? d->check(cfg, err) : 0;
+    return rc ? rc : d->init(cfg, state, err);
+}
+
+int tk_dest_check(const tk_dest_t *d, const char *options_json, char *err)
+{
+    int rc = tk_dest_validate(d, options_json, err);
+    return rc ? rc : with_config(d, options_json, run_check, NULL, err);
+}
+
+int tk_dest_open(const tk_dest_t *d, const char *options_json, void **state, char *err)
+{
+    int rc = tk_dest_validate(d, options_json, err);
+    return rc ? rc : with_config(d, options_json, run_init, state, err);
 }

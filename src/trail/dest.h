@@ -63,6 +63,12 @@ typedef struct tk_dest {
      * stores (then write_object is used). */
     int (*write_events)(void *state, const tk_dest_event_t *ev, size_t n, char *err);
     void (*close)(void *state);  /* NULL is a no-op */
+    /* The operator's policy the options must obey (egress policy for
+     * endpoints and hosts, folder roots for paths), checked when a trail is
+     * written (tk_dest_check) and again when it is opened for delivery
+     * (tk_dest_open). NULL = none. 0 or TK_EINVAL saying what was refused,
+     * why, and which serve option allows it. */
+    int (*check)(const tk_dest_config_t *cfg, char *err);
 } tk_dest_t;
 
 /* The registry (static array of pointers) and lookup by name (NULL if none). */
@@ -72,8 +78,31 @@ const tk_dest_t *tk_dest_find(const char *name);
 /* Validates a JSON object of options (borrowed) against d's table: unknown
  * names, missing required ones, ints and bools that do not parse. */
 int tk_dest_validate(const tk_dest_t *d, const char *options_json, char *err);
-/* Opens d with options_json (init). *state owned by the caller: d->close. */
+/* tk_dest_validate, then d's policy check (check): what CreateTrail and
+ * UpdateTrail run. 0 or TK_EINVAL. */
+int tk_dest_check(const tk_dest_t *d, const char *options_json, char *err);
+/* Opens d with options_json (validate, check, init). *state owned by the
+ * caller: d->close. */
 int tk_dest_open(const tk_dest_t *d, const char *options_json, void **state, char *err);
+
+/* ---- folder roots (dest_folder.c): the operator's policy, process-wide ----
+ * A folder destination's path must be absolute and normalised (no "", "."
+ * or ".." component, no trailing '/'), lie in one of the roots (or be one),
+ * have no symbolic link below its root, and be neither the data directory,
+ * an ancestor of it, nor inside it (except under DATA/trail-folders).
+ * Delivery opens every component below the root with O_NOFOLLOW, so a link
+ * planted later is refused too. */
+#define TK_DEST_FOLDER_DEFAULT_ROOT "trail-folders"
+
+/* Sets the roots: roots[0..n) (existing directories, absolute; resolved
+ * with realpath), or, when n is 0, DATA/trail-folders (created 0750 if
+ * missing). data_dir (existing) is the store's folder. Replaces a previous
+ * setting; call before delivery threads start. 0 or TK_EINVAL/TK_ENOTFOUND
+ * naming the root. Until it is called every folder path is refused. */
+int tk_dest_folder_set_roots(const char *data_dir, const char *const *roots, size_t n, char *err);
+/* Checks path against the roots (what the folder plugin's check runs).
+ * 0 or TK_EINVAL. */
+int tk_dest_folder_check_path(const char *path, char *err);
 
 extern const tk_dest_t tk_dest_folder;
 extern const tk_dest_t tk_dest_s3;

@@ -1,10 +1,12 @@
 /* trailkeep trail destination `s3`: any S3-compatible endpoint (AWS S3,
  * Alibaba Cloud OSS in S3 mode, Ceph RGW, MinIO), through the SigV4 client
  * in s3_client.c. One PUT per object: objects stay far below the 5 GiB limit
- * of a single PUT. A PUT replaces an object of the same key. */
+ * of a single PUT. A PUT replaces an object of the same key. The endpoint
+ * obeys the egress policy (base/egress.h) when written and when connecting. */
 #include "trail/dest.h"
 #include "trail/s3_client.h"
 
+#include "base/egress.h"
 #include "base/tk.h"
 
 #include <stdlib.h>
@@ -39,6 +41,14 @@ static void s3_close(void *state)
     tk_s3_close(state);
 }
 
+/* The endpoint is tenant input: http/https and a literal host the egress
+ * policy allows (names are judged at connect time, in s3_client.c). */
+static int s3_check(const tk_dest_config_t *cfg, char *err)
+{
+    return tk_egress_check_url("Dest.endpoint", opt(cfg, "endpoint"), tk_egress_allow_private(),
+                               err);
+}
+
 static int s3_init(const tk_dest_config_t *cfg, void **state, char *err)
 {
     const char *bucket = opt(cfg, "bucket");
@@ -64,6 +74,7 @@ static int s3_init(const tk_dest_config_t *cfg, void **state, char *err)
         .session_token = token,
         .path_style = !strcmp(opt(cfg, "path_style"), "true"),
         .timeout_s = strtol(opt(cfg, "timeout_s"), NULL, 10),
+        .allow_private = tk_egress_allow_private(),
     };
     tk_s3_t *s;
     int rc = tk_s3_open(&c, &s, err);
@@ -87,4 +98,5 @@ const tk_dest_t tk_dest_s3 = {
     .init = s3_init,
     .write_object = s3_write,
     .close = s3_close,
+    .check = s3_check,
 };

@@ -2,10 +2,13 @@
  * TCP with octet-counting framing (RFC 6587 3.4.1), optionally TLS (RFC
  * 5425). The connection stays open between deliveries and is re-made after
  * any error; a failed call is retried whole by the deliverer, so delivery is
- * at-least-once (a receiver may see an event twice after an outage). */
+ * at-least-once (a receiver may see an event twice after an outage). The
+ * receiver is tenant input: it obeys the egress policy (base/egress.h), on
+ * the literal host when written and on each resolved address at connect. */
 #include "trail/dest.h"
 
 #include "base/buf.h"
+#include "base/egress.h"
 #include "base/tk.h"
 #include "base/tktime.h"
 
@@ -89,6 +92,16 @@ static int header_safe(const char *v, size_t max)
     return 1;
 }
 
+/* A literal receiver address the egress policy refuses is refused when the
+ * trail is written; names are judged when resolved, in connect_to. */
+static int sl_check(const tk_dest_config_t *cfg, char *err)
+{
+    const char *host = opt(cfg, "host");
+    if (!host || !*host)
+        return tk_errf(err, TK_EINVAL, "syslog needs option host");
+    return tk_egress_check_host("Dest.host", host, tk_egress_allow_private(), err);
+}
+
 static int sl_init(const tk_dest_config_t *cfg, void **state, char *err)
 {
     const char *host = opt(cfg, "host");
@@ -161,8 +174,16 @@ static int connect_to(sl_t *s, char *err)
     int g = getaddrinfo(s->host, s->port, &hints, &res);
     if (g)
         return tk_errf(err, TK_EIO, "syslog: cannot resolve %s: %s", s->host, gai_strerror(g));
-    int fd = -1, e = 0;
+    int fd = -1, e = 0, refused = 0;
+    const char *why = "";
     for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
+        /* The receiver is tenant input: judge the resolved address (egress.h). */
+        tk_egress_class_t cls = tk_egress_classify(a->ai_addr, a->ai_addrlen);
+        if (!tk_egress_allowed(cls, tk_egress_allow_private())) {
+            refused = 1;
+            why = tk_egress_class_name(cls);
+            continue;
+        }
         fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
         if (fd < 0)
             continue;
@@ -176,6 +197,12 @@ static int connect_to(sl_t *s, char *err)
         }
     }
     freeaddrinfo(res);
+    if (fd < 0 && refused && !e)
+        return tk_errf(err, TK_EIO,
+                       "syslog: %s:%s refused by the egress policy: it resolves to %s%s", s->host,
+                       s->port, why,
+                       strstr(why, "private") || strstr(why, "loopback")
+                           ? " (--allow-private-endpoints allows it)" : "");
     if (fd < 0)
         return tk_errf(err, TK_EIO, "syslog: cannot connect to %s:%s: %s", s->host, s->port,
                        strerror(e ? e : ECONNREFUSED));
@@ -270,4 +297,5 @@ const tk_dest_t tk_dest_syslog = {
     .write_object = NULL,
     .write_events = sl_write_events,
     .close = sl_close,
+    .check = sl_check,
 };

@@ -5,27 +5,30 @@
  * not be used to suppress 100-continue: libcurl would still list an empty
  * expect header as signed (tests/trail/sigv4.sh caught it). Keys and query
  * values are URI-encoded here and the query is built already sorted, so the
- * URL libcurl signs is the canonical form whatever its own normalisation. */
+ * URL libcurl signs is the canonical form whatever its own normalisation.
+ * Endpoints are tenant-configured: every request runs under the egress
+ * policy (base/egress.h). Listings are parsed by expat, DOCTYPE refused. */
 #include "trail/s3_client.h"
 
 #include "base/buf.h"
+#include "base/egress.h"
 #include "base/fs.h"
 #include "base/hash.h"
 #include "base/tk.h"
 
 #include <curl/curl.h>
+#include <expat.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-#define LIST_MAX_BYTES (32u << 20) /* one page of 1,000 keys is well under 1 MiB */
 #define ERRDOC_MAX 4096
 
 struct tk_s3 {
     char *endpoint, *region, *bucket, *user_pwd, *token_hdr;
-    int path_style, list_max_keys;
+    int path_style, list_max_keys, allow_private;
     long timeout_s;
     int (*should_abort)(void *ud);
     void *abort_ud;
@@ -64,9 +67,9 @@ int tk_s3_open(const tk_s3_config_t *c, tk_s3_t **out, char *err)
     if (strchr(c->bucket, '/') || strchr(c->bucket, '?') || strchr(c->bucket, '#'))
         return tk_errf(err, TK_EINVAL, "s3 bucket name '%s' must not contain '/', '?' or '#'",
                        c->bucket);
-    if (!ep || (strncmp(ep, "http://", 7) && strncmp(ep, "https://", 8)))
-        return tk_errf(err, TK_EINVAL, "s3 endpoint '%s' must start with http:// or https://",
-                       ep ? ep : "");
+    int rc = tk_egress_check_url("s3 endpoint", ep, c->allow_private, err);
+    if (rc)
+        return rc;
     if (!ak || !*ak || !sk || !*sk)
         return tk_errf(err, TK_EINVAL,
                        "s3 has no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
@@ -84,6 +87,7 @@ int tk_s3_open(const tk_s3_config_t *c, tk_s3_t **out, char *err)
     s->bucket = strdup(c->bucket);
     s->user_pwd = malloc(ul);
     s->path_style = c->path_style;
+    s->allow_private = c->allow_private;
     s->list_max_keys = c->list_max_keys > 0 ? c->list_max_keys : 0;
     s->timeout_s = c->timeout_s > 0 ? c->timeout_s : 60;
     s->should_abort = c->should_abort;
@@ -251,6 +255,15 @@ static int request(tk_s3_t *s, const char *method, const char *key, const char *
     }
     xfer_t x = {.c = c, .s = s, .fd = fd, .body = TK_BUF_INIT, .body_max = resp_max};
     char cerr[CURL_ERROR_SIZE] = "";
+    /* The endpoint is tenant-configured: http/https only, no redirect, no
+     * proxy, and every resolved address judged just before connect. */
+    tk_egress_guard_t guard;
+    if (tk_egress_curl(c, &guard, s->allow_private)) {
+        curl_slist_free_all(hl);
+        curl_easy_cleanup(c);
+        tk_buf_free(&url);
+        return tk_errf(err, TK_EUNSUPPORTED, "libcurl lacks the options the egress policy needs");
+    }
     curl_easy_setopt(c, CURLOPT_URL, url.p);
     if (put) {
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT");
@@ -282,7 +295,10 @@ static int request(tk_s3_t *s, const char *method, const char *key, const char *
     } else if (x.write_failed) {
         rc = tk_errf(err, TK_EIO, "%s: cannot write the object to disk (disk full?)", what);
     } else if (x.too_big) {
-        rc = tk_errf(err, TK_ETOOBIG, "%s: the answer is over %zu bytes", what, resp_max);
+        rc = tk_errf(err, TK_ETOOBIG, "%s: the answer is over %zu bytes (the limit for a listing "
+                     "page): refused", what, resp_max);
+    } else if (cc != CURLE_OK && guard.refused) {
+        rc = tk_errf(err, TK_EPERM, "%s: %s", what, guard.msg);
     } else if (cc != CURLE_OK) {
         rc = tk_errf(err, TK_EIO, "%s: %s (is the endpoint %s right and reachable?)", what,
                      cerr[0] ? cerr : curl_easy_strerror(cc), s->endpoint);
@@ -343,7 +359,7 @@ int tk_s3_list(tk_s3_t *s, const char *prefix, const char *token, tk_s3_list_pag
         tk_buf_free(&q);
         return tk_errf(err, TK_ENOMEM, "out of memory");
     }
-    int rc = request(s, "GET", NULL, q.p, NULL, 0, -1, &body, LIST_MAX_BYTES, NULL, err);
+    int rc = request(s, "GET", NULL, q.p, NULL, 0, -1, &body, TK_S3_LIST_MAX_BYTES, NULL, err);
     if (!rc) {
         char e2[TK_ERRLEN];
         rc = tk_s3_list_parse(body.p ? body.p : "", body.len, page, e2);
@@ -368,81 +384,32 @@ void tk_s3_list_page_free(tk_s3_list_page_t *p)
     memset(p, 0, sizeof *p);
 }
 
-static void put_utf8(tk_buf_t *b, unsigned long cp)
-{
-    char u[4];
-    size_t n;
-    if (cp < 0x80) {
-        u[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xC0 | (cp >> 6));
-        u[1] = (char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xE0 | (cp >> 12));
-        u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[2] = (char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        u[0] = (char)(0xF0 | (cp >> 18));
-        u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[3] = (char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    tk_buf_append(b, u, n);
-}
-
-/* Decodes the entity at p ('&'), appending it to b; returns its length, or 0
- * when it is not one of XML's five or a valid character reference. */
-static size_t entity(const char *p, const char *end, tk_buf_t *b)
-{
-    static const struct { const char *name; char ch; } named[] = {
-        {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''},
-    };
-    const char *semi = memchr(p, ';', (size_t)(end - p) < 12 ? (size_t)(end - p) : 12);
-    if (!semi)
-        return 0;
-    size_t n = (size_t)(semi - p) + 1;
-    for (size_t i = 0; i < TK_ARRAY_LEN(named); i++)
-        if (n == strlen(named[i].name) && !memcmp(p, named[i].name, n)) {
-            tk_buf_putc(b, named[i].ch);
-            return n;
-        }
-    if (n < 4 || p[1] != '#')
-        return 0;
-    int hexa = p[2] == 'x';
-    const char *d = p + 2 + hexa;
-    if (d == semi)
-        return 0;
-    unsigned long cp = 0;
-    for (; d < semi; d++) {
-        int v = *d >= '0' && *d <= '9'   ? *d - '0'
-                : hexa && *d >= 'a' && *d <= 'f' ? *d - 'a' + 10
-                : hexa && *d >= 'A' && *d <= 'F' ? *d - 'A' + 10
-                                                 : -1;
-        if (v < 0)
-            return 0;
-        cp = cp * (hexa ? 16 : 10) + (unsigned long)v;
-        if (cp > 0x10FFFF)
-            return 0;
-    }
-    if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    put_utf8(b, cp);
-    return n;
-}
-
+/* ListObjectsV2 is parsed by expat, strictly: a DOCTYPE (and so any entity
+ * declaration: billion laughs, external entities) stops the parse at once;
+ * only XML's five entities and character references are decoded; the
+ * document is parsed as final, so anything truncated is an error. */
 #define XML_DEPTH 16
 #define XML_NAME 64
 
 typedef struct xstate {
+    XML_Parser xp;
     char stack[XML_DEPTH][XML_NAME];
-    int depth, root_seen, root_done, is_error;
+    int depth, is_error, root_seen;
     tk_buf_t text;
     char code[64], msg[256];
+    tk_s3_list_page_t *page;
+    int rc;               /* our own refusal (stops the parser), 0 = none */
+    char err[TK_ERRLEN];
 } xstate_t;
+
+static void x_fail(xstate_t *x, int rc, const char *msg)
+{
+    if (!x->rc) {
+        x->rc = rc;
+        snprintf(x->err, sizeof x->err, "%s", msg);
+    }
+    XML_StopParser(x->xp, XML_FALSE);
+}
 
 /* The element at the top of the stack closes with the text collected. */
 static int on_close(xstate_t *x, tk_s3_list_page_t *page, char *err)
@@ -457,8 +424,6 @@ static int on_close(xstate_t *x, tk_s3_list_page_t *page, char *err)
         return 0;
     }
     if (x->depth == 3 && !strcmp(n, "Key") && !strcmp(x->stack[1], "Contents")) {
-        if (strlen(txt) != x->text.len)
-            return tk_errf(err, TK_ECORRUPT, "a Key holds a NUL character");
         char **nk = realloc(page->keys, (page->nkeys + 1) * sizeof *nk);
         if (!nk)
             return tk_errf(err, TK_ENOMEM, "out of memory");
@@ -478,140 +443,149 @@ static int on_close(xstate_t *x, tk_s3_list_page_t *page, char *err)
     return 0;
 }
 
-static int xml_parse(const char *p, const char *end, xstate_t *x, tk_s3_list_page_t *page,
-                     char *err)
+/* "s3:Key" and "Key" are the same element: namespaces are not checked. */
+static const char *local_name(const XML_Char *name)
 {
-    int rc;
-    while (p < end) {
-        if (*p != '<') {
-            if (x->depth == 0) {
-                if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
-                    return tk_errf(err, TK_ECORRUPT, "text outside the document element");
-                p++;
-                continue;
-            }
-            if (*p == '&') {
-                size_t n = entity(p, end, &x->text);
-                if (!n)
-                    return tk_errf(err, TK_ECORRUPT, "unknown or invalid entity '%.12s'", p);
-                p += n;
-            } else {
-                const char *q = p;
-                while (q < end && *q != '<' && *q != '&')
-                    q++;
-                tk_buf_append(&x->text, p, (size_t)(q - p));
-                p = q;
-            }
-            continue;
-        }
-        size_t left = (size_t)(end - p);
-        if (left >= 2 && p[1] == '?') {
-            const char *q = p + 2;
-            while (q + 1 < end && !(q[0] == '?' && q[1] == '>'))
-                q++;
-            if (q + 1 >= end)
-                return tk_errf(err, TK_ECORRUPT, "truncated XML declaration");
-            p = q + 2;
-            continue;
-        }
-        if (left >= 4 && !memcmp(p, "<!--", 4)) {
-            const char *q = p + 4;
-            while (q + 2 < end && memcmp(q, "-->", 3))
-                q++;
-            if (q + 2 >= end)
-                return tk_errf(err, TK_ECORRUPT, "truncated comment");
-            p = q + 3;
-            continue;
-        }
-        if (left >= 9 && !memcmp(p, "<![CDATA[", 9)) {
-            const char *q = p + 9;
-            while (q + 2 < end && memcmp(q, "]]>", 3))
-                q++;
-            if (q + 2 >= end || x->depth == 0)
-                return tk_errf(err, TK_ECORRUPT, "truncated or misplaced CDATA section");
-            tk_buf_append(&x->text, p + 9, (size_t)(q - p - 9));
-            p = q + 3;
-            continue;
-        }
-        if (left >= 2 && p[1] == '!')
-            return tk_errf(err, TK_ECORRUPT, "DOCTYPE and other declarations are not accepted");
-        /* A tag: find its end, skipping quoted attribute values. */
-        int closing = left >= 2 && p[1] == '/';
-        const char *q = p + 1 + closing, *name = q;
-        char quote = 0;
-        while (q < end && (quote || *q != '>')) {
-            if (quote && *q == quote)
-                quote = 0;
-            else if (!quote && (*q == '"' || *q == '\''))
-                quote = *q;
-            q++;
-        }
-        if (q >= end)
-            return tk_errf(err, TK_ECORRUPT, "truncated XML (a tag is not closed)");
-        int self = !closing && q[-1] == '/';
-        const char *ne = name;
-        while (ne < q && *ne != ' ' && *ne != '\t' && *ne != '\r' && *ne != '\n' && *ne != '/')
-            ne++;
-        const char *colon = memchr(name, ':', (size_t)(ne - name));
-        if (colon)
-            name = colon + 1;
-        size_t nl = (size_t)(ne - name);
-        if (!nl || nl >= XML_NAME)
-            return tk_errf(err, TK_ECORRUPT, "an element name is empty or too long");
-        p = q + 1;
-        if (closing) {
-            if (!x->depth || strlen(x->stack[x->depth - 1]) != nl ||
-                memcmp(x->stack[x->depth - 1], name, nl))
-                return tk_errf(err, TK_ECORRUPT, "</%.*s> does not close the open element",
-                               (int)nl, name);
-            if ((rc = on_close(x, page, err)))
-                return rc;
-            tk_buf_reset(&x->text);
-            if (--x->depth == 0)
-                x->root_done = 1;
-            continue;
-        }
-        if (x->root_done)
-            return tk_errf(err, TK_ECORRUPT, "content after the document element");
-        if (x->depth == XML_DEPTH)
-            return tk_errf(err, TK_ECORRUPT, "elements nested too deeply");
-        memcpy(x->stack[x->depth], name, nl);
-        x->stack[x->depth][nl] = 0;
-        if (x->depth == 0) {
-            x->root_seen = 1;
-            if (!strcmp(x->stack[0], "Error"))
-                x->is_error = 1;
-            else if (strcmp(x->stack[0], "ListBucketResult"))
-                return tk_errf(err, TK_ECORRUPT, "<%s> is not a ListBucketResult", x->stack[0]);
-        }
-        x->depth++;
-        tk_buf_reset(&x->text);
-        if (self) {
-            if ((rc = on_close(x, page, err)))
-                return rc;
-            if (--x->depth == 0)
-                x->root_done = 1;
+    const char *colon = strrchr(name, ':');
+    return colon ? colon + 1 : name;
+}
+
+static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **atts)
+{
+    (void)atts;
+    xstate_t *x = ud;
+    const char *ln = local_name(name);
+    if (!*ln || strlen(ln) >= XML_NAME) {
+        x_fail(x, TK_ECORRUPT, "an element name is empty or too long");
+        return;
+    }
+    if (x->depth == XML_DEPTH) {
+        x_fail(x, TK_ECORRUPT, "elements nested too deeply");
+        return;
+    }
+    snprintf(x->stack[x->depth], XML_NAME, "%s", ln);
+    if (x->depth == 0) {
+        x->root_seen = 1;
+        if (!strcmp(ln, "Error")) {
+            x->is_error = 1;
+        } else if (strcmp(ln, "ListBucketResult")) {
+            char m[TK_ERRLEN];
+            snprintf(m, sizeof m, "<%s> is not a ListBucketResult", ln);
+            x_fail(x, TK_ECORRUPT, m);
+            return;
         }
     }
-    if (!x->root_done)
-        return tk_errf(err, TK_ECORRUPT, "truncated XML (%s)",
-                       x->root_seen ? "the document element is not closed" : "no element");
-    return 0;
+    x->depth++;
+    tk_buf_reset(&x->text);
+}
+
+static void XMLCALL on_end(void *ud, const XML_Char *name)
+{
+    (void)name; /* expat checked that it matches the open element */
+    xstate_t *x = ud;
+    char e[TK_ERRLEN];
+    int rc = on_close(x, x->page, e);
+    if (rc) {
+        x_fail(x, rc, e);
+        return;
+    }
+    x->depth--;
+    tk_buf_reset(&x->text);
+}
+
+static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
+{
+    xstate_t *x = ud;
+    if (x->depth > 0 && tk_buf_append(&x->text, s, (size_t)len))
+        x_fail(x, TK_ENOMEM, "out of memory");
+}
+
+static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
+                               const XML_Char *pubid, int has_internal_subset)
+{
+    (void)name, (void)sysid, (void)pubid, (void)has_internal_subset;
+    x_fail(ud, TK_ECORRUPT, "DOCTYPE and other declarations are not accepted");
+}
+
+static void XMLCALL on_entity_decl(void *ud, const XML_Char *name, int is_param,
+                                   const XML_Char *value, int value_len, const XML_Char *base,
+                                   const XML_Char *sysid, const XML_Char *pubid,
+                                   const XML_Char *notation)
+{
+    (void)name, (void)is_param, (void)value, (void)value_len, (void)base, (void)sysid;
+    (void)pubid, (void)notation;
+    x_fail(ud, TK_ECORRUPT, "entity declarations (DOCTYPE) are not accepted");
+}
+
+/* The message of an expat error, with at most 16 bytes of the input at the
+ * error position (never past len; control bytes shown as '?'). */
+static int xml_error(const xstate_t *x, const char *xml, size_t len, char *err)
+{
+    enum XML_Error e = XML_GetErrorCode(x->xp);
+    XML_Index at = XML_GetCurrentByteIndex(x->xp);
+    size_t pos = at < 0 ? len : (size_t)at > len ? len : (size_t)at;
+    const char *what = XML_ErrorString(e);
+    char buf[96];
+    /* expat points inside a bad reference ("&#X41;" at the X): show it whole. */
+    for (size_t back = 0; e == XML_ERROR_INVALID_TOKEN && back < 3 && back < pos; back++)
+        if (xml[pos - back - 1] == '&') {
+            pos -= back + 1;
+            break;
+        }
+    if (e == XML_ERROR_UNDEFINED_ENTITY || e == XML_ERROR_BAD_CHAR_REF ||
+        (pos < len && xml[pos] == '&')) {
+        what = "unknown or invalid entity or character reference";
+    } else if (e == XML_ERROR_TAG_MISMATCH) {
+        what = "a closing tag does not close the open element";
+    } else if (e == XML_ERROR_JUNK_AFTER_DOC_ELEMENT) {
+        what = "content after the document element";
+    } else if (x->depth == 0 && !x->root_seen &&
+               (e == XML_ERROR_INVALID_TOKEN || e == XML_ERROR_SYNTAX)) {
+        what = "text or markup outside the document element";
+    } else if (e == XML_ERROR_NO_ELEMENTS || e == XML_ERROR_UNCLOSED_TOKEN ||
+               e == XML_ERROR_PARTIAL_CHAR || e == XML_ERROR_UNCLOSED_CDATA_SECTION) {
+        snprintf(buf, sizeof buf, "truncated XML (%s)", XML_ErrorString(e));
+        what = buf;
+    }
+    char near[17];
+    size_t k = 0;
+    for (; k < 16 && pos + k < len; k++) {
+        unsigned char ch = (unsigned char)xml[pos + k];
+        near[k] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+    }
+    near[k] = 0;
+    return tk_errf(err, TK_ECORRUPT, "%s (XML error at byte %zu%s%s%s)", what, pos,
+                   k ? " near '" : "", near, k ? "'" : "");
 }
 
 int tk_s3_list_parse(const char *xml, size_t len, tk_s3_list_page_t *page, char *err)
 {
     memset(page, 0, sizeof *page);
+    if (len > TK_S3_LIST_MAX_BYTES)
+        return tk_errf(err, TK_ETOOBIG, "a listing of %zu bytes is over the limit of %u bytes", len,
+                       (unsigned)TK_S3_LIST_MAX_BYTES);
     xstate_t *x = calloc(1, sizeof *x);
-    if (!x)
+    if (!x || !(x->xp = XML_ParserCreate("UTF-8"))) {
+        free(x);
         return tk_errf(err, TK_ENOMEM, "out of memory");
+    }
     x->text = (tk_buf_t)TK_BUF_INIT;
-    int rc = xml_parse(xml, xml + len, x, page, err);
+    x->page = page;
+    XML_SetUserData(x->xp, x);
+    XML_SetElementHandler(x->xp, on_start, on_end);
+    XML_SetCharacterDataHandler(x->xp, on_text);
+    XML_SetStartDoctypeDeclHandler(x->xp, on_doctype);
+    XML_SetEntityDeclHandler(x->xp, on_entity_decl);
+    XML_SetParamEntityParsing(x->xp, XML_PARAM_ENTITY_PARSING_NEVER);
+    int rc = 0;
+    if (XML_Parse(x->xp, xml ? xml : "", (int)len, XML_TRUE) != XML_STATUS_OK)
+        rc = x->rc ? tk_errf(err, x->rc, "%s", x->err) : xml_error(x, xml, len, err);
     if (!rc && x->is_error)
         rc = tk_errf(err, TK_EIO, "S3 error %s%s%s", x->code[0] ? x->code : "(no code)",
                      x->msg[0] ? ": " : "", x->msg);
     if (!rc && page->truncated && (!page->next_token || !*page->next_token))
         rc = tk_errf(err, TK_ECORRUPT, "IsTruncated is true but there is no NextContinuationToken");
+    XML_ParserFree(x->xp);
     tk_buf_free(&x->text);
     free(x);
     if (rc)

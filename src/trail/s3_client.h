@@ -22,6 +22,10 @@ typedef struct tk_s3_config {
     int path_style;                /* ENDPOINT/BUCKET/KEY instead of BUCKET.HOST/KEY */
     long timeout_s;                /* one request; <= 0 = 60 */
     int list_max_keys;             /* keys per ListObjectsV2 page; <= 0 = S3's 1,000 */
+    /* Egress policy (base/egress.h) applied to the endpoint when opened and
+     * to every resolved address at connect time: 1 also allows private and
+     * loopback ranges (link-local, metadata ... are always refused). */
+    int allow_private;
     /* Polled during transfers (about once a second and on every chunk):
      * nonzero aborts the request with TK_ECLOSED. NULL = never. */
     int (*should_abort)(void *ud);
@@ -30,15 +34,24 @@ typedef struct tk_s3_config {
 
 typedef struct tk_s3 tk_s3_t;
 
-/* Checks cfg and copies it (strings included) into *out, owned:
- * tk_s3_close(). TK_EINVAL naming what is wrong. */
+/* What a hostile endpoint can make a client hold: one ListObjectsV2 answer
+ * (a real page of 1,000 keys is well under 1 MiB) and, for a listing loop
+ * (`verify --bucket`), pages and objects listed. */
+#define TK_S3_LIST_MAX_BYTES (8u << 20)
+#define TK_S3_LIST_MAX_PAGES 100000
+#define TK_S3_LIST_MAX_OBJECTS_DEFAULT 1000000
+
+/* Checks cfg (the endpoint against the egress policy too) and copies it
+ * (strings included) into *out, owned: tk_s3_close(). TK_EINVAL naming what
+ * is wrong. */
 int tk_s3_open(const tk_s3_config_t *cfg, tk_s3_t **out, char *err);
 /* Frees s (the secret is wiped). NULL: no-op. */
 void tk_s3_close(tk_s3_t *s);
 
 /* PUT data[0..len) (borrowed) as key, replacing any object of that key.
  * 0, or TK_EIO (transport or HTTP error, message with the status and S3's
- * error code), TK_ECLOSED (aborted). */
+ * error code), TK_EPERM (every address of the endpoint refused by the egress
+ * policy), TK_ECLOSED (aborted). */
 int tk_s3_put(tk_s3_t *s, const char *key, const void *data, size_t len, char *err);
 
 /* GET key, writing the body to fd (borrowed) as it arrives; *bytes (may be
@@ -60,12 +73,14 @@ typedef struct tk_s3_list_page {
  * TK_ENOTFOUND for a missing bucket (NoSuchBucket). */
 int tk_s3_list(tk_s3_t *s, const char *prefix, const char *token, tk_s3_list_page_t *page,
                char *err);
-/* Parses a ListObjectsV2 response body (xml[0..len), borrowed) into *page
- * (zeroed first): Contents/Key, IsTruncated, NextContinuationToken, with XML
- * entities (&amp; &lt; &gt; &quot; &apos; &#N; &#xH;) decoded. TK_ECORRUPT
- * for XML that is not a complete ListBucketResult (truncated, unknown
- * entity, DOCTYPE, a truncated page without a token); an S3 <Error>
- * document gives TK_EIO with its Code and Message. */
+/* Parses a ListObjectsV2 response body (xml[0..len), borrowed, need not be
+ * NUL-terminated) with expat into *page (zeroed first): Contents/Key,
+ * IsTruncated, NextContinuationToken, with XML entities (&amp; &lt; &gt;
+ * &quot; &apos; &#N; &#xH;) decoded. TK_ECORRUPT for XML that is not a
+ * complete ListBucketResult (not well-formed, truncated, unknown entity, any
+ * DOCTYPE or entity declaration, nesting over 16, a truncated page without a
+ * token); TK_ETOOBIG over TK_S3_LIST_MAX_BYTES; an S3 <Error> document gives
+ * TK_EIO with its Code and Message. */
 int tk_s3_list_parse(const char *xml, size_t len, tk_s3_list_page_t *page, char *err);
 void tk_s3_list_page_free(tk_s3_list_page_t *page);
 

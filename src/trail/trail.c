@@ -73,8 +73,47 @@ static void cpy(char *dst, size_t cap, const unsigned char *s)
     snprintf(dst, cap, "%s", s ? (const char *)s : "");
 }
 
-/* Reads TRAIL_COLS from columns 0..15. */
-static void row_to_trail(sqlite3_stmt *st, tk_trail_t *t)
+/* Destination options whose name has "secret" in it (secret_access_key)
+ * are sealed under the master key in meta.db, bound to the trail and the
+ * option (tk_meta_secret_seal); in memory they are clear. seal=1: clear ->
+ * sealed, 0: sealed -> clear. Writes the transformed JSON object to out. */
+static int dest_secrets(const tk_meta_t *m, const tk_trail_t *t, int seal, char *out,
+                        size_t outlen, char *err)
+{
+    cJSON *o = cJSON_Parse(t->dest_options[0] ? t->dest_options : "{}");
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        return tk_errf(err, TK_ECORRUPT, "trail %s: destination options are not a JSON object",
+                       t->name);
+    }
+    int rc = 0;
+    cJSON *it;
+    cJSON_ArrayForEach(it, o) {
+        if (!cJSON_IsString(it) || !strstr(it->string, "secret") || !it->valuestring[0])
+            continue;
+        char ctx[256], v[TK_SEALED_TEXT_MAX];
+        snprintf(ctx, sizeof ctx, "trail:%s/%s:%s", t->account, t->name, it->string);
+        rc = seal ? tk_meta_secret_seal(m, ctx, it->valuestring, v, sizeof v, err)
+                  : tk_meta_secret_open(m, ctx, it->valuestring, v, sizeof v, err);
+        if (rc || !cJSON_SetValuestring(it, v)) {
+            rc = rc ? rc : tk_errf(err, TK_ENOMEM, "out of memory");
+            break;
+        }
+        memset(v, 0, sizeof v);
+    }
+    char *txt = rc ? NULL : cJSON_PrintUnformatted(o);
+    if (!rc && (!txt || strlen(txt) >= outlen))
+        rc = txt ? tk_errf(err, TK_ETOOBIG, "trail %s: destination options are too long", t->name)
+                 : tk_errf(err, TK_ENOMEM, "out of memory");
+    if (!rc)
+        memcpy(out, txt, strlen(txt) + 1);
+    cJSON_free(txt);
+    cJSON_Delete(o);
+    return rc;
+}
+
+/* Reads TRAIL_COLS from columns 0..15; opens sealed destination secrets. */
+static int row_to_trail(const tk_meta_t *m, sqlite3_stmt *st, tk_trail_t *t, char *err)
 {
     memset(t, 0, sizeof *t);
     cpy(t->account, sizeof t->account, sqlite3_column_text(st, 0));
@@ -93,6 +132,9 @@ static void row_to_trail(sqlite3_stmt *st, tk_trail_t *t)
     t->updated_ms = sqlite3_column_int64(st, 13);
     t->start_logging_ms = sqlite3_column_int64(st, 14);
     t->stop_logging_ms = sqlite3_column_int64(st, 15);
+    if (!strstr(t->dest_options, "secret"))
+        return 0;
+    return dest_secrets(m, t, 0, t->dest_options, sizeof t->dest_options, err);
 }
 
 static int db_err(sqlite3 *db, char *err, const char *what)
@@ -286,7 +328,8 @@ static int apply_params(tk_trail_t *t, const tk_trail_param_t *p, size_t n, int 
     }
     cJSON_Delete(opts);
     if (!rc)
-        rc = tk_dest_validate(tk_dest_find(t->dest_type), t->dest_options, err);
+        /* Syntax, then the operator's policy (egress, folder roots): 400 over the API. */
+        rc = tk_dest_check(tk_dest_find(t->dest_type), t->dest_options, err);
     if (!rc && !strcmp(t->dest_type, "s3") && !t->oss_bucket[0]) {
         /* The bucket may come from the destination options instead. */
         cJSON *o = cJSON_Parse(t->dest_options);
@@ -453,8 +496,7 @@ static int load(tk_meta_t *m, const char *account, const char *name, int visible
     sqlite3_bind_text(st, 3, have_org ? mgmt : "", -1, SQLITE_STATIC);
     int s = sqlite3_step(st);
     if (s == SQLITE_ROW) {
-        row_to_trail(st, t);
-        rc = 0;
+        rc = row_to_trail(m, st, t, err);
     } else if (s != SQLITE_DONE) {
         rc = db_err(db, err, "reading trails");
     }
@@ -469,6 +511,13 @@ static int load(tk_meta_t *m, const char *account, const char *name, int visible
 /* Writes every configuration column of t. insert: also the checkpoint. */
 static int save(tk_meta_t *m, const tk_trail_t *t, int insert, uint64_t next_seq, char *err)
 {
+    char *opts = malloc(sizeof t->dest_options * 3); /* sealing grows a value by 4/3 + 40 */
+    int rc = opts ? dest_secrets(m, t, 1, opts, sizeof t->dest_options * 3, err)
+                  : tk_errf(err, TK_ENOMEM, "out of memory");
+    if (rc) {
+        free(opts);
+        return rc;
+    }
     sqlite3 *db = tk_meta_lock(m);
     sqlite3_stmt *st = NULL;
     const char *sql =
@@ -478,15 +527,14 @@ static int save(tk_meta_t *m, const tk_trail_t *t, int insert, uint64_t next_seq
                  " oss_bucket=?7, oss_prefix=?8, dest_type=?9, dest_options=?10, is_org=?11,"
                  " is_logging=?12, created_ms=?13, updated_ms=?14, start_ms=?15, stop_ms=?16"
                  " WHERE account=?1 AND name=?2";
-    int rc = 0;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
         rc = db_err(db, err, "writing a trail");
         tk_meta_unlock(m);
+        free(opts);
         return rc;
     }
     const char *txt[] = {t->account, t->name, t->home_region, t->event_rw, t->trail_region,
-                         t->event_types, t->oss_bucket, t->oss_prefix, t->dest_type,
-                         t->dest_options};
+                         t->event_types, t->oss_bucket, t->oss_prefix, t->dest_type, opts};
     for (int i = 0; i < 10; i++)
         sqlite3_bind_text(st, i + 1, txt[i], -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 11, t->is_org);
@@ -505,6 +553,8 @@ static int save(tk_meta_t *m, const tk_trail_t *t, int insert, uint64_t next_seq
         rc = db_err(db, err, "writing a trail");
     sqlite3_finalize(st);
     tk_meta_unlock(m);
+    memset(opts, 0, strlen(opts));
+    free(opts);
     return rc;
 }
 
@@ -713,7 +763,8 @@ int tk_trail_describe(tk_meta_t *m, const char *account, const char *name,
                 break;
             }
             v = nv2;
-            row_to_trail(st, &v[nv++]);
+            if ((rc = row_to_trail(m, st, &v[nv++], err)))
+                break;
         }
         if (!rc && s != SQLITE_DONE)
             rc = db_err(db, err, "reading trails");
@@ -724,6 +775,73 @@ int tk_trail_describe(tk_meta_t *m, const char *account, const char *name,
         cb(ud, &v[i]);
     free(v);
     return rc;
+}
+
+/* ---- backlog: the trail's own events after its checkpoint ---- */
+#define BACKLOG_SCAN_MAX 262144 /* log entries read per status: bounds its cost */
+
+typedef struct backlog_ctx {
+    const char *account;
+    char **members; /* org trail: every member (owned), else NULL */
+    size_t nmembers;
+    uint64_t n;
+    int nomem;
+} backlog_ctx_t;
+
+static void backlog_member(void *ud, const char *account)
+{
+    backlog_ctx_t *c = ud;
+    char **v = realloc(c->members, (c->nmembers + 1) * sizeof *v);
+    char *d = strdup(account);
+    if (v)
+        c->members = v;
+    if (!v || !d) {
+        free(d);
+        c->nomem = 1;
+        return;
+    }
+    v[c->nmembers++] = d;
+}
+
+static int backlog_cb(void *ud, const tk_stored_event_t *ev)
+{
+    backlog_ctx_t *c = ud;
+    if (!c->members) {
+        c->n += ev->account.len == strlen(c->account) &&
+                !memcmp(ev->account.p, c->account, ev->account.len);
+        return 0;
+    }
+    for (size_t i = 0; i < c->nmembers; i++)
+        if (ev->account.len == strlen(c->members[i]) &&
+            !memcmp(ev->account.p, c->members[i], ev->account.len)) {
+            c->n++;
+            break;
+        }
+    return 0;
+}
+
+/* Events after the checkpoint that belong to the trail's account (an org
+ * trail: to the organization's members), never other tenants': a global
+ * count would tell every account how much the others write. Reads at most
+ * BACKLOG_SCAN_MAX log entries, so past that it is a lower bound. */
+static uint64_t backlog_count(tk_meta_t *m, tk_store_t *store, const tk_trail_t *t,
+                              uint64_t from_seq)
+{
+    backlog_ctx_t c = {.account = t->account};
+    char err[TK_ERRLEN];
+    if (t->is_org) {
+        char org[64], mgmt[64];
+        if (tk_meta_org_get(m, org, mgmt, err) == 0 && !strcmp(mgmt, t->account))
+            tk_meta_org_members(m, backlog_member, &c, err);
+        if (!c.members)
+            c.members = calloc(1, sizeof *c.members); /* no org: nobody's events */
+    }
+    if (!c.nomem && (!t->is_org || c.members))
+        tk_store_log_read(store, from_seq, BACKLOG_SCAN_MAX, backlog_cb, &c, err);
+    for (size_t i = 0; i < c.nmembers; i++)
+        free(c.members[i]);
+    free(c.members);
+    return c.n;
 }
 
 int tk_trail_get_status(tk_meta_t *m, tk_store_t *store, const char *account, const char *name,
@@ -762,10 +880,8 @@ int tk_trail_get_status(tk_meta_t *m, tk_store_t *store, const char *account, co
     }
     sqlite3_finalize(st);
     tk_meta_unlock(m);
-    if (!rc && store) {
-        uint64_t last = tk_store_last_seq(store);
-        out->backlog = last >= out->checkpoint_seq ? last - out->checkpoint_seq + 1 : 0;
-    }
+    if (!rc && store)
+        out->backlog = backlog_count(m, store, &t, out->checkpoint_seq);
     return rc;
 }
 
@@ -795,8 +911,11 @@ int trail_load_all(tk_meta_t *m, trail_row_t **out, size_t *n, char *err)
                 rc = tk_errf(err, TK_ENOMEM, "out of memory");
                 break;
             }
-            row_to_trail(st, t);
             v[nv].t = t;
+            if ((rc = row_to_trail(m, st, t, err))) {
+                nv++; /* freed with the rest */
+                break;
+            }
             v[nv].next_seq = (uint64_t)sqlite3_column_int64(st, 16);
             v[nv].pending_to = (uint64_t)sqlite3_column_int64(st, 17);
             v[nv].pending_max = (size_t)sqlite3_column_int64(st, 18);

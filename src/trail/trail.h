@@ -42,7 +42,8 @@ typedef struct tk_trail_status {
     int64_t latest_error_ms;
     char latest_delivery_error[256];            /* "" after a success */
     uint64_t checkpoint_seq;   /* first log sequence number not yet delivered */
-    uint64_t backlog;          /* log entries after the checkpoint (not all may match) */
+    uint64_t backlog;          /* the trail's account's (org trail: members') events after the
+                                * checkpoint, not all may match; scans <= 262144 log entries */
     uint64_t delivered_events, delivered_files;
 } tk_trail_status_t;
 

@@ -51,17 +51,20 @@ PYEOF
 }
 ingest() { req POST /v1/events "$A" --data-binary @"$1" >/dev/null; }
 alerts_n() { "$TK_BIN" rules alerts list --data "$D" 2>/dev/null | wc -l | tr -d ' '; }
-R() { "$TK_BIN" rules "$@" --data "$D"; }
+# The receivers are on loopback: private endpoints allowed (rules user, serve).
+R() { "$TK_BIN" rules "$@" --data "$D" --allow-private-endpoints; }
 
 start_rx || { nok "webhook receiver and aiosmtpd start"; tk_done; }
 ok "webhook receiver on :$WPORT and aiosmtpd on :$SPORT"
-SOPTS=(--smtp-url "smtp://127.0.0.1:$SPORT" --smtp-from alerts@trailkeep.test --alert-retry-max 1)
+SOPTS=(--smtp-url "smtp://127.0.0.1:$SPORT" --smtp-from alerts@trailkeep.test --alert-retry-max 1 --allow-private-endpoints)
 start_server "$D" "${SOPTS[@]}" || { nok "server starts"; tk_done; }
 bootstrap_key "$D"
 A="$KEY_ID:$KEY_SECRET"
 
 check "user alice with email and a signed webhook" \
   R user alice --email alice@example.test --webhook "http://127.0.0.1:$WPORT/hook" --secret "$SECRET"
+eq "the webhook secret is sealed in meta.db: not there in clear, sealed text is" "0 1" \
+  "$(cat "$D"/meta.db* | grep -ac "$SECRET") $(cat "$D"/meta.db* | grep -ac 'tkenc1:' | sed 's/^[1-9][0-9]*$/1/')"
 check "group secops containing alice" R group secops --members alice
 R create brute --template 'consecutive-logon-failures?failures=5&window=30m' --recipients 'alice,group:secops' >/dev/null
 eq "rule from a template is stored (alice named twice: once directly, once by group)" \

@@ -18,6 +18,7 @@
 #include "alert/alert_store.h"
 #include "alert/notify.h"
 #include "alert/service.h"
+#include "base/egress.h"
 #include "base/tk.h"
 #include "base/tktime.h"
 #include "store/store.h"
@@ -115,8 +116,10 @@ static void add_user(fx_t *f, const char *name)
     snprintf(u.account, sizeof u.account, ACC);
     snprintf(u.name, sizeof u.name, "%s", name);
     snprintf(u.email, sizeof u.email, "%s@example.test", name);
-    /* Port 1 on loopback refuses at once: every send fails fast. */
+    /* Port 1 on loopback refuses at once: every send fails fast. Loopback
+     * webhooks need the operator's --allow-private-endpoints. */
     snprintf(u.webhook_url, sizeof u.webhook_url, "http://127.0.0.1:1/hook");
+    tk_egress_set_allow_private(1);
     char err[TK_ERRLEN];
     assert_int_equal(tk_alert_user_put(f->meta, &u, err), 0);
 }
@@ -493,6 +496,29 @@ static void test_notices_carry_title_and_summary_on_one_safe_line(void **state)
     free(g);
 }
 
+/* A webhook whose name resolves to loopback passes the write-time check (a
+ * name) and is refused when connecting, unless private endpoints are allowed. */
+static void test_webhook_to_a_name_resolving_to_loopback_is_refused_at_connect(void **state)
+{
+    (void)state;
+    tk_alert_user_t u;
+    memset(&u, 0, sizeof u);
+    snprintf(u.webhook_url, sizeof u.webhook_url, "http://localhost:1/hook");
+    const char *payload = "{\"rule\":\"r\",\"account\":\"1\",\"severity\":\"high\",\"count\":1}";
+    char err[TK_ERRLEN] = "";
+    tk_notify_cfg_t cfg = {.timeout_s = 5};
+    tk_egress_set_allow_private(0);
+    assert_int_equal(tk_channel_webhook.send(&cfg, &u, "fire", payload, err), TK_EIO);
+    assert_non_null(strstr(err, "refused by the egress policy"));
+    tk_egress_set_allow_private(1);
+    assert_int_equal(tk_channel_webhook.send(&cfg, &u, "fire", payload, err), TK_EIO);
+    assert_null(strstr(err, "egress")); /* reached loopback: port 1 is closed */
+    snprintf(u.webhook_url, sizeof u.webhook_url, "http://169.254.169.254/");
+    assert_int_equal(tk_channel_webhook.send(&cfg, &u, "fire", payload, err), TK_EINVAL);
+    assert_non_null(strstr(err, "metadata"));
+    tk_egress_set_allow_private(0);
+}
+
 static void test_users_are_validated(void **state)
 {
     fx_t *f = *state;
@@ -510,6 +536,29 @@ static void test_users_are_validated(void **state)
     snprintf(u.email, sizeof u.email, "nobody");
     assert_int_equal(tk_alert_user_put(f->meta, &u, err), TK_EINVAL);
     snprintf(u.email, sizeof u.email, "x@y");
+    /* Webhooks obey the egress policy when the user is written. */
+    static const char *const never[] = {"http://169.254.169.254/latest/meta-data/",
+                                        "http://100.100.100.200/", "http://[fe80::1]/",
+                                        "gopher://127.0.0.1:6379/_x", "file:///etc/passwd",
+                                        "dict://127.0.0.1:11211/"};
+    for (int allow = 0; allow <= 1; allow++) {
+        tk_egress_set_allow_private(allow);
+        for (size_t i = 0; i < sizeof never / sizeof *never; i++) {
+            snprintf(u.webhook_url, sizeof u.webhook_url, "%s", never[i]);
+            if (tk_alert_user_put(f->meta, &u, err) != TK_EINVAL)
+                fail_msg("webhook %s accepted (allow_private %d)", never[i], allow);
+        }
+    }
+    tk_egress_set_allow_private(0);
+    snprintf(u.webhook_url, sizeof u.webhook_url, "http://127.0.0.1:8080/hook");
+    assert_int_equal(tk_alert_user_put(f->meta, &u, err), TK_EINVAL);
+    assert_non_null(strstr(err, "--allow-private-endpoints"));
+    snprintf(u.webhook_url, sizeof u.webhook_url, "http://192.168.1.10/hook");
+    assert_int_equal(tk_alert_user_put(f->meta, &u, err), TK_EINVAL);
+    tk_egress_set_allow_private(1);
+    assert_int_equal(tk_alert_user_put(f->meta, &u, err), 0);
+    tk_egress_set_allow_private(0);
+    snprintf(u.webhook_url, sizeof u.webhook_url, "https://h/");
     assert_int_equal(tk_alert_user_put(f->meta, &u, err), 0);
     tk_alert_user_t got;
     assert_int_equal(tk_alert_user_get(f->meta, ACC, "x", &got, err), 0);
@@ -629,6 +678,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_an_open_alert_repeats_its_notice_after_the_repeat_interval, setup, teardown),
         cmocka_unit_test_setup_teardown(test_org_rule_of_the_management_account_covers_members_only, setup, teardown),
         cmocka_unit_test(test_webhook_bodies_and_signature),
+        cmocka_unit_test(test_webhook_to_a_name_resolving_to_loopback_is_refused_at_connect),
         cmocka_unit_test_setup_teardown(test_users_are_validated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_insight_alert_opens_on_start_and_its_end_clears_it, setup, teardown),
         cmocka_unit_test(test_notices_carry_title_and_summary_on_one_safe_line),

@@ -35,7 +35,8 @@ OUT=$TMP/out-at
 OUT2=$TMP/out-ct
 mkdir -p "$D"
 "$TK_BIN" accounts create "$ACC" --data "$D" >/dev/null
-T() { "$TK_BIN" trails "$@" --data "$D" --account "$ACC"; }
+# The archives are folders under $TMP (beside the data directory): a folder root.
+T() { "$TK_BIN" trails "$@" --data "$D" --account "$ACC" --trail-folder-root "$TMP"; }
 Tq() { T "$@" >/dev/null 2>&1; }
 check "an ActionTrail-layout folder trail (EventRW All)" \
   Tq create ins-archive --dest folder --opt path="$OUT" --event-rw All

@@ -14,7 +14,8 @@ S3PORT=$(free_port)
 start_s3 "$TMP/s3" "$S3PORT" audit-logs || { nok "s3rver starts"; tk_done; }
 ok "s3rver listening on 127.0.0.1:$S3PORT"
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
-T() { "$TK_BIN" trails "$@" --data "$D" --account $ACC; }
+# s3rver listens on loopback: the operator must allow private endpoints.
+T() { "$TK_BIN" trails "$@" --data "$D" --account $ACC --allow-private-endpoints; }
 Tq() { T "$@" >/dev/null 2>&1; }
 
 mkdir -p "$D"
@@ -47,7 +48,7 @@ T deliver --once >/dev/null 2>"$TMP/d2.err"
 eq "delivery fails while S3 is down (exit 1)" 1 $?
 T status s3-archive --output json >"$TMP/st2.json"
 check "GetTrailStatus shows the error" $PY -c "import json; j=json.load(open('$TMP/st2.json')); assert j['LatestDeliveryError'].startswith('PUT '), j"
-check "GetTrailStatus shows a backlog of the new events" $PY -c "import json; j=json.load(open('$TMP/st2.json')); assert j['Backlog'] >= 200, j"
+check "GetTrailStatus: the backlog counts the trail's own new events only (150 of 200)" $PY -c "import json; j=json.load(open('$TMP/st2.json')); assert j['Backlog'] == 150, j"
 
 start_s3 "$TMP/s3" "$S3PORT" audit-logs || nok "s3rver restarts"
 check "deliver --once after the outage" Tq deliver --once --max-events 100
@@ -124,7 +125,7 @@ eq "... and through the prefix too: exit 1, same line" "1 1" \
 VB s3://audit-logs >/dev/null 2>&1
 eq "the original put back: exit 0 again" 0 $?
 
-"$TK_BIN" verify --trail s3-archive --data "$D" --account $ACC >"$TMP/vbt.out" 2>"$TMP/vbt.err"
+"$TK_BIN" verify --trail s3-archive --data "$D" --account $ACC --allow-private-endpoints >"$TMP/vbt.out" 2>"$TMP/vbt.err"
 eq "verify --trail NAME of an s3 trail reads its own bucket, prefix and endpoint: exit 0" 0 $?
 check "... and names them" grep -q "^verified s3://audit-logs/prod/trail/: .*0 problem(s); digest chain intact$" "$TMP/vbt.out"
 VB s3://no-such-bucket >"$TMP/vb6.out" 2>"$TMP/vb6.err"

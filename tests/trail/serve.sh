@@ -12,7 +12,7 @@ D=$TMP/data
 OUT=$TMP/out
 ACC=100000000000000
 OTHER=200000000000000
-start_server "$D" --trail-file-age 1 --seal-interval 1 --trail-digest-period 1 || { nok "server starts"; tk_done; }
+start_server "$D" --trail-folder-root "$TMP" --trail-file-age 1 --seal-interval 1 --trail-digest-period 1 || { nok "server starts"; tk_done; }
 bootstrap_key "$D"
 A="$KEY_ID:$KEY_SECRET"
 T() { req POST "/v1/trails?Action=$1" "$A" "${@:2}"; }
@@ -67,7 +67,7 @@ gen_events 2000 1000 | grep -v "\"$OTHER\"" >"$TMP/ev2.own"
 req POST /v1/events "$A" --data-binary @"$TMP/ev2.own" >/dev/null
 sleep 0.5
 kill -9 "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
-start_server "$D" --trail-file-age 1 --trail-file-events 200 --trail-digest-period 1 || nok "server restarts"
+start_server "$D" --trail-folder-root "$TMP" --trail-file-age 1 --trail-file-events 200 --trail-digest-period 1 || nok "server restarts"
 check "after kill -9 and restart: backlog drains" wait_backlog
 eq "after kill -9: every event delivered once (re-sent files replaced themselves)" \
   "ok 1725 events, 4 trail events, " "$(check_delivered "$OUT" "$TMP/ev1.own" "$TMP/ev2.own" | sed 's/[0-9]* files$//')"

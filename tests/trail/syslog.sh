@@ -66,7 +66,8 @@ start_rs || { nok "rsyslogd starts on 127.0.0.1:$RPORT"; tk_done; }
 ok "rsyslogd listening on 127.0.0.1:$RPORT"
 mkdir -p "$D"
 "$TK_BIN" accounts create $ACC --data "$D" >/dev/null
-T() { "$TK_BIN" trails "$@" --data "$D" --account $ACC; }
+# rsyslog listens on loopback: private endpoints allowed.
+T() { "$TK_BIN" trails "$@" --data "$D" --account $ACC --allow-private-endpoints; }
 Tq() { T "$@" >/dev/null 2>&1; }
 check "create a syslog trail" \
   Tq create syslog-feed --dest syslog --opt host=127.0.0.1 --opt port=$RPORT --opt facility=13 --event-rw All
@@ -88,7 +89,7 @@ eq "delivery fails while rsyslog is down (exit 1)" 1 $?
 check "the status names the error and the backlog" $PY -c "
 import json, subprocess
 j = json.loads(subprocess.check_output(['$TK_BIN','trails','status','syslog-feed','--data','$D','--account','$ACC','--output','json']))
-assert 'syslog' in j['LatestDeliveryError'] and j['Backlog'] >= 200, j"
+assert 'syslog' in j['LatestDeliveryError'] and j['Backlog'] == 150, j"  # the trail's own events: 3 of 4
 start_rs || nok "rsyslogd restarts"
 check "deliver --once after the outage" Tq deliver --once
 wait_lines 452

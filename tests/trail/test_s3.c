@@ -1,8 +1,10 @@
 /* Tests of the small S3 client's offline parts (src/trail/s3_client.c): the
- * ListObjectsV2 XML parser (pages, entities, truncated or hostile XML), the
- * check that keeps hostile keys from leaving the download folder, SigV4 URI
- * encoding and configuration checks. Requests themselves are tested end to
- * end against s3rver (s3.sh) and botocore (sigv4.sh). */
+ * ListObjectsV2 XML parser (expat: pages, entities, truncated or hostile XML,
+ * DOCTYPE and billion laughs, size cap, no read past the input), the check
+ * that keeps hostile keys from leaving the download folder, SigV4 URI
+ * encoding, configuration checks and the egress policy on the endpoint (at
+ * open and at connect time). Requests themselves are tested end to end
+ * against s3rver (s3.sh) and botocore (sigv4.sh). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -152,6 +154,8 @@ static void test_s3_list_refuses_malformed_and_hostile_xml(void **state)
                    "after the document");
     expect_corrupt("<ListAllMyBucketsResult></ListAllMyBucketsResult>", "not a ListBucketResult");
     expect_corrupt("junk<ListBucketResult></ListBucketResult>", "outside");
+    expect_corrupt("<ListBucketResult><Contents><Key>&x;</Key></Contents></ListBucketResult>",
+                   "entity");
     expect_corrupt("<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>",
                    "NextContinuationToken");
     expect_corrupt("<ListBucketResult><IsTruncated>yes</IsTruncated></ListBucketResult>",
@@ -214,7 +218,7 @@ static void test_s3_open_checks_its_configuration(void **state)
     char err[TK_ERRLEN] = "";
     tk_s3_t *s = (tk_s3_t *)1;
     tk_s3_config_t c = {.endpoint = "http://127.0.0.1:1", .bucket = "b", .access_key_id = "AK",
-                        .secret_access_key = "SK"};
+                        .secret_access_key = "SK", .allow_private = 1};
     tk_s3_config_t bad = c;
     bad.secret_access_key = NULL;
     assert_int_equal(tk_s3_open(&bad, &s, err), TK_EINVAL);
@@ -247,7 +251,8 @@ static void test_s3_get_from_an_unreachable_endpoint_is_an_io_error(void **state
     tk_s3_t *s;
     /* Port 1 on loopback: connection refused at once, no network needed. */
     tk_s3_config_t c = {.endpoint = "http://127.0.0.1:1", .bucket = "b", .access_key_id = "AK",
-                        .secret_access_key = "SECRETVALUE", .path_style = 1, .timeout_s = 5};
+                        .secret_access_key = "SECRETVALUE", .path_style = 1, .timeout_s = 5,
+                        .allow_private = 1};
     assert_int_equal(tk_s3_open(&c, &s, err), 0);
     tk_s3_list_page_t p;
     assert_int_equal(tk_s3_list(s, "x/", NULL, &p, err), TK_EIO);
@@ -256,6 +261,132 @@ static void test_s3_get_from_an_unreachable_endpoint_is_an_io_error(void **state
     tk_s3_list_page_free(&p);
     assert_int_equal(tk_s3_put(s, "k.gz", "x", 1, err), TK_EIO);
     assert_non_null(strstr(err, "PUT s3://b/k.gz"));
+    tk_s3_close(s);
+}
+
+/* Parses len bytes from an exactly-sized heap copy (no NUL after them), so
+ * AddressSanitizer sees any read past the input. */
+static int parse_exact(const char *src, size_t len, tk_s3_list_page_t *p, char *err)
+{
+    char *b = malloc(len ? len : 1);
+    memcpy(b, src, len);
+    int rc = tk_s3_list_parse(b, len, p, err);
+    free(b);
+    return rc;
+}
+
+static void test_s3_list_truncated_input_is_never_read_past_its_end(void **state)
+{
+    (void)state;
+    /* 38 bytes, cut inside a reference: the old scanner printed 12 bytes
+     * from the '&', 7 past the end of the buffer. */
+    static const char cut[] = "<ListBucketResult><Contents><Key>&quot";
+    assert_int_equal(sizeof cut - 1, 38);
+    tk_s3_list_page_t p;
+    char err[TK_ERRLEN] = "";
+    assert_int_equal(parse_exact(cut, 38, &p, err), TK_ECORRUPT);
+    assert_non_null(strstr(err, "&quot'"));
+    assert_null(p.keys);
+    static const char *const docs[] = {
+        PAGE1, PAGE2,
+        "<ListBucketResult><Contents><Key>a&#x4e2d;&lt;<![CDATA[x]]></Key></Contents>"
+        "<IsTruncated>false</IsTruncated><!-- c --></ListBucketResult>",
+        "<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Message>no &amp; no</Message></Error>",
+    };
+    for (size_t d = 0; d < sizeof docs / sizeof *docs; d++) {
+        size_t full = strlen(docs[d]);
+        while (docs[d][full - 1] == '\n') /* trailing blanks are not part of the document */
+            full--;
+        for (size_t n = 0; n < full; n++) {
+            err[0] = 0;
+            int rc = parse_exact(docs[d], n, &p, err);
+            if (rc != TK_ECORRUPT)
+                fail_msg("document %zu cut at %zu of %zu bytes gave %d (%s)", d, n, full, rc, err);
+            assert_null(p.keys);
+        }
+        int rc = parse_exact(docs[d], full, &p, err);
+        assert_int_equal(rc, d == 3 ? TK_EIO : 0);
+        tk_s3_list_page_free(&p);
+    }
+}
+
+static void test_s3_list_refuses_billion_laughs_and_external_entities(void **state)
+{
+    (void)state;
+    tk_buf_t b = TK_BUF_INIT;
+    tk_buf_puts(&b, "<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [\n <!ENTITY lol \"lol\">\n");
+    for (int i = 1; i <= 9; i++) {
+        tk_buf_printf(&b, " <!ENTITY lol%d \"", i);
+        for (int k = 0; k < 10; k++)
+            tk_buf_printf(&b, "&lol%s;", i == 1 ? "" : (char[]){(char)('0' + i - 1), 0});
+        tk_buf_puts(&b, "\">\n");
+    }
+    tk_buf_puts(&b, "]>\n<ListBucketResult><Contents><Key>&lol9;</Key></Contents>"
+                    "<IsTruncated>false</IsTruncated></ListBucketResult>");
+    tk_s3_list_page_t p;
+    char err[TK_ERRLEN] = "";
+    assert_int_equal(parse_exact(b.p, b.len, &p, err), TK_ECORRUPT);
+    assert_non_null(strstr(err, "DOCTYPE"));
+    assert_int_equal(p.nkeys, 0);
+    tk_buf_free(&b);
+    static const char xxe[] =
+        "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>"
+        "<ListBucketResult><Contents><Key>&x;</Key></Contents></ListBucketResult>";
+    assert_int_equal(parse_exact(xxe, strlen(xxe), &p, err), TK_ECORRUPT);
+    assert_non_null(strstr(err, "DOCTYPE"));
+    static const char ext[] = "<!DOCTYPE ListBucketResult SYSTEM \"http://169.254.169.254/x.dtd\">"
+                              "<ListBucketResult></ListBucketResult>";
+    assert_int_equal(parse_exact(ext, strlen(ext), &p, err), TK_ECORRUPT);
+    assert_non_null(strstr(err, "DOCTYPE"));
+}
+
+static void test_s3_list_over_the_size_cap_is_refused(void **state)
+{
+    (void)state;
+    size_t n = TK_S3_LIST_MAX_BYTES + 1;
+    char *big = malloc(n);
+    memset(big, ' ', n);
+    tk_s3_list_page_t p;
+    char err[TK_ERRLEN] = "";
+    assert_int_equal(tk_s3_list_parse(big, n, &p, err), TK_ETOOBIG);
+    assert_non_null(strstr(err, "over the limit"));
+    free(big);
+}
+
+static void test_s3_endpoint_obeys_the_egress_policy(void **state)
+{
+    (void)state;
+    char err[TK_ERRLEN] = "";
+    tk_s3_t *s = NULL;
+    tk_s3_config_t c = {.bucket = "b", .access_key_id = "AK", .secret_access_key = "SK",
+                        .path_style = 1, .timeout_s = 5};
+    static const char *const never[] = {"http://169.254.169.254/", "http://[fd00:ec2::254]/",
+                                        "http://100.100.100.200", "file:///etc/passwd",
+                                        "gopher://127.0.0.1:70/", "dict://127.0.0.1:2628/"};
+    for (size_t i = 0; i < sizeof never / sizeof *never; i++)
+        for (int allow = 0; allow <= 1; allow++) {
+            c.endpoint = never[i];
+            c.allow_private = allow;
+            if (tk_s3_open(&c, &s, err) != TK_EINVAL)
+                fail_msg("endpoint %s opened (allow_private %d)", never[i], allow);
+            assert_null(s);
+        }
+    c.endpoint = "http://127.0.0.1:1";
+    c.allow_private = 0;
+    assert_int_equal(tk_s3_open(&c, &s, err), TK_EINVAL);
+    assert_non_null(strstr(err, "--allow-private-endpoints"));
+    /* A name is judged once resolved, at connect time. */
+    c.endpoint = "http://localhost:1";
+    assert_int_equal(tk_s3_open(&c, &s, err), 0);
+    assert_int_equal(tk_s3_put(s, "k.gz", "x", 1, err), TK_EPERM);
+    assert_non_null(strstr(err, "PUT s3://b/k.gz"));
+    assert_non_null(strstr(err, "refused by the egress policy"));
+    assert_non_null(strstr(err, "loopback"));
+    tk_s3_close(s);
+    c.allow_private = 1;
+    assert_int_equal(tk_s3_open(&c, &s, err), 0);
+    assert_int_equal(tk_s3_put(s, "k.gz", "x", 1, err), TK_EIO); /* reached: port closed */
+    assert_null(strstr(err, "egress"));
     tk_s3_close(s);
 }
 
@@ -273,6 +404,10 @@ int main(void)
         cmocka_unit_test(test_s3_uri_encode_keeps_unreserved_and_optionally_slash),
         cmocka_unit_test(test_s3_open_checks_its_configuration),
         cmocka_unit_test(test_s3_get_from_an_unreachable_endpoint_is_an_io_error),
+        cmocka_unit_test(test_s3_list_truncated_input_is_never_read_past_its_end),
+        cmocka_unit_test(test_s3_list_refuses_billion_laughs_and_external_entities),
+        cmocka_unit_test(test_s3_list_over_the_size_cap_is_refused),
+        cmocka_unit_test(test_s3_endpoint_obeys_the_egress_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

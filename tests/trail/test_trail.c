@@ -4,7 +4,7 @@
  * event with what was ingested, filters, file size limits, StopLogging /
  * StartLogging without a skip, recovery from an unwritable destination, and
  * a re-send after a crash that rewrites the same objects (no duplicate). */
-#define _XOPEN_SOURCE 700 /* nftw */
+#define _GNU_SOURCE /* nftw, memmem */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -51,7 +51,9 @@ static int setup(void **state)
     fx_t *f = calloc(1, sizeof *f);
     strcpy(f->dir, "/tmp/tk-trail-test.XXXXXX");
     assert_non_null(mkdtemp(f->dir));
-    snprintf(f->out, sizeof f->out, "%s/out", f->dir);
+    /* Folder trails live under the default root, DATA/trail-folders. */
+    assert_int_equal(tk_dest_folder_set_roots(f->dir, NULL, 0, f->err), 0);
+    snprintf(f->out, sizeof f->out, "%s/" TK_DEST_FOLDER_DEFAULT_ROOT "/out", f->dir);
     assert_int_equal(tk_meta_open(f->dir, &f->m, f->err), 0);
     tk_store_opts_t so = {.dir = f->dir, .no_fsync = 1};
     assert_int_equal(tk_store_open(&so, &f->s, f->err), 0);
@@ -428,6 +430,25 @@ static void test_destination_secrets_stay_out_of_events_and_describe(void **stat
     assert_int_equal(l.n, 1);
     assert_null(strstr(l.json[0], "TOPSECRETVALUE"));
     evlist_free(&l);
+    /* At rest: sealed in meta.db (and its WAL), clear again when read back. */
+    const char *files[] = {"meta.db", "meta.db-wal"};
+    int sealed = 0;
+    for (size_t i = 0; i < 2; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", f->dir, files[i]);
+        FILE *fp = fopen(path, "rb");
+        if (!fp)
+            continue;
+        static char bytes[1 << 22];
+        size_t n = fread(bytes, 1, sizeof bytes, fp);
+        fclose(fp);
+        assert_null(memmem(bytes, n, "TOPSECRETVALUE", 14));
+        sealed += memmem(bytes, n, "tkenc1:", 7) != NULL;
+    }
+    assert_true(sealed > 0);
+    tk_trail_t back;
+    assert_int_equal(tk_trail_get(f->m, ACC, "s3-secret", &back, f->err), 0);
+    assert_non_null(strstr(back.dest_options, "\"secret_access_key\":\"TOPSECRETVALUE\""));
 }
 
 /* ============================================================ delivery */
@@ -580,11 +601,12 @@ static void test_unwritable_destination_keeps_backlog_then_delivers_once(void **
     fx_t *f = *state;
     /* The folder's parent is a regular file: every write fails. */
     char blocker[300];
-    snprintf(blocker, sizeof blocker, "%s/blocked", f->dir);
-    assert_int_equal(tk_fs_write_atomic(blocker, "x", 1, f->err), 0);
-    snprintf(f->out, sizeof f->out, "%s/blocked/out", f->dir);
+    snprintf(blocker, sizeof blocker, "%s/" TK_DEST_FOLDER_DEFAULT_ROOT "/blocked", f->dir);
+    snprintf(f->out, sizeof f->out, "%s/" TK_DEST_FOLDER_DEFAULT_ROOT "/blocked/out", f->dir);
     tk_trail_param_t all = {"EventRW", "All"};
     assert_int_equal(create(f, "flaky-dest", &all, 1), 0);
+    /* After CreateTrail, which refuses a path through a regular file. */
+    assert_int_equal(tk_fs_write_atomic(blocker, "x", 1, f->err), 0);
     assert_int_equal(tk_trail_start_logging(f->m, f->s, &f->c, "flaky-dest", f->err), 0);
     for (int i = 0; i < 40; i++)
         free(ingest(f, ACC, "cn-hangzhou", "Write", "ApiCall", i));
