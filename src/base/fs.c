@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int tk_fs_mkdirs(const char *path, char *err)
+static int mkdirs_mode(const char *path, mode_t mode, char *err)
 {
     char tmp[PATH_MAX];
     size_t n = strlen(path);
@@ -25,12 +25,28 @@ int tk_fs_mkdirs(const char *path, char *err)
             continue;
         char c = tmp[i];
         tmp[i] = 0;
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        if (mkdir(tmp, mode) != 0 && errno != EEXIST)
             return tk_errf(err, tk_from_errno(errno), "cannot create directory '%s': %s", tmp,
                            strerror(errno));
         tmp[i] = c;
     }
     return 0;
+}
+
+int tk_fs_mkdirs(const char *path, char *err)
+{
+    return mkdirs_mode(path, 0755, err);
+}
+
+int tk_fs_mkdirs_private(const char *path, char *err)
+{
+    int rc = mkdirs_mode(path, 0700, err);
+    struct stat st;
+    /* An existing leaf is made private too: other local users must not even
+     * list a data dir, whatever the modes of files older versions wrote. */
+    if (!rc && stat(path, &st) == 0 && st.st_uid == geteuid() && (st.st_mode & 077))
+        chmod(path, st.st_mode & ~(mode_t)077);
+    return rc;
 }
 
 int tk_fs_read_all(const char *path, char **out, size_t *len, char *err)
@@ -124,7 +140,7 @@ int tk_fs_write_atomic(const char *path, const void *data, size_t len, char *err
     char tmp[PATH_MAX];
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
         return tk_errf(err, TK_EINVAL, "path too long: '%s'", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return tk_errf(err, tk_from_errno(errno), "cannot create '%s': %s", tmp, strerror(errno));
     int rc = tk_fs_write_full(fd, data, len);

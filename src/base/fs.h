@@ -8,6 +8,10 @@
 
 /* mkdir -p; 0 or TK_E*. */
 int tk_fs_mkdirs(const char *path, char *err);
+/* As tk_fs_mkdirs with mode 0700 for what it creates; an existing last
+ * component owned by this user loses its group/other bits. For the data dir
+ * and everything under it: one tenant's events are no other local user's. */
+int tk_fs_mkdirs_private(const char *path, char *err);
 /* Reads a whole file. *out is owned by the caller (free()), NUL-terminated. */
 int tk_fs_read_all(const char *path, char **out, size_t *len, char *err);
 /* Writes data to path atomically: path.tmp, fsync, rename, fsync(dir). */

@@ -161,7 +161,7 @@ static void record_done(importer_t *im, const in_file_t *f)
         return;
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/import-state", im->dir);
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     tk_buf_t b = TK_BUF_INIT;
     int rc = fd < 0 ? tk_from_errno(errno) : tk_buf_printf(&b, "v1\t%s\n", f->key);
     if (rc == 0)

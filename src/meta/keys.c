@@ -9,7 +9,6 @@
 #include "base/tk.h"
 #include "base/tktime.h"
 
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,50 +36,15 @@ static int random_chars(char *out, size_t n, const char *alphabet, unsigned k)
 static const char ALNUM_UPPER[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 static const char BASE62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-/* AES-256-GCM: out = nonce | ciphertext | tag; the key id is associated data,
- * so a ciphertext copied onto another key's row does not decrypt. */
-static int seal(const uint8_t key[TK_MASTER_KEY_LEN], const char *key_id, const char *secret,
-                uint8_t out[TK_SECRET_ENC_LEN])
+/* api_keys.secret_enc = nonce | ciphertext | tag (secret.c); the key id is
+ * associated data, so a ciphertext copied onto another key's row does not
+ * decrypt. */
+static int unseal(const tk_meta_t *m, const char *key_id, const uint8_t *in, size_t inlen,
+                  char secret[TK_SECRET_LEN + 1])
 {
-    if (tk_random(out, TK_GCM_NONCE_LEN))
-        return TK_EIO;
-    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-    int len = 0, ok = c != NULL;
-    ok = ok && EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1;
-    ok = ok && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, TK_GCM_NONCE_LEN, NULL) == 1;
-    ok = ok && EVP_EncryptInit_ex(c, NULL, NULL, key, out) == 1;
-    ok = ok && EVP_EncryptUpdate(c, NULL, &len, (const uint8_t *)key_id, (int)strlen(key_id)) == 1;
-    ok = ok && EVP_EncryptUpdate(c, out + TK_GCM_NONCE_LEN, &len, (const uint8_t *)secret,
-                                 TK_SECRET_LEN) == 1;
-    ok = ok && EVP_EncryptFinal_ex(c, out + TK_GCM_NONCE_LEN + len, &len) == 1;
-    ok = ok && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, TK_GCM_TAG_LEN,
-                                   out + TK_GCM_NONCE_LEN + TK_SECRET_LEN) == 1;
-    EVP_CIPHER_CTX_free(c);
-    return ok ? 0 : TK_EIO;
-}
-
-static int unseal(const uint8_t key[TK_MASTER_KEY_LEN], const char *key_id, const uint8_t *in,
-                  size_t inlen, char secret[TK_SECRET_LEN + 1])
-{
-    if (inlen != TK_SECRET_ENC_LEN)
+    if (inlen != TK_SECRET_ENC_LEN || tk_meta_gcm_open(m, key_id, in, inlen, secret))
         return TK_ECORRUPT;
-    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-    int len = 0, ok = c != NULL;
-    ok = ok && EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1;
-    ok = ok && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, TK_GCM_NONCE_LEN, NULL) == 1;
-    ok = ok && EVP_DecryptInit_ex(c, NULL, NULL, key, in) == 1;
-    ok = ok && EVP_DecryptUpdate(c, NULL, &len, (const uint8_t *)key_id, (int)strlen(key_id)) == 1;
-    ok = ok && EVP_DecryptUpdate(c, (uint8_t *)secret, &len, in + TK_GCM_NONCE_LEN,
-                                 TK_SECRET_LEN) == 1;
-    ok = ok && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, TK_GCM_TAG_LEN,
-                                   (void *)(in + TK_GCM_NONCE_LEN + TK_SECRET_LEN)) == 1;
-    ok = ok && EVP_DecryptFinal_ex(c, (uint8_t *)secret + len, &len) == 1;
-    EVP_CIPHER_CTX_free(c);
     secret[TK_SECRET_LEN] = 0;
-    if (!ok) {
-        memset(secret, 0, TK_SECRET_LEN + 1);
-        return TK_ECORRUPT;
-    }
     return 0;
 }
 
@@ -137,7 +101,7 @@ int tk_meta_key_create_locked(tk_meta_t *m, const char *account, tk_role_t role,
             random_chars(secret, TK_SECRET_LEN, BASE62, 62))
             return tk_errf(err, TK_EIO, "cannot get random bytes for a key");
         tk_sha256(secret, TK_SECRET_LEN, hash);
-        if (seal(m->master, key_id, secret, enc)) {
+        if (tk_meta_gcm_seal(m, key_id, secret, TK_SECRET_LEN, enc)) {
             rc = tk_errf(err, TK_EIO, "cannot encrypt the key secret (OpenSSL AES-256-GCM)");
             break;
         }
@@ -274,7 +238,7 @@ int tk_meta_key_secret(tk_meta_t *m, const char *key_id, tk_key_t *out, char *se
     tk_key_t k;
     pthread_mutex_lock(&m->mu);
     int rc = key_load_locked(m, key_id, &k, NULL, enc, &enclen, err);
-    if (!rc && unseal(m->master, key_id, enc, enclen, secret_out))
+    if (!rc && unseal(m, key_id, enc, enclen, secret_out))
         rc = tk_errf(err, TK_ECORRUPT,
                      "cannot decrypt the secret of key %s: master.key does not match meta.db",
                      key_id);

@@ -488,7 +488,7 @@ int tk_meta_open(const char *dir, tk_meta_t **out, char *err)
     *out = NULL;
     if (!dir || !*dir)
         return tk_errf(err, TK_EINVAL, "no data directory given");
-    int rc = tk_fs_mkdirs(dir, err);
+    int rc = tk_fs_mkdirs_private(dir, err);
     if (rc)
         return rc;
     tk_meta_t *m = calloc(1, sizeof *m);

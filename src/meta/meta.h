@@ -100,6 +100,23 @@ size_t tk_meta_key_count(tk_meta_t *m);
  * minute per key so authentication stays a read. Best effort: errors ignored. */
 void tk_meta_key_touch(tk_meta_t *m, const char *key_id, int64_t now_ms);
 
+/* ---- other secrets at rest (webhook secrets, destination credentials) ----
+ * Sealed text is "tkenc1:" + base64(AES-256-GCM(master key, value)), with
+ * context (e.g. "webhook:ACCOUNT/USER") as associated data: a sealed value
+ * moved to another row does not open. An empty value stays empty. */
+#define TK_SEALED_PLAIN_MAX 1024
+/* Room for a sealed TK_SEALED_PLAIN_MAX-byte value. */
+#define TK_SEALED_TEXT_MAX (8 + 4 * ((12 + TK_SEALED_PLAIN_MAX + 16 + 2) / 3) + 1)
+/* 0, TK_ETOOBIG (plain over TK_SEALED_PLAIN_MAX or out too small), TK_EIO. */
+int tk_meta_secret_seal(const tk_meta_t *m, const char *context, const char *plain, char *out,
+                        size_t outlen, char *err);
+/* Opens what tk_meta_secret_seal wrote; a value that is not sealed (written
+ * by a version before sealing) is returned as it is. 0 or TK_ECORRUPT. */
+int tk_meta_secret_open(const tk_meta_t *m, const char *context, const char *stored, char *out,
+                        size_t outlen, char *err);
+/* 1 when stored is sealed text. */
+int tk_meta_secret_is_sealed(const char *stored);
+
 /* ---- first start ---- */
 #define TK_DEFAULT_ACCOUNT "100000000000000"
 /* When the database has no account at all, creates account TK_DEFAULT_ACCOUNT

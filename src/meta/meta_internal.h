@@ -17,6 +17,13 @@
 /* api_keys.secret_enc = nonce | ciphertext(TK_SECRET_LEN) | tag */
 #define TK_SECRET_ENC_LEN (TK_GCM_NONCE_LEN + TK_SECRET_LEN + TK_GCM_TAG_LEN)
 
+/* AES-256-GCM under the master key (secret.c): out = nonce | ciphertext(n) |
+ * tag, out holds n + TK_GCM_NONCE_LEN + TK_GCM_TAG_LEN bytes; aad binds the
+ * ciphertext to its row. open writes inlen - nonce - tag bytes. 0, TK_EIO
+ * (seal), TK_ECORRUPT (open: wrong key, altered or moved ciphertext). */
+int tk_meta_gcm_seal(const tk_meta_t *m, const char *aad, const void *plain, size_t n, uint8_t *out);
+int tk_meta_gcm_open(const tk_meta_t *m, const char *aad, const uint8_t *in, size_t inlen, void *out);
+
 /* Prepared statements, compiled on first use and kept for the connection's
  * life. The SQL for each is in meta.c's stmt_sql[] (same order). */
 enum tk_meta_stmt {

@@ -196,7 +196,7 @@ int tk_lookup_token_key(const char *dir, uint8_t key[32], char *err)
     int rc = read_key(path, key, err);
     if (rc != TK_ENOTFOUND)
         return rc;
-    rc = tk_fs_mkdirs(dir, err);
+    rc = tk_fs_mkdirs_private(dir, err);
     if (rc)
         return rc;
     snprintf(tmp, sizeof tmp, "%s/.token.key.%ld", dir, (long)getpid());

@@ -51,7 +51,7 @@ static int write_head_nosync(tk_store_t *s, const char *name, uint64_t index, co
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     tk_hex(h, 32, hex);
     int n = snprintf(line, sizeof line, "%" PRIu64 " %s\n", index, hex);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     int rc = fd < 0 ? tk_from_errno(errno) : tk_fs_write_full(fd, line, (size_t)n);
     int e = errno;
     if (fd >= 0)
@@ -373,7 +373,7 @@ int store_seal_locked(tk_store_t *s, char *err)
         char day[9], dir[PATH_MAX + 100], path[PATH_MAX + 120];
         tk_time_day_str(p->day, day);
         snprintf(dir, sizeof dir, "%s/seg/%s/%s", s->dir, a->name, day);
-        if ((rc = tk_fs_mkdirs(dir, err)))
+        if ((rc = tk_fs_mkdirs_private(dir, err)))
             break;
         snprintf(path, sizeof path, "%s/%010" PRIu64 ".seg", dir, ++chain);
         if ((rc = seg_write(path, a->name, p->day, chain, prev, p->fz, p->nfz, NULL, NULL, 0,

@@ -255,7 +255,7 @@ int seg_write(const char *path, const char *account, int64_t day, uint64_t chain
     if (n == 0 || n > UINT32_MAX)
         return tk_errf(err, TK_EINVAL, "a segment holds 1..2^32-1 events, not %zu", n);
     segw_t w = {.fd = -1, .dict = dict};
-    w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (w.fd < 0)
         return tk_errf(err, tk_from_errno(errno), "cannot create segment %s: %s", tmp,
                        strerror(errno));
@@ -1085,7 +1085,8 @@ static int blk_load(segcache_t *c, segidx_t *x, uint32_t no, segblk_t **out, cha
                              (uint8_t **)&b->raw, err);
     if (!rc && !(b->ent = malloc(b->count * sizeof *b->ent)))
         rc = tk_errf(err, TK_ENOMEM, "out of memory");
-    const uint8_t *p = (const uint8_t *)b->raw, *end = p + x->blocks[no].rawlen;
+    /* no arithmetic on b->raw when the frame did not load (it is NULL) */
+    const uint8_t *p = (const uint8_t *)b->raw, *end = rc ? p : p + x->blocks[no].rawlen;
     for (uint32_t i = 0; i < b->count && !rc; i++) {
         uint64_t l;
         size_t k = tk_get_varint(p, (size_t)(end - p), &l);
@@ -1515,7 +1516,7 @@ int dict_train(const char *storedir, mev_t *const *ev, size_t n, segdict_t **out
     if (!rc) {
         snprintf(dir, sizeof dir, "%s/dict", storedir);
         dict_path(storedir, (*out)->id, path, sizeof path);
-        if ((rc = tk_fs_mkdirs(dir, err)) || (rc = tk_fs_write_atomic(path, dict, dl, err))) {
+        if ((rc = tk_fs_mkdirs_private(dir, err)) || (rc = tk_fs_write_atomic(path, dict, dl, err))) {
             dict_free(*out);
             *out = NULL;
         }

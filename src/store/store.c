@@ -586,7 +586,12 @@ static int replay_apply(void *ud, uint64_t seq, const uint8_t *payload, size_t n
     int rc = wal_decode(payload, n, seq, &m, &acct);
     if (rc)
         return rc;
-    if (!store_account_ok(acct.p, acct.len)) {
+    /* what append would refuse is not replayed either (a record that passed
+     * its frame checksum but is damaged): an account that cannot name a
+     * directory, a time outside the storable range, an empty or overlong
+     * eventId, an oversized event */
+    if (!store_account_ok(acct.p, acct.len) || m->time_ms < 0 || m->time_ms > TK_TIME_MAX_MS ||
+        !m->idlen || m->idlen > 1024 || m->jsonlen > TK_EVENT_MAX_BYTES) {
         free(m);
         return TK_ECORRUPT;
     }
@@ -674,13 +679,13 @@ int tk_store_open(const tk_store_opts_t *opts, tk_store_t **out, char *err)
     int wal_opened = 0;
     if (!opts->read_only) {
         char path[PATH_MAX + 16];
-        if ((rc = tk_fs_mkdirs(s->dir, err)))
+        if ((rc = tk_fs_mkdirs_private(s->dir, err)))
             goto fail;
         snprintf(path, sizeof path, "%s/seg", s->dir);
-        if ((rc = tk_fs_mkdirs(path, err)))
+        if ((rc = tk_fs_mkdirs_private(path, err)))
             goto fail;
         snprintf(path, sizeof path, "%s/LOCK", s->dir);
-        s->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        s->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (s->lockfd < 0) {
             rc = tk_errf(err, tk_from_errno(errno), "cannot open %s: %s", path, strerror(errno));
             goto fail;

@@ -325,7 +325,7 @@ int wal_open(wal_t *w, const char *dir, int read_only, int no_fsync, wal_apply_f
     if (cutmsg)
         cutmsg[0] = 0;
     if (!read_only) {
-        int rc = tk_fs_mkdirs(w->dir, err);
+        int rc = tk_fs_mkdirs_private(w->dir, err);
         if (rc)
             return rc;
     }
@@ -473,7 +473,7 @@ int wal_write_group(wal_t *w, const void *buf, size_t n, uint64_t first_seq, uin
         /* each process (and each file past WAL_ROTATE_BYTES or a seal) starts a
          * new file named by its first seq; files are never reopened for append */
         wal_path(w, first_seq, path, sizeof path);
-        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (fd < 0)
             return tk_errf(err, tk_from_errno(errno), "cannot create WAL file %s: %s", path,
                            strerror(errno));
