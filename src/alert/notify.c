@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +196,110 @@ static size_t reader(char *out, size_t sz, size_t nm, void *ud)
     return n;
 }
 
+static int is_atext(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-/=?^_`{|}~", c));
+}
+
+int tk_email_check(const char *what, const char *addr, char *err)
+{
+    size_t n = addr ? strlen(addr) : 0;
+    if (!n)
+        return tk_errf(err, TK_EINVAL, "%s is empty: give an address like ops@example.com", what);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)addr[i];
+        if (c < 0x21 || c > 0x7e)
+            return tk_errf(err, TK_EINVAL,
+                           "%s has %s at byte %zu: an address is printable ASCII without blanks",
+                           what, c == '\r' || c == '\n' ? "a line break" : c == ' ' ? "a blank" :
+                           c >= 0x80 ? "a non-ASCII byte" : "a control character", i + 1);
+    }
+    if (n > 254)
+        return tk_errf(err, TK_EINVAL, "%s is %zu bytes long: at most 254 (RFC 5321)", what, n);
+    const char *at = strrchr(addr, '@');
+    if (!at)
+        return tk_errf(err, TK_EINVAL, "%s '%.100s' has no '@'", what, addr);
+    size_t ln = (size_t)(at - addr);
+    if (!ln || ln > 64)
+        return tk_errf(err, TK_EINVAL, "%s '%.100s': the part before '@' must be 1-64 bytes", what,
+                       addr);
+    if (addr[0] == '"')
+        return tk_errf(err, TK_EINVAL, "%s '%.100s': quoted local parts are not supported", what,
+                       addr);
+    for (size_t i = 0; i < ln; i++) {
+        char c = addr[i];
+        if (c == '.' ? (i == 0 || i + 1 == ln || addr[i + 1] == '.') : !is_atext((unsigned char)c))
+            return tk_errf(err, TK_EINVAL,
+                           "%s '%.100s': '%c' at byte %zu is not allowed before '@' (letters, "
+                           "digits, !#$%%&'*+-/=?^_`{|}~ and single dots inside)",
+                           what, addr, c, i + 1);
+    }
+    const char *d = at + 1;
+    size_t dn = strlen(d);
+    if (!dn)
+        return tk_errf(err, TK_EINVAL, "%s '%.100s' has no domain after '@'", what, addr);
+    if (d[0] == '[') { /* address literal: [192.0.2.1] or [IPv6:...] */
+        if (dn < 3 || d[dn - 1] != ']' || strspn(d + 1, "0123456789abcdefABCDEF:.IPv") != dn - 2)
+            return tk_errf(err, TK_EINVAL, "%s '%.100s': the address literal is malformed", what,
+                           addr);
+        return 0;
+    }
+    size_t label = 0;
+    for (size_t i = 0; i <= dn; i++) {
+        char c = d[i];
+        if (c == '.' || !c) {
+            if (!label || d[i - 1] == '-')
+                return tk_errf(err, TK_EINVAL,
+                               "%s '%.100s': the domain has an empty label or one ending in '-'",
+                               what, addr);
+            label = 0;
+            continue;
+        }
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 (c == '-' && label > 0);
+        if (!ok || ++label > 63)
+            return tk_errf(err, TK_EINVAL,
+                           "%s '%.100s': domain labels are 1-63 letters, digits and inner '-'"
+                           " (byte %zu)", what, addr, ln + 2 + i);
+    }
+    return 0;
+}
+
+int tk_mail_header(tk_buf_t *b, const char *name, const char *value)
+{
+    int plain = 1;
+    for (const unsigned char *p = (const unsigned char *)value; *p && plain; p++)
+        plain = *p >= 0x20 && *p < 0x7f;
+    int rc = tk_buf_printf(b, "%s: ", name);
+    if (plain) {
+        rc |= tk_buf_puts(b, value);
+        return rc | tk_buf_puts(b, "\r\n");
+    }
+    /* Encoded words: 45 bytes of text -> 60 base64 characters + 12 = 72 <= 75.
+     * A chunk never splits a UTF-8 sequence, so each word decodes alone. */
+    const unsigned char *p = (const unsigned char *)value;
+    size_t n = strlen(value);
+    int first = 1;
+    while (n && !rc) {
+        size_t k = n < 45 ? n : 45;
+        while (k < n && k > 1 && (p[k] & 0xc0) == 0x80)
+            k--;
+        unsigned char chunk[48];
+        for (size_t i = 0; i < k; i++)
+            chunk[i] = p[i] < 0x20 || p[i] == 0x7f ? ' ' : p[i];
+        char enc[64 + 1];
+        EVP_EncodeBlock((unsigned char *)enc, chunk, (int)k);
+        rc |= tk_buf_puts(b, first ? "=?UTF-8?B?" : "\r\n =?UTF-8?B?");
+        rc |= tk_buf_puts(b, enc);
+        rc |= tk_buf_puts(b, "?=");
+        p += k;
+        n -= k;
+        first = 0;
+    }
+    return rc | tk_buf_puts(b, "\r\n");
+}
+
 static int em_send(const tk_notify_cfg_t *cfg, const tk_alert_user_t *u, const char *kind,
                    const char *payload, char *err)
 {
@@ -215,13 +320,25 @@ static int em_send(const tk_notify_cfg_t *cfg, const tk_alert_user_t *u, const c
     gmtime_r(&now, &tm);
     strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
     tk_buf_t m = TK_BUF_INIT;
-    int rc = tk_buf_printf(&m,
-                           "Date: %s\r\nFrom: %s\r\nTo: %s\r\nSubject: %s\r\nMIME-Version: 1.0\r\n"
-                           "Content-Type: text/plain; charset=utf-8\r\nX-Trailkeep-Notification: %s\r\n\r\n"
-                           "%s\r\n\r\n%s%s%s\r\n",
-                           date, from, u->email, line ? line : "trailkeep alert", kind,
-                           line ? line : "", summary ? summary : "", summary ? "\r\n\r\n" : "",
-                           pretty ? pretty : payload);
+    /* Addresses were checked (tk_email_check) when stored; checked again
+     * here so no path puts a line break into the envelope or a header. */
+    int rc = tk_email_check("email: the user's address", u->email, err);
+    if (!rc)
+        rc = tk_email_check("email: --smtp-from", from, err);
+    if (rc) {
+        free(summary);
+        free(line);
+        free(pretty);
+        return rc;
+    }
+    rc = tk_buf_printf(&m, "Date: %s\r\nFrom: %s\r\nTo: %s\r\n", date, from, u->email);
+    rc |= tk_mail_header(&m, "Subject", line ? line : "trailkeep alert");
+    rc |= tk_buf_printf(&m,
+                        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                        "Content-Transfer-Encoding: 8bit\r\nX-Trailkeep-Notification: %s\r\n\r\n"
+                        "%s\r\n\r\n%s%s%s\r\n",
+                        kind, line ? line : "", summary ? summary : "", summary ? "\r\n\r\n" : "",
+                        pretty ? pretty : payload);
     free(summary);
     free(line);
     free(pretty);

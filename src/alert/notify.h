@@ -7,6 +7,7 @@
 #define TK_ALERT_NOTIFY_H
 
 #include "alert/alert_store.h"
+#include "base/buf.h"
 
 typedef struct tk_notify_cfg {
     const char *smtp_url;      /* "smtp://host:port" or "smtps://..."; NULL: email disabled */
@@ -39,5 +40,17 @@ const tk_channel_t *tk_channel_find(const char *name);
 char *tk_webhook_body(const char *shape, const char *kind, const char *payload);
 /* Hex HMAC-SHA256 of body with secret into out (65 bytes). */
 void tk_webhook_sign(const char *secret, const char *body, size_t n, char out[65]);
+
+/* Checks an email address as an RFC 5321 mailbox: Dot-string local part
+ * (atext and dots, at most 64 bytes) "@" a domain of letter/digit/hyphen
+ * labels or an address literal "[...]", at most 254 bytes in all; ASCII
+ * only, no quoted local parts, no control characters or blanks, so an
+ * address can go into MAIL/RCPT and a header as it is. what names the field
+ * in the message. 0 or TK_EINVAL saying what is wrong and where. */
+int tk_email_check(const char *what, const char *addr, char *err);
+/* Appends "Name: value\r\n": value as it is when it is printable ASCII, else
+ * as RFC 2047 UTF-8 B encoded words of at most 75 characters on folded
+ * lines; control characters become spaces either way. 0 or TK_ENOMEM. */
+int tk_mail_header(tk_buf_t *b, const char *name, const char *value);
 
 #endif

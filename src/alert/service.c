@@ -60,6 +60,8 @@ struct tk_alert_service {
     pthread_t th_eval, th_send;
     tk_alert_service_stats_t st;  /* evaluator's own counters (its thread only) */
     tk_alert_service_stats_t pub; /* published copy + sender counters, under mu */
+    tk_alert_rule_metrics_t *pub_rules; /* per rule, under mu (ids owned) */
+    size_t npub_rules;
 };
 
 /* ------------------------------------------------------------ JSON out */
@@ -190,7 +192,7 @@ static int load_rules(tk_alert_service_t *s, char *err)
         char e2[TK_ERRLEN] = "";
         tk_alert_opts_t eo = {.report_clears = 1};
         if (tk_stored_rule_compile(&v[i], &cr, e2) || tk_alert_engine_create(&eo, &e, e2)) {
-            fprintf(stderr, "trailkeep serve: alerts: rule %s/%s skipped: %s\n", v[i].account,
+            tk_log("trailkeep serve: alerts: rule %s/%s skipped: %s\n", v[i].account,
                     v[i].id, e2);
             tk_rule_destroy(cr);
             continue;
@@ -223,7 +225,7 @@ static int load_rules(tk_alert_service_t *s, char *err)
                     char e2[TK_ERRLEN];
                     if (tk_alert_engine_load(s->rules[i].eng, sqlite3_column_blob(st, 1),
                                              (size_t)sqlite3_column_bytes(st, 1), e2))
-                        fprintf(stderr, "trailkeep serve: alerts: snapshot of %s ignored: %s\n", k, e2);
+                        tk_log("trailkeep serve: alerts: snapshot of %s ignored: %s\n", k, e2);
                 }
         }
     }
@@ -756,6 +758,8 @@ static int clear_stale(tk_alert_service_t *s, char *err)
     return rc;
 }
 
+static void publish_rules(tk_alert_service_t *s);
+
 static void publish(tk_alert_service_t *s)
 {
     pthread_mutex_lock(&s->mu);
@@ -773,6 +777,59 @@ static void publish(tk_alert_service_t *s)
         s->pub.group_cap_hits += es.group_cap_hits;
         s->pub.entry_cap_hits += es.entry_cap_hits;
     }
+    publish_rules(s);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void free_pub_rules(tk_alert_service_t *s)
+{
+    for (size_t i = 0; i < s->npub_rules; i++) {
+        free((char *)s->pub_rules[i].account);
+        free((char *)s->pub_rules[i].id);
+    }
+    free(s->pub_rules);
+    s->pub_rules = NULL;
+    s->npub_rules = 0;
+}
+
+/* Under mu: a copy of every rule's counters for /metrics (the engines belong
+ * to the evaluator thread). Rebuilt when the rule set changed size, else
+ * only the numbers are refreshed. Out of memory: the previous copy stays. */
+static void publish_rules(tk_alert_service_t *s)
+{
+    if (s->npub_rules != s->nrules) {
+        free_pub_rules(s);
+        s->pub_rules = calloc(s->nrules ? s->nrules : 1, sizeof *s->pub_rules);
+        if (!s->pub_rules)
+            return;
+        for (size_t i = 0; i < s->nrules; i++) {
+            s->pub_rules[i].account = strdup(s->rules[i].r.account);
+            s->pub_rules[i].id = strdup(s->rules[i].r.id);
+        }
+        s->npub_rules = s->nrules;
+    }
+    for (size_t i = 0; i < s->nrules; i++) {
+        tk_alert_rule_metrics_t *m = &s->pub_rules[i];
+        if (!m->account || !m->id || strcmp(m->id, s->rules[i].r.id) ||
+            strcmp(m->account, s->rules[i].r.account)) {
+            free((char *)m->account);
+            free((char *)m->id);
+            m->account = strdup(s->rules[i].r.account);
+            m->id = strdup(s->rules[i].r.id);
+        }
+        /* one rule per engine (load_rules), so its index is 0 */
+        tk_alert_engine_rule_stats(s->rules[i].eng, 0, &m->st);
+        m->st.id = NULL;
+    }
+}
+
+void tk_alert_service_rule_metrics(tk_alert_service_t *s,
+                                   void (*cb)(void *ud, const tk_alert_rule_metrics_t *m), void *ud)
+{
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->npub_rules; i++)
+        if (s->pub_rules[i].account && s->pub_rules[i].id)
+            cb(ud, &s->pub_rules[i]);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -858,7 +915,7 @@ static size_t send_pass(tk_alert_service_t *s)
             s->pub.sent++;
         pthread_mutex_unlock(&s->mu);
         if (rc) {
-            fprintf(stderr, "trailkeep serve: alerts: %s notice of alert %lld to %s (attempt %d) failed: %s\n",
+            tk_log("trailkeep serve: alerts: %s notice of alert %lld to %s (attempt %d) failed: %s\n",
                     o->channel, (long long)o->alert_id, o->user, o->attempts + 1, err);
             tk_outbox_mark_failed(s->meta, o->id, tk_now_ms() + backoff(s, o->attempts), err, e2);
         } else {
@@ -898,7 +955,7 @@ static void *eval_main(void *arg)
         int more = 0;
         int rc = eval_pass(s, &more, err);
         if (rc && tk_now_ms() - last_err_log > 10000) {
-            fprintf(stderr, "trailkeep serve: alerts: %s (will retry)\n", err);
+            tk_log("trailkeep serve: alerts: %s (will retry)\n", err);
             last_err_log = tk_now_ms();
         }
         if (more && !rc) {
@@ -1034,6 +1091,7 @@ void tk_alert_service_destroy(tk_alert_service_t *s)
         pthread_join(s->th_send, NULL);
     }
     free_rules(s);
+    free_pub_rules(s);
     for (size_t i = 0; i < s->nmembers; i++)
         free(s->members[i]);
     free(s->members);

@@ -45,6 +45,17 @@ void tk_alert_service_destroy(tk_alert_service_t *s);
 int tk_alert_service_step(tk_alert_service_t *s, char *err);
 void tk_alert_service_stats(tk_alert_service_t *s, tk_alert_service_stats_t *out);
 
+/* Per rule, as of the evaluator's last publish: evaluations, time spent and
+ * regex limit hits (tk_alert_rule_stats_t; its id points into the call). */
+typedef struct tk_alert_rule_metrics {
+    const char *account, *id;
+    tk_alert_rule_stats_t st;
+} tk_alert_rule_metrics_t;
+/* Calls cb for each loaded rule under the service's lock: cb must not call
+ * back into the service. */
+void tk_alert_service_rule_metrics(tk_alert_service_t *s,
+                                   void (*cb)(void *ud, const tk_alert_rule_metrics_t *m), void *ud);
+
 /* JSON of one alert (API and notification payload). */
 int tk_alert_row_json(const tk_alert_row_t *a, tk_buf_t *out);
 /* JSON of one stored rule. */

@@ -2,6 +2,7 @@
  * outbox (see alert_store.h). Plain SQL through tk_meta_lock so every change
  * is one SQLite transaction and `sqlite3 meta.db` can inspect it. */
 #include "alert/alert_store.h"
+#include "alert/notify.h"
 
 #include "base/egress.h"
 #include "base/tk.h"
@@ -370,8 +371,8 @@ int tk_alert_user_put(tk_meta_t *m, const tk_alert_user_t *u, char *err)
                                                      tk_egress_allow_private(), err) : 0;
     if (rc)
         return rc;
-    if (u->email[0] && !strchr(u->email, '@'))
-        return tk_errf(err, TK_EINVAL, "email '%.100s' has no '@'", u->email);
+    if (u->email[0] && (rc = tk_email_check("email", u->email, err)))
+        return rc;
     /* The signing secret is sealed under the master key, bound to its row. */
     char ctx[256], sealed[TK_SEALED_TEXT_MAX];
     webhook_context(u->account, u->name, ctx, sizeof ctx);

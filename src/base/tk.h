@@ -32,6 +32,16 @@ enum {
 int tk_errf(char *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Writes one line to stderr, the service log: printf-formatted (up to 2 KiB),
+ * a trailing newline added, and every control character (CR, LF, ESC, ...)
+ * and backslash escaped as \xNN / \\, so a value a tenant chose (a rule
+ * id, an address, a server's reply inside an error) cannot forge log lines
+ * or drive a terminal. */
+void tk_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The escaping tk_log applies, into out (outlen bytes, always terminated;
+ * cut at a character boundary when full). */
+void tk_log_escape(const char *in, char *out, size_t outlen);
+
 /* Static name of a TK_E* code ("EINVAL"...). */
 const char *tk_strerror(int code);
 

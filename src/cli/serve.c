@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "cli/util.h"
 
+#include "alert/notify.h"
 #include "alert/service.h"
 #include "base/egress.h"
 #include "base/fs.h"
@@ -32,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -107,7 +109,10 @@ static void usage(FILE *f)
           "  --no-alerts            do not evaluate alert rules in this process\n"
           "  --smtp-url URL         mail server for alert emails: smtp://host:port or smtps://...\n"
           "  --smtp-from ADDR       sender address (default trailkeep@localhost)\n"
-          "  --smtp-user U --smtp-password P  SMTP authentication (optional)\n"
+          "  --smtp-user U          SMTP authentication (optional), with the password from\n"
+          "  --smtp-password-file F  F (one line), or TRAILKEEP_SMTP_PASSWORD in the\n"
+          "                         environment, or smtp_password in --config; never\n"
+          "                         on the command line, where other users can read it\n"
           "  --smtp-starttls        require STARTTLS on smtp://\n"
           "  --smtp-ca FILE         PEM CA bundle that signs the mail server's certificate\n"
           "  --alert-retry-max SECS longest wait between notification retries (default 300)\n"
@@ -192,6 +197,31 @@ static int set_bool(int *dst, const char *key, const char *v, char *err)
     return 0;
 }
 
+/* A secret from a file (the whole file, one trailing newline dropped): not
+ * on the command line, where every local user reads /proc/PID/cmdline. */
+static int read_secret_file(char **dst, const char *key, const char *path, char *err)
+{
+    char *p = NULL;
+    size_t n = 0;
+    struct stat st;
+    if (stat(path, &st) == 0 && st.st_size > 4096)
+        return tk_errf(err, TK_EINVAL, "--%s %s: the file is over 4 KiB; it should hold only the secret",
+                       key, path);
+    int rc = tk_fs_read_all(path, &p, &n, err);
+    if (rc)
+        return tk_errf(err, rc, "--%s: cannot read %s: %s", key, path, err);
+    while (n && (p[n - 1] == '\n' || p[n - 1] == '\r'))
+        p[--n] = 0;
+    if (!n || memchr(p, 0, n) || memchr(p, '\n', n)) {
+        free(p);
+        return tk_errf(err, TK_EINVAL, "--%s %s: the file must hold the secret on one line", key,
+                       path);
+    }
+    free(*dst);
+    *dst = p;
+    return 0;
+}
+
 static int cfg_set(serve_cfg_t *c, const char *key, const char *v, char *err)
 {
     if (!strcmp(key, "data"))
@@ -262,6 +292,8 @@ static int cfg_set(serve_cfg_t *c, const char *key, const char *v, char *err)
         return set_str(&c->smtp_user, v);
     if (!strcmp(key, "smtp-password"))
         return set_str(&c->smtp_password, v);
+    if (!strcmp(key, "smtp-password-file"))
+        return read_secret_file(&c->smtp_password, key, v, err);
     if (!strcmp(key, "smtp-starttls"))
         return set_bool(&c->smtp_starttls, key, v, err);
     if (!strcmp(key, "no-alerts"))
@@ -350,7 +382,7 @@ static void collect_override(void *ud, const tk_account_t *a)
 static void log_line(void *ud, const char *line)
 {
     (void)ud;
-    fprintf(stderr, "trailkeep serve: purge: %s\n", line);
+    tk_log("trailkeep serve: purge: %s\n", line);
 }
 
 static void run_purge(bg_t *b)
@@ -378,9 +410,9 @@ static void run_purge(bg_t *b)
     int64_t t0 = tk_now_ms();
     int rc = tk_store_purge(b->store, t0, &ret, 0, &rep, log_line, NULL, err);
     if (rc)
-        fprintf(stderr, "trailkeep serve: purge failed: %s\n", err);
+        tk_log("trailkeep serve: purge failed: %s\n", err);
     else
-        fprintf(stderr,
+        tk_log(
                 "trailkeep serve: purge done: %zu days, %zu segments, %llu events, %llu bytes "
                 "removed (default %ld days, %zu per-account overrides) in %lld ms\n",
                 rep.days_removed, rep.segments_removed, (unsigned long long)rep.events_removed,
@@ -430,7 +462,7 @@ static void *bg_main(void *arg)
             char err[TK_ERRLEN] = "";
             int rc = tk_store_seal(b->store, err);
             if (rc)
-                fprintf(stderr, "trailkeep serve: seal failed (will retry): %s\n", err);
+                tk_log("trailkeep serve: seal failed (will retry): %s\n", err);
             tk_http_note_seal(b->http, rc != 0);
             next_seal = tk_now_ms() + b->cfg->seal_interval * 1000;
         }
@@ -456,7 +488,7 @@ static int parse_args(int argc, char **argv, serve_cfg_t *c, int *help)
         if (r < 0)
             return 2;
         if (r > 0 && load_config(c, v, err)) {
-            fprintf(stderr, "trailkeep serve: %s\n", err);
+            tk_log("trailkeep serve: %s\n", err);
             return 2;
         }
     }
@@ -467,7 +499,7 @@ static int parse_args(int argc, char **argv, serve_cfg_t *c, int *help)
             return 0;
         }
         if (strncmp(a, "--", 2)) {
-            fprintf(stderr, "trailkeep serve: unexpected argument '%s' (see --help)\n", a);
+            tk_log("trailkeep serve: unexpected argument '%s' (see --help)\n", a);
             return 2;
         }
         char key[64];
@@ -480,7 +512,7 @@ static int parse_args(int argc, char **argv, serve_cfg_t *c, int *help)
             !strcmp(key, "no-alerts") || !strcmp(key, "no-insights") ||
             !strcmp(key, "allow-private-endpoints")) {
             if (cfg_set(c, key, eq ? a + 2 + (eq - key) + 1 : "true", err)) {
-                fprintf(stderr, "trailkeep serve: %s\n", err);
+                tk_log("trailkeep serve: %s\n", err);
                 return 2;
             }
             continue;
@@ -493,8 +525,14 @@ static int parse_args(int argc, char **argv, serve_cfg_t *c, int *help)
             return 2;
         if (!strcmp(key, "config"))
             continue;
+        if (!strcmp(key, "smtp-password")) {
+            tk_log("trailkeep serve: --smtp-password on the command line is visible to every local "
+                   "user (/proc/PID/cmdline): use --smtp-password-file FILE, the environment "
+                   "variable TRAILKEEP_SMTP_PASSWORD, or \"smtp_password\" in the --config file");
+            return 2;
+        }
         if (cfg_set(c, key, v, err)) {
-            fprintf(stderr, "trailkeep serve: %s\n", err);
+            tk_log("trailkeep serve: %s\n", err);
             return 2;
         }
     }
@@ -539,7 +577,54 @@ static void insight_metrics(tk_insight_service_t *is, tk_buf_t *o)
     }
 }
 
-static void alert_metrics(void *ud, tk_buf_t *o)
+typedef struct rule_lines {
+    tk_buf_t *o;
+    int (*may_read)(void *ctx, const char *account);
+    void *ctx;
+    int pass; /* which series: 0 evaluations, 1 seconds, 2 regex limit hits */
+} rule_lines_t;
+
+static void rule_line(void *ud, const tk_alert_rule_metrics_t *m)
+{
+    rule_lines_t *l = ud;
+    if (!l->may_read(l->ctx, m->account))
+        return;
+    static const char *const series[] = {"trailkeep_alert_rule_evaluations_total",
+                                         "trailkeep_alert_rule_eval_seconds_total",
+                                         "trailkeep_alert_rule_regex_limit_hits_total"};
+    tk_buf_printf(l->o, "%s{account=", series[l->pass]);
+    tk_buf_put_json_str(l->o, m->account, strlen(m->account));
+    tk_buf_puts(l->o, ",rule=");
+    tk_buf_put_json_str(l->o, m->id, strlen(m->id));
+    if (l->pass == 1)
+        tk_buf_printf(l->o, "} %.6f\n", (double)m->st.eval_ns / 1e9);
+    else
+        tk_buf_printf(l->o, "} %llu\n", (unsigned long long)(l->pass ? m->st.regex_limit_hits
+                                                                        : m->st.evals));
+}
+
+/* Per rule: what it costs (a slow rule is found here, not by guessing). */
+static void rule_metrics(tk_alert_service_t *as, tk_buf_t *o,
+                         int (*may_read)(void *ctx, const char *account), void *ctx)
+{
+    static const char *const help[][2] = {
+        {"trailkeep_alert_rule_evaluations_total", "Events a rule was evaluated on (after the "
+                                                   "eventName prefilter)."},
+        {"trailkeep_alert_rule_eval_seconds_total", "Time spent evaluating a rule (rules without "
+                                                    "a regex: sampled 1 event in 16, scaled)."},
+        {"trailkeep_alert_rule_regex_limit_hits_total", "Regex matches of a rule stopped by a "
+                                                        "limit (counted as no match)."},
+    };
+    for (int pass = 0; pass < 3; pass++) {
+        tk_buf_printf(o, "# HELP %s %s\n# TYPE %s counter\n", help[pass][0], help[pass][1],
+                      help[pass][0]);
+        rule_lines_t l = {o, may_read, ctx, pass};
+        tk_alert_service_rule_metrics(as, rule_line, &l);
+    }
+}
+
+static void alert_metrics(void *ud, tk_buf_t *o, int (*may_read)(void *ctx, const char *account),
+                          void *ctx)
 {
     alert_metrics_t *am = ud;
     pthread_mutex_lock(&am->mu);
@@ -573,6 +658,7 @@ static void alert_metrics(void *ud, tk_buf_t *o)
                           names[i][0], counter ? "counter" : "gauge", names[i][0],
                           (unsigned long long)v[i]);
         }
+        rule_metrics(am->alerts, o, may_read, ctx);
     }
     pthread_mutex_unlock(&am->mu);
 }
@@ -599,6 +685,17 @@ int tk_cmd_serve(int argc, char **argv)
             usage(stdout);
         cfg_free(&c);
         return help ? 0 : rc;
+    }
+    const char *envpw = getenv("TRAILKEEP_SMTP_PASSWORD");
+    if (!c.smtp_password && envpw && *envpw && set_str(&c.smtp_password, envpw)) {
+        cfg_free(&c);
+        return 1;
+    }
+    char verr[TK_ERRLEN];
+    if (c.smtp_from && tk_email_check("--smtp-from", c.smtp_from, verr)) {
+        tk_log("trailkeep serve: %s", verr);
+        cfg_free(&c);
+        return 2;
     }
     const char *dir = c.data ? c.data : tk_cli_default_data();
 #ifdef __GLIBC__
@@ -640,14 +737,14 @@ int tk_cmd_serve(int argc, char **argv)
         } else {
             log_fd = open(c.access_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
             if (log_fd < 0) {
-                fprintf(stderr, "trailkeep serve: cannot open access log %s: %s\n", c.access_log,
+                tk_log("trailkeep serve: cannot open access log %s: %s\n", c.access_log,
                         strerror(errno));
                 goto out;
             }
         }
     }
     if (tk_fs_mkdirs(dir, err)) {
-        fprintf(stderr, "trailkeep serve: %s\n", err);
+        tk_log("trailkeep serve: %s\n", err);
         goto out;
     }
     /* The operator's policy for what tenants configure (trails, webhooks):
@@ -655,12 +752,12 @@ int tk_cmd_serve(int argc, char **argv)
     tk_egress_set_allow_private(c.allow_private_endpoints);
     if (tk_dest_folder_set_roots(dir, (const char *const *)c.trail_folder_roots,
                                  c.ntrail_folder_roots, err)) {
-        fprintf(stderr, "trailkeep serve: %s\n", err);
+        tk_log("trailkeep serve: %s\n", err);
         goto out;
     }
     tk_store_opts_t so = {.dir = dir};
     if ((rc = tk_store_open(&so, &store, err))) {
-        fprintf(stderr, "trailkeep serve: cannot open the store in %s: %s%s\n", dir, err,
+        tk_log("trailkeep serve: cannot open the store in %s: %s%s\n", dir, err,
                 rc == TK_EBUSY ? " (is another trailkeep serve or import running on it?)" : "");
         goto out;
     }
@@ -672,18 +769,18 @@ int tk_cmd_serve(int argc, char **argv)
         nanosleep(&ts, NULL);
     }
     if (tk_meta_open(dir, &meta, err)) {
-        fprintf(stderr, "trailkeep serve: cannot open %s/meta.db: %s\n", dir, err);
+        tk_log("trailkeep serve: cannot open %s/meta.db: %s\n", dir, err);
         goto out;
     }
     uint8_t token_key[32];
     if (tk_lookup_token_key(dir, token_key, err)) {
-        fprintf(stderr, "trailkeep serve: %s\n", err);
+        tk_log("trailkeep serve: %s\n", err);
         goto out;
     }
     char key_id[64] = "", secret[TK_SECRET_LEN + 1] = "";
     int created = 0;
     if (tk_meta_bootstrap(meta, key_id, secret, &created, err)) {
-        fprintf(stderr, "trailkeep serve: cannot create the first admin key: %s\n", err);
+        tk_log("trailkeep serve: cannot create the first admin key: %s\n", err);
         goto out;
     }
 
@@ -726,7 +823,7 @@ int tk_cmd_serve(int argc, char **argv)
         tk_http_enable_alerts(); /* before the listener: no early 404 */
     tk_http_enable_insights(); /* the stored records are served even with --no-insights */
     if (tk_http_start(&ho, store, meta, &http, err)) {
-        fprintf(stderr, "trailkeep serve: %s\n", err);
+        tk_log("trailkeep serve: %s\n", err);
         goto out;
     }
     memset(token_key, 0, sizeof token_key);
@@ -738,7 +835,7 @@ int tk_cmd_serve(int argc, char **argv)
                                   .digest_period_s = (int)c.trail_digest_period};
     if (tk_trail_deliverer_create(meta, store, &to, &trails, err) ||
         tk_trail_deliverer_start(trails, err)) {
-        fprintf(stderr, "trailkeep serve: trails: %s\n", err);
+        tk_log("trailkeep serve: trails: %s\n", err);
         goto out;
     }
     /* Alerting reads the log too, after the durable ack, in its own threads. */
@@ -752,7 +849,7 @@ int tk_cmd_serve(int argc, char **argv)
                                       .retry_max_ms = c.alert_retry_max * 1000};
         if (tk_alert_service_create(meta, store, &ao, &alerts, err) ||
             tk_alert_service_start(alerts, err)) {
-            fprintf(stderr, "trailkeep serve: alerts: %s\n", err);
+            tk_log("trailkeep serve: alerts: %s\n", err);
             goto out;
         }
         pthread_mutex_lock(&am.mu);
@@ -765,7 +862,7 @@ int tk_cmd_serve(int argc, char **argv)
         tk_insight_service_opts_t io = {.tick_ms = (c.insight_tick ? c.insight_tick : 60) * 1000};
         if (tk_insight_service_create(meta, store, &io, &insights, err) ||
             tk_insight_service_start(insights, err)) {
-            fprintf(stderr, "trailkeep serve: insights: %s\n", err);
+            tk_log("trailkeep serve: insights: %s\n", err);
             goto out;
         }
         pthread_mutex_lock(&am.mu);
@@ -785,7 +882,7 @@ int tk_cmd_serve(int argc, char **argv)
     if (pthread_create(&b.th, NULL, bg_main, &b) == 0)
         bg_started = 1;
     else
-        fprintf(stderr, "trailkeep serve: cannot start the seal/purge thread; seals happen on size only\n");
+        tk_log("trailkeep serve: cannot start the seal/purge thread; seals happen on size only\n");
 
     const char *host = ho.listen;
     char url[160];
@@ -797,7 +894,7 @@ int tk_cmd_serve(int argc, char **argv)
 
     int sig = 0;
     sigwait(&set, &sig);
-    fprintf(stderr, "trailkeep serve: %s received, finishing requests in progress\n",
+    tk_log("trailkeep serve: %s received, finishing requests in progress\n",
             sig == SIGINT ? "SIGINT" : "SIGTERM");
     code = 0;
 out:
@@ -823,7 +920,7 @@ out:
     if (log_fd > 2)
         close(log_fd);
     if (code == 0)
-        fprintf(stderr, "trailkeep serve: stopped cleanly\n");
+        tk_log("trailkeep serve: stopped cleanly\n");
     cfg_free(&c);
     return code;
 }

@@ -1,6 +1,8 @@
 /* trailkeep service routes: GET /healthz (no auth, cheap: for load
- * balancers; liveness only, no counts: anyone can call it), GET /metrics (Prometheus text; admin key, or open to loopback
- * clients by option) and GET / (a small page saying what the API is). */
+ * balancers; liveness only, no counts: anyone can call it), GET /metrics
+ * (Prometheus text; admin key, per-account series only for the accounts it
+ * may read, or open to loopback clients by option) and GET / (a small page
+ * saying what the API is). */
 #include "http/http_internal.h"
 #include "trail/trail.h"
 
@@ -59,6 +61,12 @@ static void acct_line(void *ud, const char *account, uint64_t n)
     c->rc |= tk_buf_puts(c->o, "trailkeep_account_events{account=");
     c->rc |= tk_buf_put_json_str(c->o, account, strlen(account));
     c->rc |= tk_buf_printf(c->o, "} %llu\n", (unsigned long long)n);
+}
+
+static int may_read(void *ud, const char *account)
+{
+    acct_ctx_t *c = ud;
+    return c->all || tk_auth_allow(c->r->srv->meta, &c->r->who, account, TK_ROLE_READER) == 0;
 }
 
 /* One backlog and one delivered-events line per trail the caller may read. */
@@ -156,7 +164,7 @@ void tk_route_metrics(tk_req_t *r)
     tk_trail_backlogs(s->meta, s->store, trail_line, &c, terr);
     rc |= c.rc;
     if (s->o.extra_metrics)
-        s->o.extra_metrics(s->o.extra_metrics_ud, &o);
+        s->o.extra_metrics(s->o.extra_metrics_ud, &o, may_read, &c);
     if (rc) {
         tk_buf_free(&o);
         tk_req_error(r, 500, "InternalError", 0, "out of memory");

@@ -59,8 +59,11 @@ typedef struct tk_http_opts {
     int access_log_fd;           /* one JSON line per request; < 0 = none, 0 = default stderr */
     const uint8_t *token_key;    /* 32-byte NextToken HMAC key (tk_lookup_token_key) */
     /* Appends more Prometheus text to /metrics (subsystems tk_http does not
-     * link, e.g. alerting); called from request threads, may be NULL. */
-    void (*extra_metrics)(void *ud, tk_buf_t *out);
+     * link, e.g. alerting); called from request threads, may be NULL.
+     * may_read(ctx, account) is 1 when the caller may see that account's
+     * lines (per-account series must be filtered with it). */
+    void (*extra_metrics)(void *ud, tk_buf_t *out, int (*may_read)(void *ctx, const char *account),
+                          void *ctx);
     void *extra_metrics_ud;
 } tk_http_opts_t;
 

@@ -376,7 +376,7 @@ static void apply_settings(void *ud, const tk_insight_settings_t *set)
     char err[TK_ERRLEN] = "";
     if (tk_insight_settings_config(set, &cfg, err) ||
         tk_insight_live_set_account_config(s->live, set->account, &cfg))
-        fprintf(stderr, "trailkeep serve: insights: settings of %s ignored: %s\n", set->account,
+        tk_log("trailkeep serve: insights: settings of %s ignored: %s\n", set->account,
                 err[0] ? err : "out of memory");
 }
 
@@ -428,7 +428,7 @@ static int flush_pending(tk_insight_service_t *s, char *err)
     if (rc)
         return rc;
     for (size_t i = 0; i < tk_batch_reject_count(s->batch); i++)
-        fprintf(stderr, "trailkeep serve: insights: record rejected (a bug): %s\n",
+        tk_log("trailkeep serve: insights: record rejected (a bug): %s\n",
                 tk_batch_rejects(s->batch)[i].message);
     tk_append_result_t res;
     memset(&res, 0, sizeof res);
@@ -481,7 +481,7 @@ static int wait_ms(tk_insight_service_t *s, int64_t ms)
 static void log_err(int64_t *last, const char *what, const char *err)
 {
     if (tk_now_ms() - *last > 10000) {
-        fprintf(stderr, "trailkeep serve: insights: %s: %s (will retry)\n", what, err);
+        tk_log("trailkeep serve: insights: %s: %s (will retry)\n", what, err);
         *last = tk_now_ms();
     }
 }
@@ -492,18 +492,18 @@ static void rebuild(tk_insight_service_t *s)
     int64_t t0 = tk_now_ms();
     char err[TK_ERRLEN] = "";
     if (load_settings(s, err))
-        fprintf(stderr, "trailkeep serve: insights: %s (defaults used)\n", err);
+        tk_log("trailkeep serve: insights: %s (defaults used)\n", err);
     char **accs = NULL;
     size_t n = 0;
     if (tk_store_accounts(s->store, &accs, &n, err))
-        fprintf(stderr, "trailkeep serve: insights: cannot list accounts: %s\n", err);
+        tk_log("trailkeep serve: insights: cannot list accounts: %s\n", err);
     int64_t start = t0 - (int64_t)s->o.rebuild_days * TK_MS_PER_DAY;
     for (size_t i = 0; i < n; i++) {
         if (!stopping(s) &&
             tk_insight_live_rebuild(s->live, s->store, accs[i], start, t0 + TK_MS_PER_DAY, s->cut,
                                     stopping, s, err) &&
             !stopping(s))
-            fprintf(stderr, "trailkeep serve: insights: rebuilding %s: %s\n", accs[i], err);
+            tk_log("trailkeep serve: insights: rebuilding %s: %s\n", accs[i], err);
         free(accs[i]);
     }
     free(accs);
@@ -545,7 +545,7 @@ static void *th_main(void *arg)
     }
     char err[TK_ERRLEN] = "";
     if (flush_pending(s, err))
-        fprintf(stderr, "trailkeep serve: insights: storing the last records: %s\n", err);
+        tk_log("trailkeep serve: insights: storing the last records: %s\n", err);
     return NULL;
 }
 

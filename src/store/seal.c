@@ -80,7 +80,7 @@ static void maybe_train(tk_store_t *s, mev_t *const *ev, size_t n)
 {
     char err[TK_ERRLEN];
     if (dict_train(s->dir, ev, n, &s->dict, err))
-        fprintf(stderr, "trailkeep store: no compression dictionary yet: %s\n", err);
+        tk_log("trailkeep store: no compression dictionary yet: %s\n", err);
 }
 
 #define COMPACT_MIN_SEGS 8
@@ -446,7 +446,7 @@ int store_seal_locked(tk_store_t *s, char *err)
     for (size_t i = 0; i < n; i++) {
         char e2[TK_ERRLEN];
         if ((i + 1 == n || v[i + 1].p != v[i].p) && compact_part(s, v[i].a, v[i].p, e2))
-            fprintf(stderr, "trailkeep store: compaction skipped: %s\n", e2);
+            tk_log("trailkeep store: compaction skipped: %s\n", e2);
     }
     free(v);
     if (upto > s->sealed_seq) {

@@ -354,7 +354,7 @@ static int read_manifest(tk_store_t *s, char *err)
             dict_free(s->dict);
             s->dict = NULL;
             if (dict_load(s->dir, id, &s->dict, e2))
-                fprintf(stderr, "trailkeep store: %s; new segments will train a new dictionary\n", e2);
+                tk_log("trailkeep store: %s; new segments will train a new dictionary\n", e2);
         } else if (sscanf(line, "consumer %255s %llu", name, &v) == 2) {
             tk_store_log_retain(s, name, v);
         }
@@ -524,7 +524,7 @@ static int load_segments(tk_store_t *s, char *err)
                     j++;
                     continue;
                 }
-                fprintf(stderr, "trailkeep store: not serving %s: it does not extend the chain "
+                tk_log("trailkeep store: not serving %s: it does not extend the chain "
                         "(head %" PRIu64 "); run trailkeep verify\n", g->path, hi);
                 s->sealed_events -= g->nevents;
                 s->seg_count--;
@@ -643,7 +643,7 @@ static void *sealer_main(void *arg)
         pthread_rwlock_unlock(&s->state);
         char err[TK_ERRLEN];
         if (due && store_seal_locked(s, err))
-            fprintf(stderr, "trailkeep store: automatic seal failed (will retry): %s\n", err);
+            tk_log("trailkeep store: automatic seal failed (will retry): %s\n", err);
         pthread_mutex_unlock(&s->seal_mu);
         pthread_mutex_lock(&s->mu);
     }
@@ -712,7 +712,7 @@ int tk_store_open(const tk_store_opts_t *opts, tk_store_t **out, char *err)
     /* a read-only opener racing the writer sees its last frame half-written:
      * that is not damage, so only the writer reports a cut */
     if (s->cut_bytes && !opts->read_only)
-        fprintf(stderr, "trailkeep store: WAL recovery: %s\n", s->cutmsg);
+        tk_log("trailkeep store: WAL recovery: %s\n", s->cutmsg);
     s->last_seq = last > s->sealed_seq ? last : s->sealed_seq;
     s->next_seq = s->last_seq + 1;
     if (!opts->read_only) {

@@ -51,6 +51,15 @@ eq "  ... and the server is alive" 200 "$CODE"
 
 req POST /v1/users "$A" "${J[@]}" -d '{"name":"ops","email":"ops@example.test","webhook_url":"http://127.0.0.1:9/x","webhook_secret":"k","webhook_shape":"slack"}' >/dev/null
 eq "POST /v1/users: the secret is never echoed" "200 True 0" "$CODE $(jget "$TMP/body" 'j["webhook_secret_set"]') $(grep -c '"k"' "$TMP/body")"
+# SMTP command injection: a line break in an address used to reach the
+# server's RCPT TO and the To: header unchanged.
+req POST /v1/users "$A" "${J[@]}" -d '{"name":"inj","email":"a@b.test\r\nRCPT TO:<evil@x.test>"}' >/dev/null
+eq "an email with CR LF (SMTP injection): 400 naming the line break" "400 1" \
+  "$CODE $(grep -c 'line break' "$TMP/body")"
+req POST /v1/users "$A" "${J[@]}" -d '{"name":"inj","email":"not an address"}' >/dev/null
+eq "an email that is not an RFC 5321 mailbox: 400" 400 "$CODE"
+req GET /v1/users/inj "$A" >/dev/null
+eq "  ... and no such user was stored" 404 "$CODE"
 req POST /v1/users "$A" "${J[@]}" -d '{"name":"bad","webhook_shape":"teams"}' >/dev/null
 eq "an unknown webhook shape: 400" 400 "$CODE"
 req POST /v1/user-groups "$A" "${J[@]}" -d '{"name":"secops","members":["ops","alice"]}' >/dev/null

@@ -82,6 +82,33 @@ eq "exactly one alert, one webhook, one mail (recipients deduplicated)" "1 1 1" 
 curl -s -H "Authorization: Bearer $A" "$URL/metrics" >"$TMP/metrics"
 eq "/metrics: one alert created, both notices sent, window caps never hit" "1 2 0 0" \
   "$(awk '$1=="trailkeep_alert_alerts_created_total"{a=$2} $1=="trailkeep_alert_notices_sent_total"{b=$2} $1=="trailkeep_alert_group_cap_hits"{c=$2} $1=="trailkeep_alert_entry_cap_hits"{d=$2} END{print a+0, b+0, c, d}' "$TMP/metrics")"
+eq "/metrics: time per rule: brute was evaluated on the 5 sign-ins, with its time" "5 1" \
+  "$(awk -F'[ ]' '/^trailkeep_alert_rule_evaluations_total\{account="'$ACC'",rule="brute"\}/{e=$2} /^trailkeep_alert_rule_eval_seconds_total\{account="'$ACC'",rule="brute"\}/{s=($2>=0)} END{print e+0, s+0}' "$TMP/metrics")"
+
+# A regex that passes the compile-time check but backtracks: bounded, and
+# each stopped match is counted per rule in /metrics.
+printf '%s' '{"id":"redos","match":{"field":"userAgent","op":"regex","value":"(a|aa)+$"}}' >"$TMP/redos.json"
+check "a rule with a backtracking regex (a|aa)+\$ is accepted" R create redos --json "$TMP/redos.json"
+/usr/bin/python3 - "$ACC" >"$TMP/redos.jsonl" <<'PYEOF2'
+import json, sys, time
+for i in range(20):
+    print(json.dumps({"eventId": "redos-%d" % i, "eventVersion": "1", "eventName": "DescribeRegions",
+        "eventTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "eventType": "ApiCall",
+        "eventSource": "ecs.aliyuncs.com", "userAgent": "a" * 4000 + "b",
+        "userIdentity": {"type": "ram-user", "accountId": sys.argv[1], "userName": "x"},
+        "recipientAccountId": sys.argv[1]}))
+PYEOF2
+ingest "$TMP/redos.jsonl"
+hits() { curl -s -H "Authorization: Bearer $A" "$URL/metrics" | awk '/^trailkeep_alert_rule_regex_limit_hits_total\{account="'$ACC'",rule="redos"\}/{print $2}'; }
+for _ in $(seq 1 100); do [ "$(hits)" = 20 ] && break; sleep 0.1; done
+eq "/metrics: the 20 stopped matches are counted for rule redos" 20 "$(hits)"
+"$TK_BIN" accounts create 2000000000000002 --data "$D" >/dev/null
+SAVED="$KEY_ID:$KEY_SECRET"; mkkey "$D" 2000000000000002 admin; OTHER_ADMIN="$KEY_ID:$KEY_SECRET"
+KEY_ID=${SAVED%%:*}; KEY_SECRET=${SAVED#*:}
+curl -s -H "Authorization: Bearer $OTHER_ADMIN" "$URL/metrics" >"$TMP/metrics2"
+eq "/metrics for another account's admin: served, but no line about this account's rules" "1 0" \
+  "$(grep -c '^# TYPE trailkeep_alert_rule_evaluations_total' "$TMP/metrics2") $(grep -c 'rule="' "$TMP/metrics2")"
+check "delete rule redos" R delete redos
 eq "the webhook's HMAC signature verifies with alice's secret" "0" "$(grep -c '"sig": "bad"' "$TMP/hooks.jsonl")"
 eq "the alert: rule, group, count 5, 5 events, triggered" "brute alice 5 5 triggered fire" \
   "$(tail -1 "$TMP/hooks.jsonl" | /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin); b=r["body"]; print(b["rule"],b["group_key"],b["count"],len(b["event_seqs"]),b["state"],b["notification"])')"

@@ -64,8 +64,14 @@ TK_CLEANUP_PIDS+=($!)
 for _ in $(seq 1 100); do /usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1',$APORT),1)" 2>/dev/null && break; sleep 0.1; done
 authmails() { grep -c '^MAIL login=alerts to=sec@example.test' "$TMP/auth.txt" 2>/dev/null || true; }
 D=$TMP/d3
+"$TK_BIN" serve --data "$TMP/d0" --smtp-user alerts --smtp-password s3cret-pw >/dev/null 2>"$TMP/pw.err"
+eq "--smtp-password on the command line (visible in /proc/PID/cmdline) is refused: exit 2" 2 $?
+check "... the message names --smtp-password-file and TRAILKEEP_SMTP_PASSWORD" \
+  bash -c "grep -q -- '--smtp-password-file' '$TMP/pw.err' && grep -q TRAILKEEP_SMTP_PASSWORD '$TMP/pw.err'"
+printf 's3cret-pw\n' >"$TMP/smtp.pw"; chmod 600 "$TMP/smtp.pw"
 start_server "$D" --smtp-url "smtp://127.0.0.1:$APORT" --smtp-starttls --smtp-ca "$TMP/cert.pem" \
-  --smtp-user alerts --smtp-password s3cret-pw || { nok "server starts"; tk_done; }
+  --smtp-user alerts --smtp-password-file "$TMP/smtp.pw" || { nok "server starts"; tk_done; }
+check "the password is not on serve's command line" bash -c "! grep -qa s3cret-pw /proc/$SERVER_PID/cmdline"
 bootstrap_key "$D"; A="$KEY_ID:$KEY_SECRET"
 setup_rules "$D"
 sleep 0.5
@@ -75,8 +81,8 @@ eq "SMTP AUTH after STARTTLS with the right password: the mail arrives once, as 
 check "the SMTP password never appears in serve's logs" bash -c "! grep -q s3cret-pw '$D.err' '$D.out'"
 stop_server
 D=$TMP/d4
-start_server "$D" --smtp-url "smtp://127.0.0.1:$APORT" --smtp-starttls --smtp-ca "$TMP/cert.pem" \
-  --smtp-user alerts --smtp-password wrong-pw --alert-retry-max 1 || { nok "server starts"; tk_done; }
+TRAILKEEP_SMTP_PASSWORD=wrong-pw start_server "$D" --smtp-url "smtp://127.0.0.1:$APORT" --smtp-starttls \
+  --smtp-ca "$TMP/cert.pem" --smtp-user alerts --alert-retry-max 1 || { nok "server starts"; tk_done; }
 bootstrap_key "$D"; A="$KEY_ID:$KEY_SECRET"
 setup_rules "$D"
 sleep 0.5
