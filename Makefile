@@ -7,7 +7,7 @@ ASAN := build/asan
 DATA ?= ./data
 LISTEN ?= 127.0.0.1:8460
 
-.PHONY: all setup build build-asan test run bench clean format
+.PHONY: all setup build build-asan test run bench fuzz clean format
 
 all: build
 
@@ -33,6 +33,12 @@ test: build build-asan
 
 run: build
 	@./scripts/run-demo "$(DATA)" "$(LISTEN)"
+
+# libFuzzer targets (tests/fuzz, docs/fuzzing.md), each for FUZZ_SECONDS
+# (default 300) after replaying its corpus; make test runs them 4 s each.
+FUZZ_SECONDS ?= 300
+fuzz: setup
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) TK_ROOT=$(CURDIR) bash tests/fuzz/run.sh
 
 bench: build
 	@./bench/run.sh

@@ -7,12 +7,39 @@
 #include "base/tk.h"
 
 #include <libdeflate.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 int tk_event_is_gzip(const char *data, size_t len)
 {
     return len >= 2 && (unsigned char)data[0] == 0x1f && (unsigned char)data[1] == 0x8b;
+}
+
+/* libdeflate skips a member header's CRC16 (FHCRC) without checking it;
+ * zlib and gzip(1) refuse a wrong one, and so do we. 0 when the header has
+ * no FHCRC, is too short to tell (libdeflate then refuses it), or its CRC
+ * matches; -1 when the CRC is wrong. */
+static int header_crc_bad(const unsigned char *p, size_t n)
+{
+    if (n < 10 || !(p[3] & 0x02))
+        return 0;
+    size_t i = 10;
+    if (p[3] & 0x04) { /* FEXTRA */
+        if (i + 2 > n)
+            return 0;
+        i += 2 + ((size_t)p[i] | (size_t)p[i + 1] << 8);
+    }
+    for (int f = 0x08; f <= 0x10; f <<= 1) /* FNAME, FCOMMENT: zero-terminated */
+        if (p[3] & f) {
+            while (i < n && p[i])
+                i++;
+            i++;
+        }
+    if (i + 2 > n)
+        return 0;
+    uint32_t crc = libdeflate_crc32(0, p, i);
+    return ((crc & 0xffff) != ((uint32_t)p[i] | (uint32_t)p[i + 1] << 8)) ? -1 : 0;
 }
 
 int tk_event_gunzip(const char *data, size_t len, size_t max_out, char **out, size_t *outlen,
@@ -49,6 +76,12 @@ int tk_event_gunzip(const char *data, size_t len, size_t max_out, char **out, si
     }
     while (in_off < len) {
         size_t in_used = 0, got = 0;
+        if (header_crc_bad((const unsigned char *)data + in_off, len - in_off)) {
+            rc = tk_errf(err, TK_EINVAL,
+                         "gzip member at byte %zu has a wrong header CRC: send the whole, unmodified "
+                         "file", in_off);
+            goto done;
+        }
         enum libdeflate_result r = libdeflate_gzip_decompress_ex(d, data + in_off, len - in_off, buf + o,
                                                                  cap - o - 64, &in_used, &got);
         if (r == LIBDEFLATE_INSUFFICIENT_SPACE) {

@@ -483,6 +483,10 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
 {
     (void)name; /* expat checked that it matches the open element */
     xstate_t *x = ud;
+    /* After XML_StopParser expat still reports the end of an empty element
+     * whose start was refused ("<a/>"): it was never pushed. */
+    if (x->rc || x->depth <= 0)
+        return;
     char e[TK_ERRLEN];
     int rc = on_close(x, x->page, e);
     if (rc) {
@@ -496,7 +500,7 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
 static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
 {
     xstate_t *x = ud;
-    if (x->depth > 0 && tk_buf_append(&x->text, s, (size_t)len))
+    if (!x->rc && x->depth > 0 && tk_buf_append(&x->text, s, (size_t)len))
         x_fail(x, TK_ENOMEM, "out of memory");
 }
 

@@ -593,6 +593,41 @@ static unsigned char *gz(const char *s, size_t n, int two, size_t *outlen)
     return out;
 }
 
+/* Found by fuzz_gunzip: libdeflate does not check a header CRC (FHCRC); a
+ * wrong one is refused as zlib and gzip(1) refuse it, a right one accepted. */
+static void test_gzip_header_crc_is_checked(void **st)
+{
+    (void)st;
+    const char *text = "{\"eventTime\":\"2026-11-24T10:00:00Z\"}\n";
+    unsigned char z[512];
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    assert_int_equal(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    gz_header h;
+    memset(&h, 0, sizeof h);
+    h.hcrc = 1;
+    h.name = (Bytef *)"events.json";
+    assert_int_equal(deflateSetHeader(&zs, &h), Z_OK);
+    zs.next_in = (Bytef *)text;
+    zs.avail_in = (uInt)strlen(text);
+    zs.next_out = z;
+    zs.avail_out = sizeof z;
+    assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
+    size_t zl = sizeof z - zs.avail_out;
+    deflateEnd(&zs);
+    assert_true(z[3] & 0x02);
+    char *out, err[TK_ERRLEN];
+    size_t ol;
+    int owned;
+    assert_int_equal(tk_event_gunzip((char *)z, zl, 0, &out, &ol, &owned, err), 0);
+    assert_int_equal(ol, strlen(text));
+    free(out);
+    size_t crc_at = 10 + strlen("events.json") + 1;
+    z[crc_at] ^= 0x01;
+    assert_int_equal(tk_event_gunzip((char *)z, zl, 0, &out, &ol, &owned, err), TK_EINVAL);
+    assert_non_null(strstr(err, "header CRC"));
+}
+
 static void test_gzip_input_is_decompressed_single_and_multi_member(void **st)
 {
     (void)st;
@@ -868,6 +903,7 @@ int main(void)
         cmocka_unit_test(test_role_name_from_issuer_arn_and_principal),
         cmocka_unit_test(test_attr_names_round_trip),
         cmocka_unit_test(test_gzip_input_is_decompressed_single_and_multi_member),
+        cmocka_unit_test(test_gzip_header_crc_is_checked),
         cmocka_unit_test(test_borrow_input_points_into_data_only_when_unchanged),
         cmocka_unit_test(test_sniff_reports_structure),
         cmocka_unit_test(test_forced_cloudtrail_rejects_non_document),

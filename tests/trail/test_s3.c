@@ -50,6 +50,21 @@ static void test_s3_list_parses_a_page_with_its_continuation_token(void **state)
     assert_int_equal(p.nkeys, 0);
 }
 
+/* Found by fuzz_s3list: a refused empty root element ("<a/>") made the end
+ * handler read the element stack at index -1. */
+static void test_s3_list_refused_empty_root_is_an_error(void **state)
+{
+    (void)state;
+    char err[TK_ERRLEN];
+    tk_s3_list_page_t p;
+    const char *docs[] = {"<a/>", "<a></a>", "<Error/>", "<x:y/>"};
+    for (size_t i = 0; i < 4; i++) {
+        int rc = tk_s3_list_parse(docs[i], strlen(docs[i]), &p, err);
+        assert_true(rc == TK_ECORRUPT || rc == TK_EIO);
+        tk_s3_list_page_free(&p);
+    }
+}
+
 static void test_s3_list_last_page_is_not_truncated_and_has_no_token(void **state)
 {
     (void)state;
@@ -395,6 +410,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_s3_list_parses_a_page_with_its_continuation_token),
         cmocka_unit_test(test_s3_list_last_page_is_not_truncated_and_has_no_token),
+        cmocka_unit_test(test_s3_list_refused_empty_root_is_an_error),
         cmocka_unit_test(test_s3_list_of_an_empty_prefix_has_no_keys),
         cmocka_unit_test(test_s3_list_decodes_entities_cdata_and_namespace_prefixes),
         cmocka_unit_test(test_s3_list_every_truncation_of_a_page_is_refused),
