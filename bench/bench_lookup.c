@@ -103,7 +103,7 @@ static int run_api(tk_store_t *st, bx_qset *qs, char *err)
             tk_lookup_page_free(&page);
             if (rc) {
                 if (lerr.code)
-                    snprintf(err, TK_ERRLEN, "%s: %s", lerr.code, lerr.message);
+                    snprintf(err, TK_ERRLEN, "%s: %.200s", lerr.code, lerr.message);
                 break;
             }
         }

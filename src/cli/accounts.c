@@ -9,6 +9,7 @@
 #include "base/tk.h"
 #include "base/tktime.h"
 #include "meta/meta.h"
+#include "store/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,42 +126,138 @@ static int cmd_create(const args_t *a)
     return 0;
 }
 
+/* What the store holds of one account: events, first and last event time. */
+typedef struct held {
+    char *account;
+    uint64_t events;
+    int64_t first_ms, last_ms;
+    int listed; /* also registered in meta.db */
+} held_t;
+
+typedef struct {
+    held_t *v;
+    size_t n;
+    int nomem;
+} held_list_t;
+
+static void on_count(void *ud, const char *account, uint64_t n)
+{
+    held_list_t *l = ud;
+    held_t *nv = realloc(l->v, (l->n + 1) * sizeof *nv);
+    char *d = strdup(account);
+    if (nv)
+        l->v = nv;
+    if (!nv || !d) {
+        free(d);
+        l->nomem = 1;
+        return;
+    }
+    nv[l->n++] = (held_t){.account = d, .events = n};
+}
+
+static int first_time(void *ud, const tk_stored_event_t *ev)
+{
+    *(int64_t *)ud = ev->time_ms;
+    return 1; /* one is enough */
+}
+
+/* Events per account from the store (read-only: works while serve runs).
+ * No store yet: an empty list. */
+static int load_held(const char *dir, held_list_t *l, char *err)
+{
+    char wal[4096];
+    snprintf(wal, sizeof wal, "%s/wal", dir);
+    if (!tk_fs_exists(wal))
+        return 0;
+    tk_store_opts_t so = {.dir = dir, .read_only = 1};
+    tk_store_t *st = NULL;
+    int rc = tk_store_open(&so, &st, err);
+    if (rc)
+        return rc;
+    rc = tk_store_account_counts(st, on_count, l);
+    for (size_t i = 0; !rc && i < l->n; i++) {
+        tk_store_scan(st, l->v[i].account, 1, first_time, &l->v[i].first_ms, err);
+        tk_store_scan(st, l->v[i].account, 0, first_time, &l->v[i].last_ms, err);
+    }
+    tk_store_close(st);
+    if (!rc && l->nomem)
+        rc = tk_errf(err, TK_ENOMEM, "out of memory");
+    return rc;
+}
+
+static void held_free(held_list_t *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i].account);
+    free(l->v);
+}
+
 typedef struct {
     int json, n;
     tk_table_t t;
     tk_buf_t b;
+    held_list_t *held;
 } list_ctx_t;
 
-static void on_account(void *ud, const tk_account_t *acc)
+static held_t *held_find(held_list_t *l, const char *account)
 {
-    list_ctx_t *c = ud;
-    char created[40], ret[16];
-    /* json: exact; table: whole seconds */
-    tk_time_format(c->json ? acc->created_ms : acc->created_ms - acc->created_ms % 1000, c->json,
-                   created);
-    const char *org = acc->is_management ? "management" : acc->is_member ? "member" : "-";
+    for (size_t i = 0; i < l->n; i++)
+        if (!strcmp(l->v[i].account, account))
+            return &l->v[i];
+    return NULL;
+}
+
+/* One row (table) or object (json). acc NULL: an account the store holds
+ * events of that meta.db does not register (imported, never created). */
+static void put_row(list_ctx_t *c, const char *id, const tk_account_t *acc, const held_t *h)
+{
+    char created[40] = "not registered", ret[16], first[40] = "-", last[40] = "-", events[24];
+    if (acc) /* json: exact; table: whole seconds */
+        tk_time_format(c->json ? acc->created_ms : acc->created_ms - acc->created_ms % 1000,
+                       c->json, created);
+    if (h && h->events) {
+        tk_time_format(h->first_ms - (c->json ? 0 : h->first_ms % 1000), c->json, first);
+        tk_time_format(h->last_ms - (c->json ? 0 : h->last_ms % 1000), c->json, last);
+    }
+    snprintf(events, sizeof events, "%llu", (unsigned long long)(h ? h->events : 0));
+    int days = acc ? acc->retention_days : 0;
+    const char *org = !acc ? "-" : acc->is_management ? "management" : acc->is_member ? "member" : "-";
     if (c->json) {
         tk_buf_t *b = &c->b;
         tk_buf_puts(b, c->n ? ",\n  " : "\n  ");
         tk_buf_puts(b, "{\"id\":");
-        tk_buf_put_json_str(b, acc->id, strlen(acc->id));
+        tk_buf_put_json_str(b, id, strlen(id));
         tk_buf_puts(b, ",\"name\":");
-        tk_buf_put_json_str(b, acc->name, strlen(acc->name));
+        tk_buf_put_json_str(b, acc ? acc->name : "", strlen(acc ? acc->name : ""));
         tk_buf_printf(b,
-                      ",\"retentionDays\":%d,\"effectiveRetentionDays\":%d,\"organization\":"
-                      "\"%s\",\"createdAt\":\"%s\"}",
-                      acc->retention_days, acc->retention_days ? acc->retention_days : 90,
-                      acc->is_management ? "management" : acc->is_member ? "member" : "none",
-                      created);
+                      ",\"registered\":%s,\"events\":%s,\"firstEvent\":%s%s%s,\"lastEvent\":%s%s%s,"
+                      "\"retentionDays\":%d,\"effectiveRetentionDays\":%d,\"organization\":\"%s\","
+                      "\"createdAt\":%s%s%s}",
+                      acc ? "true" : "false", events, h && h->events ? "\"" : "",
+                      h && h->events ? first : "null", h && h->events ? "\"" : "",
+                      h && h->events ? "\"" : "", h && h->events ? last : "null",
+                      h && h->events ? "\"" : "", days, days ? days : 90,
+                      !acc ? "none" : acc->is_management ? "management" : acc->is_member ? "member" : "none",
+                      acc ? "\"" : "", acc ? created : "null", acc ? "\"" : "");
     } else {
-        if (acc->retention_days)
-            snprintf(ret, sizeof ret, "%d", acc->retention_days);
+        if (days)
+            snprintf(ret, sizeof ret, "%d", days);
         else
             snprintf(ret, sizeof ret, "90 (default)");
-        const char *cells[] = {acc->id, acc->name[0] ? acc->name : "-", ret, org, created};
+        const char *name = acc && acc->name[0] ? acc->name : "-";
+        const char *cells[] = {id, name, events, first, last, ret, org, created};
         tk_table_add(&c->t, cells);
     }
     c->n++;
+}
+
+static void on_account(void *ud, const tk_account_t *acc)
+{
+    list_ctx_t *c = ud;
+    held_t *h = held_find(c->held, acc->id);
+    if (h)
+        h->listed = 1;
+    put_row(c, acc->id, acc, h);
 }
 
 static int cmd_list(const args_t *a)
@@ -170,17 +267,34 @@ static int cmd_list(const args_t *a)
         fprintf(stderr, "trailkeep %s: takes no argument\n", cmd);
         return 2;
     }
-    tk_meta_t *m;
-    if (open_meta(cmd, a->dir, 0, &m))
-        return 1;
-    static const char *const headers[] = {"ACCOUNT", "NAME", "RETENTION DAYS", "ORGANIZATION",
-                                          "CREATED"};
-    static const int maxw[] = {63, 40, 14, 12, 20};
-    list_ctx_t c = {.json = a->json, .b = TK_BUF_INIT};
-    tk_table_init(&c.t, 5, headers, maxw);
     char err[TK_ERRLEN];
+    held_list_t held = {0};
+    if (!tk_fs_exists(a->dir)) {
+        fprintf(stderr, "trailkeep %s: data directory '%s' does not exist; give --data DIR\n", cmd,
+                a->dir);
+        return 1;
+    }
+    if (load_held(a->dir, &held, err)) {
+        held_free(&held);
+        return fail(cmd, 1, err);
+    }
+    tk_meta_t *m;
+    if (open_meta(cmd, a->dir, 0, &m)) {
+        held_free(&held);
+        return 1;
+    }
+    static const char *const headers[] = {"ACCOUNT", "NAME", "EVENTS", "FIRST EVENT", "LAST EVENT",
+                                          "RETENTION DAYS", "ORGANIZATION", "CREATED"};
+    static const int maxw[] = {63, 40, 12, 20, 20, 14, 12, 20};
+    list_ctx_t c = {.json = a->json, .b = TK_BUF_INIT, .held = &held};
+    tk_table_init(&c.t, 8, headers, maxw);
     int rc = tk_meta_account_list(m, on_account, &c, err);
     tk_meta_close(m);
+    /* Accounts with events but no meta.db row (import needs none). */
+    for (size_t i = 0; !rc && i < held.n; i++)
+        if (!held.v[i].listed)
+            put_row(&c, held.v[i].account, NULL, &held.v[i]);
+    held_free(&held);
     if (rc) {
         tk_table_free(&c.t);
         tk_buf_free(&c.b);
@@ -189,7 +303,8 @@ static int cmd_list(const args_t *a)
     if (a->json)
         printf("{\"accounts\": [%s%s]}\n", c.b.p ? c.b.p : "", c.n ? "\n" : "");
     else if (c.n == 0)
-        printf("no accounts (create one with trailkeep accounts create ID)\n");
+        printf("no accounts and no stored events (create one with trailkeep accounts create ID, "
+               "or import events with trailkeep import)\n");
     else
         tk_table_flush(&c.t, stdout);
     tk_table_free(&c.t);

@@ -177,6 +177,50 @@ static void print_page(lookup_cli_t *c, const tk_lookup_page_t *pg, int first, i
     c->printed += pg->count;
 }
 
+typedef struct acct_n {
+    const char *account;
+    uint64_t n;
+} acct_n_t;
+
+static void count_of(void *ud, const char *account, uint64_t n)
+{
+    acct_n_t *a = ud;
+    if (!strcmp(account, a->account))
+        a->n = n;
+}
+
+static int time_of(void *ud, const tk_stored_event_t *ev)
+{
+    *(int64_t *)ud = ev->time_ms;
+    return 1;
+}
+
+/* After "(no events matched)": say whether the account has events at all,
+ * and when, so an empty answer is not a mystery (a wrong account id, or a
+ * window that misses the data). On stderr: stdout stays the answer. */
+static void empty_hint(tk_store_t *s, const char *account, const char *dir)
+{
+    acct_n_t a = {account, 0};
+    tk_store_account_counts(s, count_of, &a);
+    if (!a.n) {
+        fprintf(stderr,
+                "note: account %s has no stored events in %s; `trailkeep accounts list --data %s` "
+                "lists the accounts that have\n",
+                account, dir, dir);
+        return;
+    }
+    int64_t first = 0, last = 0;
+    char err[TK_ERRLEN], f[40], l[40];
+    tk_store_scan(s, account, 1, time_of, &first, err);
+    tk_store_scan(s, account, 0, time_of, &last, err);
+    tk_time_format(first - first % 1000, 0, f);
+    tk_time_format(last - last % 1000, 0, l);
+    fprintf(stderr,
+            "note: account %s has %llu events from %s to %s; widen --start/--end or change the "
+            "attributes\n",
+            account, (unsigned long long)a.n, f, l);
+}
+
 int tk_cmd_lookup(int argc, char **argv)
 {
     const char *dir = tk_cli_default_data(), *account = NULL, *start = NULL, *end = NULL;
@@ -364,8 +408,10 @@ int tk_cmd_lookup(int argc, char **argv)
             else if (!strcmp(c.output, "jsonl"))
                 fprintf(stderr, "next-token: %s\n", next);
         }
-        if (rc == 0 && c.printed == 0 && !strcmp(c.output, "table"))
+        if (rc == 0 && c.printed == 0 && !strcmp(c.output, "table")) {
             printf("(no events matched)\n");
+            empty_hint(s, account, dir);
+        }
         tk_table_free(&c.table);
     }
     if (rc == TK_EINVAL && le.code) {

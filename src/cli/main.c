@@ -68,6 +68,17 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* "trailkeep help CMD" is "trailkeep CMD --help". */
+    if (argc >= 3 && tk_cli_is_help(argv[1]) && !tk_cli_is_help(argv[2])) {
+        char help[] = "--help";
+        char *av[] = {argv[2], help, NULL};
+        for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+            if (!strcmp(argv[2], commands[i].name) && commands[i].fn)
+                return commands[i].fn(2, av);
+        fprintf(stderr, "trailkeep: unknown command '%s'\n\n", argv[2]);
+        usage(stderr);
+        return 2;
+    }
     if (argc < 2 || tk_cli_is_help(argv[1])) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

@@ -10,6 +10,7 @@
 #include "store/store.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void usage(FILE *f)
@@ -105,6 +106,22 @@ static int verify_delivered(int argc, char **argv)
     return tk_cmd_trails(n, av);
 }
 
+/* 1 when the store holds any event of account (sealed or in the WAL). */
+static int has_events(tk_store_t *s, const char *account, char *err)
+{
+    char **names = NULL;
+    size_t n = 0;
+    int found = 0;
+    if (tk_store_accounts(s, &names, &n, err))
+        return 1; /* cannot tell: do not claim it is empty */
+    for (size_t i = 0; i < n; i++) {
+        found |= !strcmp(names[i], account);
+        free(names[i]);
+    }
+    free(names);
+    return found;
+}
+
 int tk_cmd_verify(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
@@ -147,6 +164,17 @@ int tk_cmd_verify(int argc, char **argv)
     size_t problems = 0;
     tk_verify_summary_t sum = {0};
     int rc = tk_store_verify(s, account, on_item, &problems, &sum, err);
+    if (!rc && account && !sum.segments_ok && !sum.problems && !problems &&
+        !has_events(s, account, err)) {
+        /* Nothing sealed, nothing missing, nothing in the WAL: a typo would
+         * otherwise "verify" trivially. */
+        tk_store_close(s);
+        fprintf(stderr,
+                "trailkeep verify: account %s has no stored events in '%s': nothing to verify "
+                "(`trailkeep accounts list` lists the accounts that have)\n",
+                account, dir);
+        return 1;
+    }
     tk_store_close(s);
     if (rc) {
         fprintf(stderr, "trailkeep verify: %s\n", err);

@@ -36,7 +36,7 @@ typedef struct tk_lookup_opts {
  * "InvalidParameterCombination", "InvalidNextToken") and message. */
 typedef struct tk_lookup_error {
     const char *code;
-    char message[200];
+    char message[400];
 } tk_lookup_error_t;
 
 /* One page of results. events[i] points into `data`; all owned by the page. */

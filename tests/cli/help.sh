@@ -36,4 +36,17 @@ for c in "serve" "gen" "keys" "keys create" "keys list" "keys revoke" "accounts"
   out=$($BIN $c --help 2>$TMP/err); rc=$?
   if [ "$rc" -eq 0 ] && grep -qi "usage" <<<"$out"; then ok "trailkeep $c --help"; else nok "trailkeep $c --help (exit $rc, stderr: $(head -2 $TMP/err | tr '\n' ' '))"; fi
 done
+# "trailkeep help CMD" is "trailkeep CMD --help" (it used to print the global help).
+for c in lookup import serve trails; do
+  eq "trailkeep help $c prints what $c --help prints" "$($BIN $c --help 2>&1 | md5sum)" "$($BIN help $c 2>&1 | md5sum)"
+done
+$BIN help no-such-command >/dev/null 2>$TMP/err; rc=$?
+eq "trailkeep help of an unknown command: exit 2, says so" "2 1" "$rc $(grep -c "unknown command 'no-such-command'" $TMP/err)"
+
+# The unknown-LookupAttribute error lists every valid key, uncut.
+D=$TMP/la
+$BIN accounts create 1234567890123456 --data $D >/dev/null 2>&1
+$BIN lookup --data $D --account 1234567890123456 --attr Bogus=1 >/dev/null 2>$TMP/la.err
+check "an unknown LookupAttribute lists every key, the last one (EventSource) included" \
+  grep -q "RoleName, EventSource" $TMP/la.err
 tk_done

@@ -27,6 +27,25 @@ check "clean store: summary with 0 problems" grep -q "verified 2 account(s): 4 s
 out=$($BIN verify --data $D --account $B); rc=$?
 eq "one account verifies" "0" "$rc"
 check "one account: summary counts one account" grep -q "verified 1 account(s)" <<<"$out"
+$BIN verify --data $D --account 9999000099990000 >$TMP/v.out 2>$TMP/v.err; rc=$?
+eq "verify --account with no stored events: exit 1, says so (it used to 'verify 1 account')" \
+  "1 1 0" "$rc $(grep -c 'has no stored events' $TMP/v.err) $(grep -c verified $TMP/v.out)"
+
+# accounts list shows the accounts the store holds, registered or not.
+$BIN accounts list --data $D >$TMP/al.txt; rc=$?
+eq "accounts list: exit 0, both imported accounts with their event counts" "0 30 5" \
+  "$rc $(awk -v a=$A '$1==a{print $3}' $TMP/al.txt) $(awk -v b=$B '$1==b{print $3}' $TMP/al.txt)"
+check "  ... marked as not registered, with first and last event" \
+  grep -qE "^$A +- +30 +2026-08-01T00:00:00Z +2026-10-01T00:09:00Z +90 \(default\) +- +not registered" $TMP/al.txt
+eq "accounts list --output json: events, first/last event, registered" "30 2026-08-01T00:00:00.000Z 2026-10-01T00:09:00.000Z False" \
+  "$($BIN accounts list --data $D --output json | $PY -c 'import json,sys; a=[x for x in json.load(sys.stdin)["accounts"] if x["id"]==sys.argv[1]][0]; print(a["events"], a["firstEvent"], a["lastEvent"], a["registered"])' $A)"
+
+# lookup: an empty answer says why.
+$BIN lookup --data $D --account 9999000099990000 --start 2026-01-01 >$TMP/l.out 2>$TMP/l.err
+check "lookup of an account without events: the note says so" grep -q "has no stored events" $TMP/l.err
+$BIN lookup --data $D --account $B --start 2026-11-01 --end 2026-11-02 >$TMP/l.out 2>$TMP/l.err
+check "lookup with a window that misses the data: the note gives the account's range" \
+  grep -q "has 5 events from 2026-08-01T00:00:00Z to 2026-08-01T00:04:00Z" $TMP/l.err
 
 out=$($BIN purge --data $D --now $NOW --dry-run); rc=$?
 eq "dry run exits 0" 0 "$rc"
