@@ -694,6 +694,7 @@ int tk_cmd_import(int argc, char **argv)
      * bar; a path that does not exist is reported and the others proceed. */
     char err[TK_ERRLEN];
     int nok = 0;
+    const char *only_path = npaths == 1 ? paths[0] : NULL; /* an argv string: outlives paths */
     for (int i = 0; i < npaths; i++) {
         struct stat st;
         if (stat(paths[i], &st) != 0) {
@@ -828,6 +829,15 @@ int tk_cmd_import(int argc, char **argv)
         fprintf(stderr, "trailkeep import: %llu event(s) rejected, %llu file(s) not read: "
                         "fix them and import those files again\n",
                 (unsigned long long)im.rejected, (unsigned long long)im.files_failed);
+        return 1;
+    }
+    if (!events && !im.files_skipped) {
+        /* A wrong path or an empty export must be noticed, not "succeed". */
+        fprintf(stderr, "trailkeep import: no events found in %s: %s (files ending in .json, "
+                        ".jsonl, .ndjson or .gz; folders are read recursively, hidden files "
+                        "and CloudTrail-Digest folders skipped)\n",
+                only_path ? only_path : "the paths given",
+                im.nfiles ? "the files found there hold no event" : "no event file there");
         return 1;
     }
     return 0;

@@ -779,6 +779,12 @@ int tk_cmd_serve(int argc, char **argv)
     }
     char key_id[64] = "", secret[TK_SECRET_LEN + 1] = "";
     int created = 0;
+    /* A busy address is found before the first-start key is created and
+     * shown: a key printed for a server that never started is lost. */
+    if (tk_http_listen_check(c.listen ? c.listen : "127.0.0.1:8460", err)) {
+        tk_log("trailkeep serve: %s\n", err);
+        goto out;
+    }
     if (tk_meta_bootstrap(meta, key_id, secret, &created, err)) {
         tk_log("trailkeep serve: cannot create the first admin key: %s\n", err);
         goto out;

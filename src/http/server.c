@@ -687,6 +687,33 @@ static int parse_listen(const char *l, struct sockaddr_storage *ss, socklen_t *s
     return 0;
 }
 
+int tk_http_listen_check(const char *listen, char *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    int v6 = 0;
+    int rc = parse_listen(listen, &ss, &sl, &v6, err);
+    if (rc)
+        return rc;
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return tk_errf(err, TK_EIO, "--listen %s: cannot create a socket: %s", listen, strerror(errno));
+    int one = 1;
+    /* As MHD binds: SO_REUSEADDR, so only a live listener (not TIME_WAIT) fails. */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&ss, sl) != 0) {
+        int e = errno;
+        close(fd);
+        return tk_errf(err, e == EADDRINUSE ? TK_EBUSY : TK_EIO,
+                       "cannot listen on %s: %s%s", listen, strerror(e),
+                       e == EADDRINUSE ? " (another trailkeep serve? stop it or give --listen "
+                                         "ADDR:PORT)"
+                       : e == EADDRNOTAVAIL ? " (no interface has that address)" : "");
+    }
+    close(fd);
+    return 0;
+}
+
 /* Thread counts, connection limits and deadlines left at 0 get their
  * defaults (server.h). Raises RLIMIT_NOFILE's soft limit to the hard one:
  * with epoll, open sockets are bounded by descriptors, not by FD_SETSIZE. */

@@ -67,6 +67,12 @@ typedef struct tk_http_opts {
     void *extra_metrics_ud;
 } tk_http_opts_t;
 
+/* Checks that listen ("ADDR:PORT") parses and can be bound now, so a caller
+ * can refuse to start before doing anything visible (serve prints the
+ * first-start key only for a server that will listen). 0, TK_EINVAL
+ * (malformed), TK_EBUSY (the address is in use, said so), TK_EIO. */
+int tk_http_listen_check(const char *listen, char *err);
+
 /* Starts listening and serving in background threads. Borrows store, meta and
  * opts' strings/key for the server's lifetime. *out owned: tk_http_stop(). */
 int tk_http_start(const tk_http_opts_t *opts, tk_store_t *store, tk_meta_t *meta,

@@ -168,4 +168,11 @@ cp $TMP/in/a/*.jsonl $TMP/dig/ 2>/dev/null || cp "$(find $TMP/in/a -type f | hea
 out=$($BIN import --data $TMP/data3 --output json $TMP/dig); rc=$?
 eq "digest folders are skipped: nothing rejected" "0 0" "$rc $(echo "$out" | field rejected)"
 
+# Nothing found is an error, so a wrong path or an empty export is noticed
+# (it used to report "0 read" with exit 0).
+mkdir -p $TMP/nothing/sub; : >$TMP/empty.jsonl; echo "notes" >$TMP/nothing/README.txt
+$BIN import --data $TMP/data4 --quiet $TMP/nothing 2>$TMP/n.err; rc=$?
+eq "a folder with no event file: exit 1, says so" "1 1" "$rc $(grep -c 'no events found in .*nothing: no event file there' $TMP/n.err)"
+$BIN import --data $TMP/data4 --quiet $TMP/empty.jsonl 2>$TMP/n.err; rc=$?
+eq "an empty file: exit 1, says the file holds no event" "1 1" "$rc $(grep -c 'hold no event' $TMP/n.err)"
 tk_done
