@@ -5,6 +5,8 @@
 #include "base/tk.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 int64_t tk_days_from_civil(int64_t y, unsigned m, unsigned d)
@@ -143,6 +145,71 @@ uint64_t tk_mono_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int parse_relative(const char *s, size_t n, int64_t now_ms, int64_t *ms)
+{
+    int64_t v = 0;
+    size_t i = 1;
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
+        if (v > 1000000000LL)
+            return TK_EINVAL;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (i == 1 || i + 1 != n)
+        return TK_EINVAL;
+    int64_t unit;
+    switch (s[i]) {
+    case 's': unit = 1000; break;
+    case 'm': unit = 60 * 1000; break;
+    case 'h': unit = 3600 * 1000; break;
+    case 'd': unit = TK_MS_PER_DAY; break;
+    case 'w': unit = 7 * TK_MS_PER_DAY; break;
+    default: return TK_EINVAL;
+    }
+    *ms = now_ms + (s[0] == '-' ? -v * unit : v * unit);
+    return 0;
+}
+
+/* 9+ digits, optionally '.' and 1+ digits: epoch seconds, never a year. */
+static int is_epoch_text(const char *s, size_t n)
+{
+    size_t d = strspn(s, "0123456789");
+    if (d < 9)
+        return 0;
+    if (d == n)
+        return 1;
+    size_t f = s[d] == '.' ? strspn(s + d + 1, "0123456789") : 0;
+    return f > 0 && d + 1 + f == n;
+}
+
+int tk_time_parse_any(const char *s, int64_t now_ms, int64_t *ms)
+{
+    size_t n = s ? strlen(s) : 0;
+    int64_t t;
+    int rc;
+    if (!n)
+        return TK_EINVAL;
+    if (!strcmp(s, "now")) {
+        t = now_ms;
+        rc = 0;
+    } else if (n >= 2 && (s[0] == '-' || s[0] == '+')) {
+        rc = parse_relative(s, n, now_ms, &t);
+    } else if (n == 10 && s[4] == '-' && s[7] == '-') {
+        char full[32];
+        snprintf(full, sizeof full, "%sT00:00:00Z", s);
+        rc = tk_time_parse(full, strlen(full), &t);
+    } else if (is_epoch_text(s, n)) {
+        char *end = NULL;
+        double d = strtod(s, &end);
+        rc = end && !*end ? tk_time_from_epoch_s(d, &t) : TK_EINVAL;
+    } else {
+        rc = tk_time_parse(s, n, &t);
+    }
+    if (rc || t < 0 || t > TK_TIME_MAX_MS)
+        return TK_EINVAL;
+    *ms = t;
+    return 0;
 }
 
 int tk_time_from_epoch_s(double s, int64_t *ms)

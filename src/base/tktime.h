@@ -28,6 +28,16 @@ void tk_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
  * Range-checked before converting: NaN, infinities and values outside
  * 0..TK_TIME_MAX_MS give TK_EINVAL instead of undefined behaviour. */
 int tk_time_from_epoch_s(double s, int64_t *ms);
+/* The one time grammar of every command and route that takes a time from a
+ * person: RFC 3339 (tk_time_parse), a date "2026-11-24" (00:00 UTC), "now",
+ * relative to now_ms ("-30m", "-24h", "-7d", "-2w", "+1h"; units s m h d
+ * w), or epoch seconds as CloudTrail sends them ("1764000000",
+ * "1764000000.5"; 9 or more digits, so a year is never misread as one).
+ * The result must lie in 1970..9999. 0 and *ms, or TK_EINVAL. */
+int tk_time_parse_any(const char *s, int64_t now_ms, int64_t *ms);
+/* "RFC 3339, a date, now, -24h / -7d, or epoch seconds": for messages. */
+#define TK_TIME_GRAMMAR "RFC 3339 (2026-11-24T10:00:00Z), a date (2026-11-24), now, -24h / -7d, or epoch seconds"
+
 /* Wall-clock now, and a monotonic clock for measuring durations. */
 int64_t tk_now_ms(void);
 uint64_t tk_mono_ns(void);

@@ -51,39 +51,7 @@ int tk_cli_parse_long(const char *s, long lo, long hi, long *out)
 
 int tk_cli_parse_time(const char *s, int64_t now_ms, int64_t *ms)
 {
-    size_t n = strlen(s);
-    if (!strcmp(s, "now")) {
-        *ms = now_ms;
-        return 0;
-    }
-    if (n >= 2 && (s[0] == '-' || s[0] == '+')) {
-        int64_t v = 0;
-        size_t i = 1;
-        for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
-            if (v > 1000000000LL)
-                return TK_EINVAL;
-            v = v * 10 + (s[i] - '0');
-        }
-        if (i == 1 || i + 1 != n)
-            return TK_EINVAL;
-        int64_t unit;
-        switch (s[i]) {
-        case 's': unit = 1000; break;
-        case 'm': unit = 60 * 1000; break;
-        case 'h': unit = 3600 * 1000; break;
-        case 'd': unit = TK_MS_PER_DAY; break;
-        case 'w': unit = 7 * TK_MS_PER_DAY; break;
-        default: return TK_EINVAL;
-        }
-        *ms = now_ms + (s[0] == '-' ? -v * unit : v * unit);
-        return 0;
-    }
-    if (n == 10 && s[4] == '-' && s[7] == '-') {
-        char full[32];
-        snprintf(full, sizeof full, "%sT00:00:00Z", s);
-        return tk_time_parse(full, strlen(full), ms);
-    }
-    return tk_time_parse(s, n, ms);
+    return tk_time_parse_any(s, now_ms, ms);
 }
 
 const char *tk_cli_fmt_bytes(uint64_t n, char *out)

@@ -219,10 +219,10 @@ static void alerts_route(tk_req_t *r, const char *account, const char *rest, con
             rc = tk_errf(err, TK_EINVAL, "state '%.32s': use triggered, cleared, acknowledged or closed", st);
         else if (st)
             f.state = (int)s;
-        if (!rc && since && tk_time_parse(since, strlen(since), &f.since_ms))
-            rc = tk_errf(err, TK_EINVAL, "since '%.40s' is not an RFC 3339 time", since);
-        if (!rc && until && tk_time_parse(until, strlen(until), &f.until_ms))
-            rc = tk_errf(err, TK_EINVAL, "until '%.40s' is not an RFC 3339 time", until);
+        if (!rc && since && tk_time_parse_any(since, tk_now_ms(), &f.since_ms))
+            rc = tk_errf(err, TK_EINVAL, "since '%.40s' is not a time: use " TK_TIME_GRAMMAR, since);
+        if (!rc && until && tk_time_parse_any(until, tk_now_ms(), &f.until_ms))
+            rc = tk_errf(err, TK_EINVAL, "until '%.40s' is not a time: use " TK_TIME_GRAMMAR, until);
         if (!rc && lim) {
             long v = strtol(lim, &end, 10);
             if (*end || v < 1 || v > 1000)

@@ -118,7 +118,7 @@ static void insights_list(tk_req_t *r, const tk_kvlist_t *q)
     int has_token = p.next_token && *p.next_token;
     if (!p.start_time && !has_token) {
         int64_t end = tk_now_ms();
-        if (p.end_time && tk_time_parse(p.end_time, strlen(p.end_time), &end) != 0)
+        if (p.end_time && tk_time_parse_any(p.end_time, tk_now_ms(), &end) != 0)
             end = tk_now_ms(); /* the lookup reports the bad EndTime */
         tk_time_format(end - DEFAULT_RANGE_MS, 0, start_buf);
         p.start_time = start_buf;

@@ -483,14 +483,14 @@ void tk_route_history(tk_req_t *r, const char *rest)
     q.start_ms = now - 3660 * TK_MS_PER_DAY;
     long max = 20;
     const char *v;
-    if ((v = tk_kv_get(&kv, "StartTime")) && tk_time_parse(v, strlen(v), &q.start_ms)) {
+    if ((v = tk_kv_get(&kv, "StartTime")) && tk_time_parse_any(v, tk_now_ms(), &q.start_ms)) {
         tk_req_error(r, 400, "InvalidParameterStartTime", 0,
-                     "StartTime '%.64s' is not RFC 3339 (e.g. 2026-11-24T10:00:00Z).", v);
+                     "StartTime '%.64s' is not a time: use " TK_TIME_GRAMMAR ".", v);
         goto out;
     }
-    if ((v = tk_kv_get(&kv, "EndTime")) && tk_time_parse(v, strlen(v), &q.end_ms)) {
+    if ((v = tk_kv_get(&kv, "EndTime")) && tk_time_parse_any(v, tk_now_ms(), &q.end_ms)) {
         tk_req_error(r, 400, "InvalidParameterEndTime", 0,
-                     "EndTime '%.64s' is not RFC 3339 (e.g. 2026-11-24T10:00:00Z).", v);
+                     "EndTime '%.64s' is not a time: use " TK_TIME_GRAMMAR ".", v);
         goto out;
     }
     if (q.start_ms > q.end_ms) {

@@ -65,9 +65,8 @@ const char *tk_lookup_error_cloudtrail(const char *code)
 static int parse_time(const char *s, const char *code, const char *name, int64_t *ms,
                       tk_lookup_error_t *lerr)
 {
-    if (!*s || tk_time_parse(s, strlen(s), ms) != 0)
-        return lerrf(lerr, code,
-                     "%s '%.60s' is not an RFC 3339 time; use e.g. 2026-11-24T10:00:00Z", name, s);
+    if (!*s || tk_time_parse_any(s, tk_now_ms(), ms) != 0)
+        return lerrf(lerr, code, "%s '%.60s' is not a time: use " TK_TIME_GRAMMAR, name, s);
     return 0;
 }
 

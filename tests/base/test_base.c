@@ -89,6 +89,36 @@ static void test_hash_hex_round_trip(void **st)
     assert_int_equal(u[14], '4');
 }
 
+/* One grammar for every time a person gives (CLI flags, query strings). */
+static void test_time_parse_any(void **state)
+{
+    (void)state;
+    const int64_t now = 1765000000000LL; /* 2025-12-06T05:46:40Z */
+    int64_t ms;
+    assert_int_equal(tk_time_parse_any("now", now, &ms), 0);
+    assert_int_equal(ms, now);
+    assert_int_equal(tk_time_parse_any("-24h", now, &ms), 0);
+    assert_int_equal(ms, now - 86400000LL);
+    assert_int_equal(tk_time_parse_any("+30m", now, &ms), 0);
+    assert_int_equal(ms, now + 1800000LL);
+    assert_int_equal(tk_time_parse_any("-2w", now, &ms), 0);
+    assert_int_equal(ms, now - 14 * 86400000LL);
+    assert_int_equal(tk_time_parse_any("2026-12-01", now, &ms), 0);
+    assert_int_equal(ms, 1796083200000LL);
+    assert_int_equal(tk_time_parse_any("2026-12-01T08:00:00+08:00", now, &ms), 0);
+    assert_int_equal(ms, 1796083200000LL);
+    assert_int_equal(tk_time_parse_any("1796083200", now, &ms), 0);
+    assert_int_equal(ms, 1796083200000LL);
+    assert_int_equal(tk_time_parse_any("1796083200.25", now, &ms), 0);
+    assert_int_equal(ms, 1796083200250LL);
+    const char *bad[] = {"", "-", "-24", "24h", "-24x", "-h", "2026", "12345678", "1e9",
+                         "1796083200.", "1796083200.x", "99999999999999", "yesterday", "-9999999999d",
+                         "2026-13-01", "1796083200 "};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (tk_time_parse_any(bad[i], now, &ms) != TK_EINVAL)
+            fail_msg("'%s' was accepted", bad[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -96,6 +126,7 @@ int main(void)
         cmocka_unit_test(test_time_format_round_trips),
         cmocka_unit_test(test_buf_varint_and_json_escape),
         cmocka_unit_test(test_hash_hex_round_trip),
+        cmocka_unit_test(test_time_parse_any),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

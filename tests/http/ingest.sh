@@ -137,6 +137,14 @@ req GET "/v1/lookup?StartTime=$ST&EndTime=$ET&LookupAttribute.1.Key=EventId&Look
 check "lookup returns the stored bytes verbatim" \
   $PY -c "import sys; l=open('$TMP/page.jsonl').readlines()[5].strip(); b=open('$TMP/body').read(); assert '\"Events\":['+l+']' in b"
 
+# One time grammar with the CLI: relative, a date, epoch seconds.
+cnt() { jget "$TMP/body" 'len(j["Events"])'; }
+req GET "/v1/lookup?StartTime=-7d&MaxResults=50&LookupAttribute.1.Key=EventId&LookupAttribute.1.Value=page-000005" "$A" >/dev/null
+eq "StartTime=-7d (relative, as the CLI takes it): 200 and the event" "200 1" "$CODE $(cnt)"
+req GET "/v1/lookup?StartTime=$(date -u -d @$T0 +%Y-%m-%d)&LookupAttribute.1.Key=EventId&LookupAttribute.1.Value=page-000005" "$A" >/dev/null
+eq "StartTime=YYYY-MM-DD (a date): 200 and the event" "200 1" "$CODE $(cnt)"
+req GET "/v1/lookup?StartTime=$((T0 - 60))&EndTime=$((NOW + 60))&LookupAttribute.1.Key=EventId&LookupAttribute.1.Value=page-000005" "$A" >/dev/null
+eq "StartTime/EndTime as epoch seconds: 200 and the event" "200 1" "$CODE $(cnt)"
 req GET "/v1/lookup?StartTime=yesterday" "$A" >/dev/null
 eq "bad StartTime: 400 InvalidParameterStartTime" "400 InvalidParameterStartTime" "$CODE $(jget "$TMP/body" 'j["Code"]')"
 req GET "/v1/lookup?Bogus=1" "$A" >/dev/null
