@@ -163,6 +163,9 @@ const char *tk_req_header(tk_req_t *r, const char *name);
 int tk_req_send(tk_req_t *r, int status, const char *content_type, tk_buf_t *body,
                 int retry_after);
 /* Queues {"Code":code,"Message":msg,"RequestId":id}. */
+/* The RPC envelope's Format parameter: absent or JSON (any case) is fine,
+ * anything else is answered 400 here (returns 1: the caller stops). */
+int tk_req_format_json(tk_req_t *r, const char *format);
 int tk_req_error(tk_req_t *r, int status, const char *code, int retry_after, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 /* Queues an AWS JSON 1.1 error {"__type":type,"message":msg}. */

@@ -75,6 +75,8 @@ static int params_from_kv(tk_req_t *r, lookup_in_t *in, tk_lookup_params_t *p)
             return 1;
         }
     }
+    if (tk_req_format_json(r, tk_kv_get(&in->kv, "Format")))
+        return 1;
     p->start_time = tk_kv_get(&in->kv, "StartTime");
     p->end_time = tk_kv_get(&in->kv, "EndTime");
     p->max_results = tk_kv_get(&in->kv, "MaxResults");

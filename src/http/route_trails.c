@@ -74,6 +74,10 @@ void tk_route_trails(tk_req_t *r)
         tk_kvlist_free(&kv);
         return;
     }
+    if (tk_req_format_json(r, tk_kv_get(&kv, "Format"))) {
+        tk_kvlist_free(&kv);
+        return;
+    }
     tk_trail_param_t p[64];
     size_t n = 0;
     for (size_t i = 0; i < kv.n && n < TK_ARRAY_LEN(p); i++) {

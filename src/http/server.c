@@ -117,6 +117,16 @@ int tk_req_aws_error(tk_req_t *r, int status, const char *type, const char *fmt,
     return rc;
 }
 
+int tk_req_format_json(tk_req_t *r, const char *format)
+{
+    if (!format || !strcasecmp(format, "JSON"))
+        return 0;
+    tk_req_error(r, 400, "InvalidParameter", 0,
+                 "Format '%.32s' is not supported: answers are JSON (Format=JSON, the default).",
+                 format);
+    return 1;
+}
+
 /* ----------------------------------------------------------- authentication */
 
 typedef struct hdr_list {

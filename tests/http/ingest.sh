@@ -147,6 +147,12 @@ req GET "/v1/lookup?StartTime=$((T0 - 60))&EndTime=$((NOW + 60))&LookupAttribute
 eq "StartTime/EndTime as epoch seconds: 200 and the event" "200 1" "$CODE $(cnt)"
 req GET "/v1/lookup?StartTime=yesterday" "$A" >/dev/null
 eq "bad StartTime: 400 InvalidParameterStartTime" "400 InvalidParameterStartTime" "$CODE $(jget "$TMP/body" 'j["Code"]')"
+req GET "/v1/lookup?Format=csv" "$A" >/dev/null
+eq "Format=csv (not supported): 400 naming it, not a silent JSON answer" "400 1" "$CODE $(grep -c "Format 'csv' is not supported" "$TMP/body")"
+req GET "/v1/lookup?Format=JSON&StartTime=-1h" "$A" >/dev/null
+eq "Format=JSON (the RPC envelope's default): 200" 200 "$CODE"
+req GET "/v1/trails?Action=DescribeTrails&Format=XML" "$A" >/dev/null
+eq "trails: Format=XML: 400" 400 "$CODE"
 req GET "/v1/lookup?Bogus=1" "$A" >/dev/null
 eq "unknown parameter: 400 InvalidParameter" "400 InvalidParameter" "$CODE $(jget "$TMP/body" 'j["Code"]')"
 req GET "/v1/lookup?NextToken=AAAAforged" "$A" >/dev/null
