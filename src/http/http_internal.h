@@ -9,6 +9,8 @@
 #include "http/metrics.h"
 #include "http/server.h"
 
+#include <cjson/cJSON.h>
+
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -194,6 +196,19 @@ typedef struct tk_kvlist {
  * '&'-separated k=v, %XX and '+' decoded. At most 64 pairs (TK_ETOOBIG).
  * Appends owned copies to l (tk_kvlist_free). */
 int tk_form_parse(const char *s, size_t n, tk_kvlist_t *l);
+/* A JSON body's allowed fields and their cJSON types (OR of cJSON_String,
+ * cJSON_Number, cJSON_True | cJSON_False, cJSON_Array (of strings),
+ * cJSON_Object). */
+typedef struct tk_body_field {
+    const char *name;
+    int types;
+} tk_body_field_t;
+/* 0, or TK_EINVAL when obj is not an object, has a field not in fields
+ * (the message names it and the nearest valid one: a typo must not be
+ * stored as "no value"), or a field of the wrong type. what names the body
+ * in the message ("rule body"). */
+int tk_body_check_fields(const cJSON *obj, const tk_body_field_t *fields, size_t n,
+                         const char *what, char *err);
 const char *tk_kv_get(const tk_kvlist_t *l, const char *key);
 void tk_kvlist_free(tk_kvlist_t *l);
 /* %XX decoding (no '+' rule) into out (>= n + 1 bytes); -1 on a bad escape or NUL. */

@@ -171,3 +171,86 @@ int tk_history_token_parse(const uint8_t key[32], const char *account, const cha
     *seq = (uint64_t)q;
     return 0;
 }
+
+/* ---- JSON body fields ---------------------------------------------------- */
+
+/* Edit distance (insert, delete, substitute) of two short names, capped at
+ * 9: enough to suggest "recipients" for "recipient" or "recepients". */
+static int name_distance(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    if (na > 63 || nb > 63)
+        return 9;
+    int row[64];
+    for (size_t j = 0; j <= nb; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= na; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= nb; j++) {
+            int up = row[j];
+            int sub = diag + (a[i - 1] != b[j - 1]);
+            int best = row[j - 1] + 1 < up + 1 ? row[j - 1] + 1 : up + 1;
+            row[j] = sub < best ? sub : best;
+            diag = up;
+        }
+    }
+    return row[nb] > 9 ? 9 : row[nb];
+}
+
+static const char *type_name(int type)
+{
+    switch (type) {
+    case cJSON_String: return "a string";
+    case cJSON_Number: return "a number";
+    case cJSON_True | cJSON_False: return "true or false";
+    case cJSON_Array: return "an array";
+    case cJSON_Object: return "an object";
+    case cJSON_String | cJSON_Array: return "a string or an array of strings";
+    case cJSON_String | cJSON_Object: return "an object or a string";
+    default: return "a value";
+    }
+}
+
+int tk_body_check_fields(const cJSON *obj, const tk_body_field_t *fields, size_t n,
+                         const char *what, char *err)
+{
+    if (!cJSON_IsObject(obj))
+        return tk_errf(err, TK_EINVAL, "the %s must be a JSON object", what);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, obj) {
+        const tk_body_field_t *f = NULL;
+        for (size_t i = 0; i < n && !f; i++)
+            if (!strcmp(it->string, fields[i].name))
+                f = &fields[i];
+        if (!f) {
+            const char *near = NULL;
+            int best = 4; /* suggest only close names */
+            for (size_t i = 0; i < n; i++) {
+                int d = name_distance(it->string, fields[i].name);
+                if (d < best) {
+                    best = d;
+                    near = fields[i].name;
+                }
+            }
+            char list[256] = "";
+            for (size_t i = 0, o = 0; i < n && o < sizeof list - 40; i++)
+                o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "", fields[i].name);
+            if (near)
+                return tk_errf(err, TK_EINVAL, "unknown field \"%.40s\" in the %s: did you mean \"%s\"?",
+                               it->string, what, near);
+            return tk_errf(err, TK_EINVAL, "unknown field \"%.40s\" in the %s (fields: %s)", it->string,
+                           what, list);
+        }
+        int t = it->type & 0xff;
+        int ok = (t & f->types) != 0;
+        if (ok && t == cJSON_Array && !(f->types & cJSON_Object)) {
+            const cJSON *e; /* arrays are of strings */
+            cJSON_ArrayForEach(e, it) ok &= cJSON_IsString(e);
+        }
+        if (!ok)
+            return tk_errf(err, TK_EINVAL, "field \"%s\" in the %s must be %s", f->name, what,
+                           type_name(f->types));
+    }
+    return 0;
+}

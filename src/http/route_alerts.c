@@ -76,10 +76,43 @@ static void send_buf(tk_req_t *r, int status, tk_buf_t *b)
 
 /* Fills a stored rule from a JSON body: {"id", "template"|"rule"|"sigma",
  * "severity", "recipients", "repeat", "scope", "enabled"}. */
+static const tk_body_field_t rule_fields[] = {
+    {"id", cJSON_String},        {"template", cJSON_String},
+    {"rule", cJSON_Object | cJSON_String}, {"sigma", cJSON_String},
+    {"severity", cJSON_String},  {"recipients", cJSON_String | cJSON_Array},
+    {"repeat", cJSON_String},    {"scope", cJSON_String},
+    {"enabled", cJSON_True | cJSON_False},
+};
+
+/* "a,group:b" from a string or an array of strings (owned, or NULL). */
+static char *recipients_text(const cJSON *v)
+{
+    if (!v)
+        return strdup("");
+    if (cJSON_IsString(v))
+        return strdup(v->valuestring);
+    tk_buf_t b = TK_BUF_INIT;
+    const cJSON *it;
+    int rc = 0;
+    cJSON_ArrayForEach(it, v) {
+        if (b.len)
+            rc |= tk_buf_putc(&b, ',');
+        rc |= tk_buf_puts(&b, it->valuestring);
+    }
+    if (rc) {
+        tk_buf_free(&b);
+        return NULL;
+    }
+    return tk_buf_steal(&b);
+}
+
 static int rule_from_body(const cJSON *j, const char *account, const char *id, tk_stored_rule_t *r,
                           char *err)
 {
     memset(r, 0, sizeof *r);
+    int frc = tk_body_check_fields(j, rule_fields, TK_ARRAY_LEN(rule_fields), "rule body", err);
+    if (frc)
+        return frc;
     snprintf(r->account, sizeof r->account, "%s", account);
     const char *jid = id ? id : jstr(j, "id");
     if (!jid)
@@ -100,7 +133,7 @@ static int rule_from_body(const cJSON *j, const char *account, const char *id, t
         r->kind = TK_RULE_JSON;
         r->definition = cJSON_IsString(rule) ? strdup(rule->valuestring) : cJSON_PrintUnformatted(rule);
     }
-    r->recipients = strdup(jstr(j, "recipients") ? jstr(j, "recipients") : "");
+    r->recipients = recipients_text(cJSON_GetObjectItemCaseSensitive(j, "recipients"));
     if (!r->definition || !r->recipients)
         return tk_errf(err, TK_ENOMEM, "out of memory");
     tk_rule_t *cr = NULL;
@@ -341,8 +374,20 @@ static void users_route(tk_req_t *r, const char *account, const char *rest, cons
         if (!rc)
             tk_buf_puts(&b, "{\"deleted\":true}");
     } else if ((!strcmp(me, "POST") && !name[0]) || (!strcmp(me, "PUT") && name[0])) {
+        static const tk_body_field_t user_fields[] = {
+            {"name", cJSON_String},        {"email", cJSON_String},
+            {"webhook_url", cJSON_String}, {"webhook_secret", cJSON_String},
+            {"webhook_shape", cJSON_String},
+        };
+        static const tk_body_field_t group_fields[] = {
+            {"name", cJSON_String}, {"members", cJSON_String | cJSON_Array}};
         const char *nm = name[0] ? name : jstr(body, "name");
-        if (!body || !nm) {
+        if (body && (rc = groups ? tk_body_check_fields(body, group_fields, TK_ARRAY_LEN(group_fields),
+                                                        "group body", err)
+                                 : tk_body_check_fields(body, user_fields, TK_ARRAY_LEN(user_fields),
+                                                        "user body", err))) {
+            /* rc and err set: answered below */
+        } else if (!body || !nm) {
             rc = tk_errf(err, TK_EINVAL, "the body must be a JSON object with \"name\"");
         } else if (groups) {
             const cJSON *mem = cJSON_GetObjectItemCaseSensitive(body, "members");

@@ -16,6 +16,19 @@ J=(-H 'Content-Type: application/json')
 req POST /v1/alert-rules "$A" "${J[@]}" -d '{"id":"brute","template":"consecutive-logon-failures?failures=3","recipients":"ops","repeat":"30m"}' >/dev/null
 eq "POST /v1/alert-rules from a template: 201, kind, severity from the template" "201 template high 1800" \
   "$CODE $(jget "$TMP/body" 'j["kind"]+" "+j["severity"]+" "+str(j["repeat_interval_s"])')"
+# A typo must not store a rule that silently has no recipients (it used to: 201).
+req POST /v1/alert-rules "$A" "${J[@]}" -d '{"id":"typo","template":"consecutive-logon-failures","recipient":"ops"}' >/dev/null
+eq "an unknown field (recipient): 400 naming it and the nearest valid one" "400 1" \
+  "$CODE $(grep -c 'unknown field \\"recipient\\" in the rule body: did you mean \\"recipients\\"' "$TMP/body")"
+req GET /v1/alert-rules/typo "$A" >/dev/null
+eq "  ... and nothing was stored" 404 "$CODE"
+req POST /v1/alert-rules "$A" "${J[@]}" -d '{"id":"typo","template":"consecutive-logon-failures","enabled":"yes"}' >/dev/null
+eq "a field of the wrong type (enabled: \"yes\"): 400" "400 1" "$CODE $(grep -c 'must be true or false' "$TMP/body")"
+req POST /v1/alert-rules "$A" "${J[@]}" -d '{"id":"arr","template":"consecutive-logon-failures","recipients":["ops","group:secops"]}' >/dev/null
+eq "recipients as an array of names: 201, stored as the list" "201 ops,group:secops" "$CODE $(jget "$TMP/body" 'j["recipients"]')"
+req DELETE /v1/alert-rules/arr "$A" >/dev/null
+req POST /v1/users "$A" "${J[@]}" -d '{"name":"typo","emial":"a@b.test"}' >/dev/null
+eq "users: an unknown field (emial): 400 suggesting email" "400 1" "$CODE $(grep -c 'did you mean \\"email\\"' "$TMP/body")"
 req POST /v1/alert-rules "$A" "${J[@]}" -d '{"id":"brute","template":"consecutive-logon-failures"}' >/dev/null
 eq "the same id again: 409" "409 AlreadyExists" "$CODE $(jget "$TMP/body" 'j["Code"]')"
 req POST /v1/alert-rules "$A" "${J[@]}" -d '{"id":"x","rule":{"id":"x","match":{"field":"eventName","op":"equal","value":"A"}}}' >/dev/null
