@@ -77,6 +77,10 @@ int tk_alert_group_put(tk_meta_t *m, const char *account, const char *name, cons
                        char *err);
 int tk_alert_group_delete(tk_meta_t *m, const char *account, const char *name, char *err);
 /* Calls cb(name, members "a,b") for each group of the account. */
+/* Every name of a rule's recipients list ("alice,group:secops") is a user or
+ * a group of account: 0, or TK_EINVAL naming the first that is not and how
+ * to create it. (Group members are checked by tk_alert_group_put.) */
+int tk_alert_recipients_check(tk_meta_t *m, const char *account, const char *recipients, char *err);
 int tk_alert_group_list(tk_meta_t *m, const char *account,
                         void (*cb)(void *ud, const char *name, const char *members), void *ud,
                         char *err);

@@ -472,13 +472,92 @@ int tk_alert_user_get(tk_meta_t *m, const char *account, const char *name, tk_al
     return rc ? tk_errf(err, rc, "no user %s in account %s", name, account) : 0;
 }
 
+static int check_names(tk_meta_t *m, const char *account, const char *list, int groups_ok,
+                       const char *what, char *err);
+
 int tk_alert_group_put(tk_meta_t *m, const char *account, const char *name, const char *members,
                        char *err)
 {
     if (!valid_name(name, 128))
         return tk_errf(err, TK_EINVAL, "group name '%.64s' must be 1-127 of [A-Za-z0-9._@-]", name);
+    /* A member that is no user would make the group silently reach fewer people. */
+    int rc = check_names(m, account, members, 0, "members", err);
+    if (rc)
+        return rc;
     return exec(m, NULL, err, "INSERT OR REPLACE INTO alert_groups VALUES(?,?,?)", "sss", account,
                 name, members ? members : "");
+}
+
+typedef struct names_ctx {
+    char **v;
+    size_t n;
+} names_ctx_t;
+
+static void collect_group(void *ud, const char *name, const char *members)
+{
+    (void)members;
+    names_ctx_t *c = ud;
+    char **nv = realloc(c->v, (c->n + 1) * sizeof *nv);
+    if (!nv)
+        return;
+    c->v = nv;
+    if ((nv[c->n] = strdup(name)))
+        c->n++;
+}
+
+/* Each comma-separated name of list: a user (or with groups_ok, a
+ * "group:NAME") of account. */
+static int check_names(tk_meta_t *m, const char *account, const char *list, int groups_ok,
+                       const char *what, char *err)
+{
+    tk_alert_user_t *users = NULL;
+    size_t nu = 0;
+    names_ctx_t g = {NULL, 0};
+    int rc = tk_alert_user_list(m, account, &users, &nu, err);
+    if (!rc && groups_ok)
+        rc = tk_alert_group_list(m, account, collect_group, &g, err);
+    char *dup = rc ? NULL : strdup(list ? list : "");
+    if (!rc && !dup)
+        rc = tk_errf(err, TK_ENOMEM, "out of memory");
+    char *save = NULL;
+    for (char *t = dup ? strtok_r(dup, ",", &save) : NULL; !rc && t; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        size_t tl = strlen(t);
+        while (tl && t[tl - 1] == ' ')
+            t[--tl] = 0;
+        if (!*t)
+            continue;
+        int found = 0;
+        if (groups_ok && !strncmp(t, "group:", 6)) {
+            for (size_t i = 0; i < g.n && !found; i++)
+                found = !strcmp(g.v[i], t + 6);
+            if (!found)
+                rc = tk_errf(err, TK_EINVAL,
+                             "%s: there is no group '%.64s' in account %s: create it first "
+                             "(POST /v1/user-groups, trailkeep rules group NAME --members ...)",
+                             what, t + 6, account);
+            continue;
+        }
+        for (size_t i = 0; i < nu && !found; i++)
+            found = !strcmp(users[i].name, t);
+        if (!found)
+            rc = tk_errf(err, TK_EINVAL,
+                         "%s: there is no user '%.64s' in account %s: create it first (POST "
+                         "/v1/users, trailkeep rules user NAME --email ...)%s",
+                         what, t, account, groups_ok ? ", or write group:NAME for a group" : "");
+    }
+    free(dup);
+    free(users);
+    for (size_t i = 0; i < g.n; i++)
+        free(g.v[i]);
+    free(g.v);
+    return rc;
+}
+
+int tk_alert_recipients_check(tk_meta_t *m, const char *account, const char *recipients, char *err)
+{
+    return check_names(m, account, recipients, 1, "recipients", err);
 }
 
 int tk_alert_group_delete(tk_meta_t *m, const char *account, const char *name, char *err)

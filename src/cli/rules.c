@@ -710,7 +710,9 @@ static int cmd_create(int argc, char **argv)
     tk_meta_t *m = rc ? NULL : open_meta(&o);
     if (!rc && !m)
         rc = TK_EIO;
-    else if (!rc)
+    if (!rc)
+        rc = tk_alert_recipients_check(m, r.account, r.recipients, err);
+    if (!rc)
         rc = tk_alert_rule_create(m, &r, err);
     if (rc && err[0])
         fprintf(stderr, "trailkeep rules create: %s\n", err);

@@ -192,6 +192,8 @@ static void rules_route(tk_req_t *r, const char *account, const char *rest, cons
         tk_stored_rule_t sr = {0}; /* zeroed: freed also when rule_from_body fails early */
         rc = rule_from_body(body, account, id[0] ? id : NULL, &sr, err);
         if (!rc)
+            rc = tk_alert_recipients_check(m, account, sr.recipients, err);
+        if (!rc)
             rc = id[0] ? tk_alert_rule_update(m, &sr, err) : tk_alert_rule_create(m, &sr, err);
         if (!rc) {
             tk_stored_rule_t got = {0}; /* untouched when the get fails, freed below */

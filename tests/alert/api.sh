@@ -14,6 +14,14 @@ A="$KEY_ID:$KEY_SECRET"
 J=(-H 'Content-Type: application/json')
 
 req POST /v1/alert-rules "$A" "${J[@]}" -d '{"id":"brute","template":"consecutive-logon-failures?failures=3","recipients":"ops","repeat":"30m"}' >/dev/null
+eq "a rule whose recipient does not exist: 400 naming it and how to create it" "400 1" \
+  "$CODE $(grep -c "there is no user 'ops' in account" "$TMP/body")"
+req POST /v1/users "$A" "${J[@]}" -d '{"name":"ops","email":"ops@example.test"}' >/dev/null
+req POST /v1/alert-rules "$A" "${J[@]}" -d '{"id":"brute","template":"consecutive-logon-failures?failures=3","recipients":"group:nosuch"}' >/dev/null
+eq "a rule naming a group that does not exist: 400" "400 1" "$CODE $(grep -c "there is no group 'nosuch'" "$TMP/body")"
+req POST /v1/user-groups "$A" "${J[@]}" -d '{"name":"g1","members":["ops","nobody"]}' >/dev/null
+eq "a group with a member that is no user: 400 naming it" "400 1" "$CODE $(grep -c "there is no user 'nobody'" "$TMP/body")"
+req POST /v1/alert-rules "$A" "${J[@]}" -d '{"id":"brute","template":"consecutive-logon-failures?failures=3","recipients":"ops","repeat":"30m"}' >/dev/null
 eq "POST /v1/alert-rules from a template: 201, kind, severity from the template" "201 template high 1800" \
   "$CODE $(jget "$TMP/body" 'j["kind"]+" "+j["severity"]+" "+str(j["repeat_interval_s"])')"
 # A typo must not store a rule that silently has no recipients (it used to: 201).
@@ -24,8 +32,9 @@ req GET /v1/alert-rules/typo "$A" >/dev/null
 eq "  ... and nothing was stored" 404 "$CODE"
 req POST /v1/alert-rules "$A" "${J[@]}" -d '{"id":"typo","template":"consecutive-logon-failures","enabled":"yes"}' >/dev/null
 eq "a field of the wrong type (enabled: \"yes\"): 400" "400 1" "$CODE $(grep -c 'must be true or false' "$TMP/body")"
-req POST /v1/alert-rules "$A" "${J[@]}" -d '{"id":"arr","template":"consecutive-logon-failures","recipients":["ops","group:secops"]}' >/dev/null
-eq "recipients as an array of names: 201, stored as the list" "201 ops,group:secops" "$CODE $(jget "$TMP/body" 'j["recipients"]')"
+req POST /v1/user-groups "$A" "${J[@]}" -d '{"name":"oncall","members":["ops"]}' >/dev/null
+req POST /v1/alert-rules "$A" "${J[@]}" -d '{"id":"arr","template":"consecutive-logon-failures","recipients":["ops","group:oncall"]}' >/dev/null
+eq "recipients as an array of names: 201, stored as the list" "201 ops,group:oncall" "$CODE $(jget "$TMP/body" 'j["recipients"]')"
 req DELETE /v1/alert-rules/arr "$A" >/dev/null
 req POST /v1/users "$A" "${J[@]}" -d '{"name":"typo","emial":"a@b.test"}' >/dev/null
 eq "users: an unknown field (emial): 400 suggesting email" "400 1" "$CODE $(grep -c 'did you mean \\"email\\"' "$TMP/body")"
@@ -75,9 +84,10 @@ req GET /v1/users/inj "$A" >/dev/null
 eq "  ... and no such user was stored" 404 "$CODE"
 req POST /v1/users "$A" "${J[@]}" -d '{"name":"bad","webhook_shape":"teams"}' >/dev/null
 eq "an unknown webhook shape: 400" 400 "$CODE"
+req POST /v1/users "$A" "${J[@]}" -d '{"name":"alice","email":"alice@example.test"}' >/dev/null
 req POST /v1/user-groups "$A" "${J[@]}" -d '{"name":"secops","members":["ops","alice"]}' >/dev/null
 req GET /v1/user-groups "$A" >/dev/null
-eq "groups: members kept" "200 ops,alice" "$CODE $(jget "$TMP/body" 'j["groups"][0]["members"]')"
+eq "groups: members kept" "200 ops,alice" "$CODE $(jget "$TMP/body" '[g for g in j["groups"] if g["name"]=="secops"][0]["members"]')"
 
 mkkey "$D" $ACC reader
 R="$KEY_ID:$KEY_SECRET"
