@@ -174,7 +174,8 @@ int tk_cmd_purge(int argc, char **argv)
             goto done;
         }
     }
-    tk_store_opts_t so = {.dir = dir};
+    /* A dry run only reads: read-only, no lock, so it runs beside serve. */
+    tk_store_opts_t so = {.dir = dir, .read_only = dry};
     tk_store_t *s = NULL;
     int rc = tk_store_open(&so, &s, err);
     if (rc) {
