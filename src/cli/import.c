@@ -49,6 +49,8 @@ static void usage(FILE *f)
 "  --format F         auto | actiontrail | cloudtrail | jsonl (default: auto, sniffed\n"
 "                     per file)\n"
 "  --batch N          events per store append, one fsync each (default: %d)\n"
+"  --max-future-skew SECS  reject events timed later than now + SECS as\n"
+"                     EventTimeInFuture (default 86400 = 1 day; 0 = accept any)\n"
 "  --rejects FILE     write every rejected event as JSON Lines to FILE\n"
 "                     ({\"file\",\"line\",\"index\",\"code\",\"field\",\"message\"})\n"
 "  --dry-run, -n      parse and report only: nothing is stored, the state is not used\n"
@@ -625,6 +627,7 @@ int tk_cmd_import(int argc, char **argv)
     memset(&im, 0, sizeof im);
     im.dir = tk_cli_default_data();
     im.batch = DEFAULT_BATCH;
+    im.popts.max_future_ms = 86400000; /* a day: clocks drift, years are not typos */
     const char *rejects_path = NULL, *output = "text", *v;
     int quiet = 0, npaths = 0, r;
     char **paths = calloc((size_t)argc + 1, sizeof *paths);
@@ -650,6 +653,15 @@ int tk_cmd_import(int argc, char **argv)
                                 "cloudtrail or jsonl\n", v);
                 goto usage_err;
             }
+        } else if ((r = tk_cli_opt(argc, argv, &i, "import", "--max-future-skew", &v))) {
+            long n;
+            if (r < 0) goto usage_err;
+            if (tk_cli_parse_long(v, 0, 366L * 86400, &n)) {
+                fprintf(stderr, "trailkeep import: --max-future-skew '%s' must be seconds from 0 to "
+                                "31622400\n", v);
+                goto usage_err;
+            }
+            im.popts.max_future_ms = (int64_t)n * 1000;
         } else if ((r = tk_cli_opt(argc, argv, &i, "import", "--batch", &v))) {
             long n;
             if (r < 0) goto usage_err;

@@ -44,6 +44,7 @@ typedef struct serve_cfg {
     long insight_tick;
     long alert_retry_max;
     long max_body, max_decompressed, max_events, purge_hour, retention_days, threads;
+    long max_future_skew;
     long max_request_memory;
     long max_inflight, max_page, seal_interval, max_connections;
     long max_connections_per_ip, workers, header_timeout, body_timeout, body_idle_timeout;
@@ -70,6 +71,8 @@ static void usage(FILE *f)
           "  --max-body BYTES       largest request body as sent (default 16777216 = 16 MiB)\n"
           "  --max-decompressed BYTES  largest gzip-decompressed body (default 67108864 = 64 MiB)\n"
           "  --max-events N         events per ingest request; parsing stops there (default 10000)\n"
+          "  --max-future-skew SECS  reject events timed later than now + SECS\n"
+          "                         (EventTimeInFuture; default 86400 = 1 day, 0 = accept any)\n"
           "  --max-request-memory BYTES  memory for bodies, decompression and parsing of all\n"
           "                         requests in flight; past it 503 + Retry-After (default 1073741824)\n"
           "  --purge-hour H         UTC hour of the daily retention purge, 0-23 (default 3)\n"
@@ -240,6 +243,8 @@ static int cfg_set(serve_cfg_t *c, const char *key, const char *v, char *err)
         return set_long(&c->max_decompressed, key, v, 1024, 1L << 36, err);
     if (!strcmp(key, "max-events"))
         return set_long(&c->max_events, key, v, 1, 10000000, err);
+    if (!strcmp(key, "max-future-skew"))
+        return set_long(&c->max_future_skew, key, v, 0, 366L * 86400, err);
     if (!strcmp(key, "max-request-memory"))
         return set_long(&c->max_request_memory, key, v, 1L << 20, 1L << 40, err);
     if (!strcmp(key, "purge-hour"))
@@ -670,6 +675,7 @@ int tk_cmd_serve(int argc, char **argv)
     c.max_body = 16L << 20;
     c.max_decompressed = 64L << 20;
     c.max_events = 10000;
+    c.max_future_skew = 86400;
     c.max_request_memory = 1L << 30;
     c.purge_hour = 3;
     c.retention_days = 90;
@@ -796,6 +802,7 @@ int tk_cmd_serve(int argc, char **argv)
         .max_body = (size_t)c.max_body,
         .max_decompressed = (size_t)c.max_decompressed,
         .max_events = (size_t)c.max_events,
+        .max_future_ms = (int64_t)c.max_future_skew * 1000,
         .max_request_memory = (size_t)c.max_request_memory,
         .threads = (int)c.threads,
         .max_connections = (unsigned)c.max_connections,

@@ -444,6 +444,17 @@ int tk_at_event(tk_pctx_t *c, const char *p, size_t len, tk_jv_t root, tk_jmembe
                       (int)(s[F_EVENTTIME].n > 64 ? 64 : s[F_EVENTTIME].n), s[F_EVENTTIME].p);
         return 0;
     }
+    if (o && o->max_future_ms > 0) {
+        int64_t now = o->now_ms ? o->now_ms : tk_now_ms();
+        if (tms > now + o->max_future_ms) {
+            tk_reject_add(c, idx, line, TK_REJ_FUTURE, "eventTime",
+                          "eventTime '%.*s' is %.1f days in the future (more than the %.0f h "
+                          "allowed): fix the sender's clock or the time",
+                          (int)(s[F_EVENTTIME].n > 64 ? 64 : s[F_EVENTTIME].n), s[F_EVENTTIME].p,
+                          (double)(tms - now) / 86400000.0, (double)o->max_future_ms / 3600000.0);
+            return 0;
+        }
+    }
     if ((present & (1u << F_EVENTID)) && s[F_EVENTID].n > TK_EVENT_ID_MAX) {
         tk_reject_add(c, idx, line, TK_REJ_FIELD_TOO_LONG, "eventId",
                       "eventId is %u bytes, over the %d-byte limit: use a shorter unique id",

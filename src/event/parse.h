@@ -30,6 +30,7 @@ typedef enum tk_format {
 #define TK_REJ_FIELD_TOO_LONG "FieldTooLong"     /* eventId over 1,024 bytes */
 #define TK_REJ_DUPLICATE      "DuplicateField"   /* a field trailkeep reads, given twice */
 #define TK_REJ_TOO_MANY       "TooManyEvents"    /* (request-level) past max_events */
+#define TK_REJ_FUTURE         "EventTimeInFuture" /* later than now + max_future_ms */
 
 typedef struct tk_reject {
     size_t index;       /* position of the event in the input (0-based, across the batch) */
@@ -64,6 +65,12 @@ typedef struct tk_parse_opts {
      * ends as soon as one more value starts, and tk_event_parse returns
      * TK_ETOOBIG, so a huge batch costs no more than the limit. */
     size_t max_events;
+    /* When > 0, an event whose eventTime is later than now + this is a
+     * reject (EventTimeInFuture): a sender with a wrong clock, or a typo in
+     * the year, must not be stored where no window looks. now_ms 0 = the
+     * wall clock at parse time. */
+    int64_t max_future_ms;
+    int64_t now_ms;
 } tk_parse_opts_t;
 
 /* An arena of parsed events and rejects. Events stay valid until the batch is

@@ -212,7 +212,8 @@ void tk_route_events(tk_req_t *r)
                           .source_name = "request body",
                           .borrow_input = 1,
                           .max_decompressed = s->o.max_decompressed,
-                          .max_events = s->o.max_events};
+                          .max_events = s->o.max_events,
+                          .max_future_ms = s->o.max_future_ms};
     rc = tk_event_parse(b, data, dlen, &po, err);
     if (rc) {
         if (owned)

@@ -25,6 +25,7 @@ typedef struct tk_http_opts {
     size_t max_body;             /* request body bytes as received; 0 = 16 MiB */
     size_t max_decompressed;     /* gzip output cap (bombs); 0 = 64 MiB */
     size_t max_events;           /* events per ingest request; 0 = 10,000 */
+    int64_t max_future_ms;       /* eventTime past now + this is rejected; 0 = no check */
     /* Memory for request bodies, their decompression and parsing, summed
      * over every request in flight; past it a request gets 503 +
      * Retry-After before the work. 0 = 1 GiB. */

@@ -175,4 +175,19 @@ $BIN import --data $TMP/data4 --quiet $TMP/nothing 2>$TMP/n.err; rc=$?
 eq "a folder with no event file: exit 1, says so" "1 1" "$rc $(grep -c 'no events found in .*nothing: no event file there' $TMP/n.err)"
 $BIN import --data $TMP/data4 --quiet $TMP/empty.jsonl 2>$TMP/n.err; rc=$?
 eq "an empty file: exit 1, says the file holds no event" "1 1" "$rc $(grep -c 'hold no event' $TMP/n.err)"
+# An eventTime past now + --max-future-skew (default a day) is a reject with
+# its own code; 0 accepts any time (both were stored silently before).
+$PY - >$TMP/future.jsonl <<'PYEOF'
+import json, time
+now = int(time.time())
+for i, t in enumerate([now - 60, now + 3600, now + 3 * 86400, 4070908800]):  # 4070908800 = 2099-01-01
+    print(json.dumps({"eventId": "fut-%d" % i, "eventName": "X", "recipientAccountId": "5555000055550000",
+                      "eventTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))}))
+PYEOF
+out=$($BIN import --data $TMP/data5 $TMP/future.jsonl 2>&1); rc=$?
+eq "future events: 2 stored (now, +1 h), 2 rejected (+3 days, 2099), exit 1" "1 1" \
+  "$rc $(grep -c '2 accepted, 0 duplicates, 2 rejected' <<<"$out")"
+check "  ... as EventTimeInFuture, saying how far" grep -q 'future.jsonl:4 EventTimeInFuture.*days in the future' <<<"$out"
+out=$($BIN import --data $TMP/data6 --max-future-skew 0 $TMP/future.jsonl 2>&1); rc=$?
+eq "--max-future-skew 0: all 4 stored" "0 1" "$rc $(grep -c '4 accepted' <<<"$out")"
 tk_done
