@@ -175,7 +175,22 @@ static uint32_t type_from_arn(const char *p, uint32_t n, char out[96])
     uint32_t o = 0;
     memcpy(out, "AWS::", 5);
     o = 5;
-    for (uint32_t i = 0; i < fl[2]; i++) {
+    static const struct {
+        const char *arn, *aws;
+    } k_services[] = {
+        {"cloudtrail", "CloudTrail"}, {"dynamodb", "DynamoDB"}, {"secretsmanager", "SecretsManager"},
+        {"cloudwatch", "CloudWatch"}, {"cloudformation", "CloudFormation"}, {"guardduty", "GuardDuty"},
+        {"elasticloadbalancing", "ElasticLoadBalancingV2"}, {"autoscaling", "AutoScaling"},
+        {"apigateway", "ApiGateway"}, {"codebuild", "CodeBuild"}, {"route53", "Route53"},
+        {"securityhub", "SecurityHub"}, {"stepfunctions", "StepFunctions"}, {"ssm", "SSM"},
+    };
+    const char *svc = NULL;
+    for (size_t i = 0; i < sizeof k_services / sizeof k_services[0] && !svc; i++)
+        if (tk_str_is(f[2], fl[2], k_services[i].arn))
+            svc = k_services[i].aws;
+    for (uint32_t i = 0; svc && svc[i]; i++)
+        out[o++] = svc[i];
+    for (uint32_t i = 0; !svc && i < fl[2]; i++) {
         char ch = f[2][i];
         if (fl[2] <= 3 || i == 0)
             ch = (char)(ch >= 'a' && ch <= 'z' ? ch - 'a' + 'A' : ch);
@@ -183,10 +198,18 @@ static uint32_t type_from_arn(const char *p, uint32_t n, char out[96])
     }
     out[o++] = ':';
     out[o++] = ':';
+    /* "managed-instance-inventory" -> "ManagedInstanceInventory", as AWS
+     * names resource types (AWS::SSM::ManagedInstanceInventory). */
+    int up = 1;
     for (uint32_t i = 0; i < j; i++) {
         char ch = res[i];
-        if (i == 0 && ch >= 'a' && ch <= 'z')
+        if (ch == '-' || ch == '_') {
+            up = 1;
+            continue;
+        }
+        if (up && ch >= 'a' && ch <= 'z')
             ch = (char)(ch - 'a' + 'A');
+        up = 0;
         out[o++] = ch;
     }
     return o;
@@ -321,15 +344,21 @@ static int map_identity(tk_pctx_t *c, size_t idx, uint64_t line, tk_jv_t ui, con
         tk_rawset_free(&r);
         return 1;
     }
-    put(o, ",\"userIdentity\":{\"type\":");
+    /* A record without userIdentity.type keeps it absent: an empty string
+     * would be a value CloudTrail never wrote. */
+    put(o, ",\"userIdentity\":{");
+    size_t body_at = o->len;
     const char *mapped = NULL;
     for (size_t i = 0; i < TK_ARRAY_LEN(k_types) && type.n; i++)
         if (tk_str_is(type.p, type.n, k_types[i].ct))
             mapped = k_types[i].at;
-    if (mapped)
-        tk_buf_put_json_str(o, mapped, strlen(mapped));
-    else
-        tk_buf_put_json_str(o, type.p ? type.p : "", type.n);
+    if (mapped || type.p) {
+        put(o, "\"type\":");
+        if (mapped)
+            tk_buf_put_json_str(o, mapped, strlen(mapped));
+        else
+            tk_buf_put_json_str(o, type.p, type.n);
+    }
     copy_raw(o, &r, "principalId", "principalId");
     copy_raw(o, &r, "accountId", "accountId");
     if (user.n) {
@@ -365,6 +394,11 @@ static int map_identity(tk_pctx_t *c, size_t idx, uint64_t line, tk_jv_t ui, con
     copy_raw(o, &r, "identityProvider", "identityProvider");
     copy_raw(o, &r, "sessionContext", "sessionContext");
     copy_raw(o, &r, "onBehalfOf", "onBehalfOf");
+    if (!mapped && !type.p && o->len > body_at && o->p[body_at] == ',') {
+        /* no type: the first member written starts with its comma */
+        memmove(o->p + body_at, o->p + body_at + 1, o->len - body_at - 1);
+        o->len--;
+    }
     tk_buf_putc(o, '}');
     tk_rawset_free(&r);
     return 0;

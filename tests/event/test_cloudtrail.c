@@ -184,6 +184,35 @@ static void test_stratus_assume_role_record_maps_to_canonical(void **st)
     free(data);
 }
 
+/* No userIdentity.type stays absent (was ""); a resource type derived from
+ * an ARN is named as AWS names it (was "AWS::SSM::Managed-instance-inventory"). */
+static void test_untyped_identity_and_arn_resource_types(void **st)
+{
+    (void)st;
+    const char *rec =
+        "{\"Records\":[{\"eventVersion\":\"1.08\",\"eventTime\":\"2024-10-17T20:10:00Z\",\"eventID\":\"u1\","
+        "\"eventSource\":\"ssm.amazonaws.com\",\"eventName\":\"PutInventory\",\"awsRegion\":\"us-east-1\","
+        "\"eventType\":\"AwsApiCall\",\"recipientAccountId\":\"494659789341\","
+        "\"userIdentity\":{\"accountId\":\"494659789341\",\"invokedBy\":\"ssm.amazonaws.com\"},"
+        "\"resources\":[{\"ARN\":\"arn:aws:ssm:us-east-1:494659789341:managed-instance-inventory/i-1\"},"
+        "{\"ARN\":\"arn:aws:cloudtrail:us-east-1:494659789341:trail/main\"}]}]}";
+    tk_batch_t *b = tk_batch_create();
+    char err[TK_ERRLEN];
+    assert_int_equal(tk_event_parse(b, rec, strlen(rec), NULL, err), 0);
+    assert_int_equal(tk_batch_count(b), 1);
+    const tk_event_t *e = &tk_batch_events(b)[0];
+    cJSON *j = cJSON_ParseWithLength(e->json.p, e->json.len);
+    assert_non_null(j);
+    cJSON *ui = cJSON_GetObjectItemCaseSensitive(j, "userIdentity");
+    assert_non_null(ui);
+    assert_null(cJSON_GetObjectItemCaseSensitive(ui, "type"));
+    assert_string_equal(jstr(j, "userIdentity.accountId"), "494659789341");
+    cJSON_Delete(j);
+    assert_true(has_term(e, TK_ATTR_RESOURCETYPE, "AWS::SSM::ManagedInstanceInventory"));
+    assert_true(has_term(e, TK_ATTR_RESOURCETYPE, "AWS::CloudTrail::Trail"));
+    tk_batch_destroy(b);
+}
+
 static void test_assumed_role_and_untyped_resources(void **st)
 {
     (void)st;
@@ -409,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_every_stratus_file_imports_with_zero_rejects),
         cmocka_unit_test(test_stratus_assume_role_record_maps_to_canonical),
         cmocka_unit_test(test_assumed_role_and_untyped_resources),
+        cmocka_unit_test(test_untyped_identity_and_arn_resource_types),
         cmocka_unit_test(test_original_record_kept_byte_for_byte),
         cmocka_unit_test(test_jsonl_mixes_actiontrail_and_cloudtrail_lines),
         cmocka_unit_test(test_concatenated_cloudtrail_files_and_arrays_all_read),
