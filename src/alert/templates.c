@@ -293,11 +293,15 @@ static char *b_mfa_off(const char *const *v, char *err)
     tk_buf_t b = TK_BUF_INIT;
     int rc = 0;
     head(&b, "mfa-deactivated", "high", &rc);
-    rc |= tk_buf_puts(&b, "{\"field\":\"eventName\",\"values\":[\"UnbindMFADevice\",\"DeleteVirtualMFADevice\",\"DeactivateMFADevice\"]}}");
+    rc |= tk_buf_puts(&b, "{\"all\":[{\"field\":\"eventName\",\"values\":[\"UnbindMFADevice\",\"DeleteVirtualMFADevice\",\"DeactivateMFADevice\"]},"
+                          SUCCEEDED "]}}");
     return finish(&b, rc, err);
 }
 
-/* ---- trail, network, storage ---- */
+/* ---- trail, network, storage ----
+ * Change templates fire on calls that succeeded: a StopLogging that failed
+ * with TrailNotFoundException changed no trail. Failed attempts are their
+ * own signal (unauthorized-api-calls, api-errors). */
 
 static char *b_trail(const char *const *v, char *err)
 {
@@ -305,7 +309,8 @@ static char *b_trail(const char *const *v, char *err)
     tk_buf_t b = TK_BUF_INIT;
     int rc = 0;
     head(&b, "trail-changed", "critical", &rc);
-    rc |= tk_buf_puts(&b, "{\"field\":\"eventName\",\"values\":[\"StopLogging\",\"DeleteTrail\",\"UpdateTrail\",\"PutEventSelectors\"]}}");
+    rc |= tk_buf_puts(&b, "{\"all\":[{\"field\":\"eventName\",\"values\":[\"StopLogging\",\"DeleteTrail\",\"UpdateTrail\",\"PutEventSelectors\"]},"
+                          SUCCEEDED "]}}");
     return finish(&b, rc, err);
 }
 
@@ -323,7 +328,7 @@ static char *b_world(const char *const *v, char *err)
                           "{\"field\":\"requestParameters.cidrIp\",\"value\":\"0.0.0.0/0\"},"
                           "{\"field\":\"requestParameters.ipPermissions.items.ipRanges.items.cidrIp\",\"value\":\"0.0.0.0/0\"},"
                           "{\"field\":\"requestParameters.ipPermissions.items.ipv6Ranges.items.cidrIpv6\",\"value\":\"::/0\"}"
-                          "]}]}}");
+                          "]}," SUCCEEDED "]}}");
     return finish(&b, rc, err);
 }
 
@@ -333,10 +338,10 @@ static char *b_vpc(const char *const *v, char *err)
     tk_buf_t b = TK_BUF_INIT;
     int rc = 0;
     head(&b, "vpc-route-or-flowlog-changed", "medium", &rc);
-    rc |= tk_buf_puts(&b, "{\"field\":\"eventName\",\"values\":[\"CreateRouteEntry\",\"DeleteRouteEntry\",\"ModifyRouteEntry\","
+    rc |= tk_buf_puts(&b, "{\"all\":[{\"field\":\"eventName\",\"values\":[\"CreateRouteEntry\",\"DeleteRouteEntry\",\"ModifyRouteEntry\","
                           "\"CreateRouteTable\",\"DeleteRouteTable\",\"AssociateRouteTable\",\"UnassociateRouteTable\","
                           "\"DeleteFlowLog\",\"DeactiveFlowLog\",\"ModifyFlowLogAttribute\",\"CreateRoute\",\"DeleteRoute\",\"ReplaceRoute\","
-                          "\"ReplaceRouteTableAssociation\",\"DisassociateRouteTable\",\"DeleteFlowLogs\"]}}");
+                          "\"ReplaceRouteTableAssociation\",\"DisassociateRouteTable\",\"DeleteFlowLogs\"]}," SUCCEEDED "]}}");
     return finish(&b, rc, err);
 }
 
@@ -354,7 +359,7 @@ static char *b_oss(const char *const *v, char *err)
                           "{\"field\":\"requestParameters.Policy\",\"op\":\"regex\",\"value\":\"\\\"Principal\\\"\\\\s*:\\\\s*(\\\\[\\\\s*)?(\\\\{\\\\s*\\\"AWS\\\"\\\\s*:\\\\s*)?\\\"\\\\*\\\"\"},"
                           "{\"field\":\"requestParameters.bucketPolicy.Statement.Principal\",\"value\":\"*\"},"
                           "{\"field\":\"requestParameters.bucketPolicy.Statement.Principal.AWS\",\"value\":\"*\"}"
-                          "]}]}}");
+                          "]}," SUCCEEDED "]}}");
     return finish(&b, rc, err);
 }
 
@@ -417,9 +422,9 @@ static char *b_sensitive(const char *const *v, char *err)
         return NULL;
     }
     head(&b, "sensitive-api", "medium", &rc);
-    rc |= tk_buf_puts(&b, "{\"field\":\"eventName\",\"values\":");
+    rc |= tk_buf_puts(&b, "{\"all\":[{\"field\":\"eventName\",\"values\":");
     rc |= put_list(&b, v[0]);
-    rc |= tk_buf_puts(&b, "}}");
+    rc |= tk_buf_puts(&b, "}," SUCCEEDED "]}}");
     return finish(&b, rc, err);
 }
 

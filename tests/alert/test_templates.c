@@ -341,6 +341,22 @@ static void test_mfa_trail_vpc_and_sensitive_api_lists(void **s)
     assert_int_equal(run1("sensitive-api", "{\"eventName\":\"DescribeTrails\"}"), 0);
     assert_int_equal(run1("sensitive-api?apis=GetSecretValue,%20DeleteBucket", "{\"eventName\":\"DeleteBucket\"}"), 1);
     assert_int_equal(run1("sensitive-api?apis=GetSecretValue", "{\"eventName\":\"DeleteTrail\"}"), 0);
+    /* A failed change changed nothing: the change templates skip it (a
+     * StopLogging failing with TrailNotFoundException used to fire). */
+    const char *failed[][2] = {
+        {"trail-changed", "{\"eventName\":\"StopLogging\",\"errorCode\":\"TrailNotFoundException\"}"},
+        {"mfa-deactivated", "{\"eventName\":\"UnbindMFADevice\",\"errorCode\":\"NoPermission\"}"},
+        {"vpc-route-or-flowlog-changed", "{\"eventName\":\"DeleteFlowLogs\",\"errorCode\":\"AccessDenied\"}"},
+        {"sensitive-api", "{\"eventName\":\"DeleteTrail\",\"errorCode\":\"AccessDenied\"}"},
+        {"ram-policy-changed", "{\"eventName\":\"AttachPolicyToUser\",\"errorCode\":\"NoPermission\"}"},
+        {"oss-bucket-public", "{\"eventName\":\"PutBucketAcl\",\"errorCode\":\"AccessDenied\","
+                              "\"requestParameters\":{\"x-oss-acl\":\"public-read\"}}"},
+        {"network-open-to-world", "{\"eventName\":\"AuthorizeSecurityGroup\",\"errorCode\":\"Forbidden\","
+                                  "\"requestParameters\":{\"SourceCidrIp\":\"0.0.0.0/0\"}}"},
+    };
+    for (size_t i = 0; i < sizeof failed / sizeof *failed; i++)
+        if (run1(failed[i][0], failed[i][1]) != 0)
+            fail_msg("%s fired on a failed call", failed[i][0]);
 }
 
 static void test_network_open_to_world_v4_v6_rds_and_aws(void **s)
