@@ -10,6 +10,7 @@
 #include "base/fs.h"
 #include "base/tk.h"
 #include "base/tktime.h"
+#include "query/csv.h"
 #include "query/lookup.h"
 #include "store/store.h"
 
@@ -70,7 +71,9 @@ static void usage(FILE *f)
 "                          attributes and direction (times may be omitted: the token keeps them)\n"
 "  --all                   fetch every page\n"
 "  --count                 print only the number of matching events\n"
-"  --output F              table | json | jsonl (default: table)\n"
+"  --output F              table | json | jsonl | csv (default: table)\n"
+"  --columns LIST          with --output csv: dotted field paths, comma-separated\n"
+"                          (default " TK_CSV_DEFAULT_COLUMNS ")\n"
 "                          table: time, user, event name, source IP, result (error code or ok),\n"
 "                          resource; json: {\"StartTime\",\"EndTime\",\"Events\":[...],\"NextToken\"}\n"
 "                          as the API returns it; jsonl: one stored event per line\n"
@@ -133,6 +136,7 @@ static void table_row(tk_table_t *t, const tk_stored_event_t *e)
 
 typedef struct lookup_cli {
     const char *output;
+    tk_csv_cols_t cols; /* --output csv */
     int all, count_only;
     tk_table_t table;
     size_t printed;
@@ -140,7 +144,15 @@ typedef struct lookup_cli {
 
 static void print_page(lookup_cli_t *c, const tk_lookup_page_t *pg, int first, int last)
 {
-    if (!strcmp(c->output, "jsonl")) {
+    if (!strcmp(c->output, "csv")) {
+        tk_buf_t b = TK_BUF_INIT;
+        if (first)
+            tk_csv_header(&c->cols, &b);
+        for (size_t i = 0; i < pg->count; i++)
+            tk_csv_row(&c->cols, pg->events[i].json.p, pg->events[i].json.len, &b);
+        fwrite(b.p ? b.p : "", 1, b.len, stdout);
+        tk_buf_free(&b);
+    } else if (!strcmp(c->output, "jsonl")) {
         for (size_t i = 0; i < pg->count; i++) {
             fwrite(pg->events[i].json.p, 1, pg->events[i].json.len, stdout);
             fputc('\n', stdout);
@@ -226,6 +238,7 @@ int tk_cmd_lookup(int argc, char **argv)
     const char *dir = tk_cli_default_data(), *account = NULL, *start = NULL, *end = NULL;
     const char *max = NULL, *token = NULL, *v;
     lookup_cli_t c = {.output = "table"};
+    const char *columns = NULL;
     tk_lookup_params_t p = {0};
     char attrbuf[8][256];
     int forward = 0, nattr = 0, r;
@@ -287,11 +300,14 @@ int tk_cmd_lookup(int argc, char **argv)
             token = v;
         } else if ((r = tk_cli_opt(argc, argv, &i, "lookup", "--output", &v))) {
             if (r < 0) return 2;
-            if (strcmp(v, "table") && strcmp(v, "json") && strcmp(v, "jsonl")) {
-                fprintf(stderr, "trailkeep lookup: --output '%s' must be table, json or jsonl\n", v);
+            if (strcmp(v, "table") && strcmp(v, "json") && strcmp(v, "jsonl") && strcmp(v, "csv")) {
+                fprintf(stderr, "trailkeep lookup: --output '%s' must be table, json, jsonl or csv\n", v);
                 return 2;
             }
             c.output = v;
+        } else if ((r = tk_cli_opt(argc, argv, &i, "lookup", "--columns", &v))) {
+            if (r < 0) return 2;
+            columns = v;
         } else if (!strcmp(a, "--forward")) {
             forward = 1;
         } else if (!strcmp(a, "--all")) {
@@ -341,11 +357,23 @@ int tk_cmd_lookup(int argc, char **argv)
                         "(or set TRAILKEEP_DATA) where events were imported\n", dir);
         return 1;
     }
+    if (columns && strcmp(c.output, "csv")) {
+        fprintf(stderr, "trailkeep lookup: --columns is for --output csv\n");
+        return 2;
+    }
+    if (!strcmp(c.output, "csv")) {
+        char cerr[TK_ERRLEN];
+        if (tk_csv_cols_parse(columns, &c.cols, cerr)) {
+            fprintf(stderr, "trailkeep lookup: --columns: %s\n", cerr);
+            return 2;
+        }
+    }
     tk_store_opts_t so = {.dir = dir, .read_only = 1};
     tk_store_t *s = NULL;
     int rc = tk_store_open(&so, &s, err);
     if (rc) {
         fprintf(stderr, "trailkeep lookup: cannot open the store in '%s': %s\n", dir, err);
+        tk_csv_cols_free(&c.cols);
         return 1;
     }
     if (!account) {
@@ -365,12 +393,14 @@ int tk_cmd_lookup(int argc, char **argv)
         }
         fputc('\n', stderr);
         tk_store_close(s);
+        tk_csv_cols_free(&c.cols);
         return 2;
     }
     uint8_t key[32];
     if ((rc = tk_lookup_token_key(dir, key, err)) != 0) {
         fprintf(stderr, "trailkeep lookup: %s\n", err);
         tk_store_close(s);
+        tk_csv_cols_free(&c.cols);
         return 1;
     }
     tk_lookup_opts_t lo = {.max_page = CLI_MAX_PAGE, .token_key = key};
@@ -422,5 +452,6 @@ int tk_cmd_lookup(int argc, char **argv)
         exit_code = 1;
     }
     tk_store_close(s);
+    tk_csv_cols_free(&c.cols);
     return exit_code;
 }

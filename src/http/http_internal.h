@@ -110,6 +110,7 @@ struct tk_req {
     tk_principal_t who;
     const char *account;         /* account acted on (for the log), borrowed */
     char account_buf[64];
+    char next_token_hdr[300]; /* CSV answers: X-Next-Token (the body has no room for it) */
     tk_route_t route;
     int status;
     size_t bytes_out;

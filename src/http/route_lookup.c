@@ -7,6 +7,7 @@
 
 #include "base/tk.h"
 #include "base/tktime.h"
+#include "query/csv.h"
 #include "query/lookup.h"
 
 #include <cjson/cJSON.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Strings the params point to: kv pairs or cJSON values, plus number
  * conversions kept here so they outlive the call. */
@@ -23,12 +25,16 @@ typedef struct lookup_in {
     char numbuf[4][40];
     char account[64];
     int has_account;
+    int csv;             /* Format=csv */
+    const char *columns; /* Columns= (borrowed from kv) */
 } lookup_in_t;
 
 static const char *const known_params[] = {
     "StartTime", "EndTime", "MaxResults", "NextToken", "Direction", "AccountId",
     /* RPC-style envelope fields ActionTrail clients send; accepted, unused. */
     "Action", "Version", "Format", "RegionId",
+    /* Format=csv only: the columns (query/csv.h) */
+    "Columns",
 };
 
 static int known_param(const char *k)
@@ -75,8 +81,16 @@ static int params_from_kv(tk_req_t *r, lookup_in_t *in, tk_lookup_params_t *p)
             return 1;
         }
     }
-    if (tk_req_format_json(r, tk_kv_get(&in->kv, "Format")))
+    const char *fmt = tk_kv_get(&in->kv, "Format");
+    if (fmt && !strcasecmp(fmt, "csv")) {
+        in->csv = 1;
+        in->columns = tk_kv_get(&in->kv, "Columns");
+    } else if (tk_req_format_json(r, fmt)) {
         return 1;
+    } else if (tk_kv_get(&in->kv, "Columns")) {
+        tk_req_error(r, 400, "InvalidParameter", 0, "Columns is for Format=csv only.");
+        return 1;
+    }
     p->start_time = tk_kv_get(&in->kv, "StartTime");
     p->end_time = tk_kv_get(&in->kv, "EndTime");
     p->max_results = tk_kv_get(&in->kv, "MaxResults");
@@ -272,6 +286,13 @@ void tk_route_lookup(tk_req_t *r)
         lookup_in_free(&in);
         return;
     }
+    tk_csv_cols_t cols = {0};
+    char cerr[TK_ERRLEN];
+    if (in.csv && tk_csv_cols_parse(in.columns, &cols, cerr)) {
+        lookup_in_free(&in);
+        tk_req_error(r, 400, "InvalidParameter", 0, "Columns: %s.", cerr);
+        return;
+    }
     tk_lookup_opts_t lo = {.now_ms = 0, .max_page = s->o.max_page, .token_key = s->token_key};
     tk_lookup_page_t page;
     memset(&page, 0, sizeof page);
@@ -283,12 +304,32 @@ void tk_route_lookup(tk_req_t *r)
     tk_metrics_observe(&s->metrics.lookup_latency, tk_mono_ns() - t0);
     lookup_in_free(&in);
     if (rc == TK_EINVAL && lerr.code) {
+        tk_csv_cols_free(&cols);
         tk_req_error(r, 400, lerr.code, 0, "%s", lerr.message);
         return;
     }
     if (rc) {
+        tk_csv_cols_free(&cols);
         tk_lookup_page_free(&page);
         tk_req_error(r, 500, "InternalError", 0, "Lookup failed: %s", err);
+        return;
+    }
+    if (cols.n) {
+        /* CSV: a header row and one row per event; the next page's token
+         * in X-Next-Token (absent on the last page). */
+        tk_buf_t o = TK_BUF_INIT;
+        int brc = tk_csv_header(&cols, &o);
+        for (size_t i = 0; i < page.count && !brc; i++)
+            brc |= tk_csv_row(&cols, page.events[i].json.p, page.events[i].json.len, &o);
+        snprintf(r->next_token_hdr, sizeof r->next_token_hdr, "%s", page.next_token);
+        tk_csv_cols_free(&cols);
+        tk_lookup_page_free(&page);
+        if (brc) {
+            tk_buf_free(&o);
+            tk_req_error(r, 500, "InternalError", 0, "out of memory");
+            return;
+        }
+        tk_req_send(r, 200, "text/csv; charset=utf-8", &o, 0);
         return;
     }
     tk_buf_t o = TK_BUF_INIT;

@@ -57,6 +57,8 @@ int tk_req_send(tk_req_t *r, int status, const char *content_type, tk_buf_t *bod
     }
     if (status == 401 && r->route != TK_ROUTE_CLOUDTRAIL)
         MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"trailkeep\"");
+    if (r->next_token_hdr[0])
+        MHD_add_response_header(resp, "X-Next-Token", r->next_token_hdr);
     if (r->deferred) {
         /* On a pool worker: the I/O thread queues it after the resume. */
         r->resp = resp;

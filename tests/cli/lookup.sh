@@ -97,4 +97,12 @@ $BIN lookup --data $D --start -1h >/dev/null 2>$TMP/err; eq "missing --account: 
 check "missing --account: lists the accounts" grep -q "$A" $TMP/err
 $BIN lookup --data $TMP/nowhere --account $A >/dev/null 2>$TMP/err; eq "missing data dir: exit 1" 1 $?
 
+# CSV output: header once (also with --all), columns by field path.
+$BIN lookup --data $D --account $A --start 2000-01-01 --end 2100-01-01 --output csv --all >$TMP/all.csv; rc=$?
+eq "--output csv --all: exit 0, one header, a row per event" "0 1 $($BIN lookup --data $D --account $A --start 2000-01-01 --end 2100-01-01 --count)" \
+  "$rc $(grep -c '^eventTime,eventName,' $TMP/all.csv) $(( $(wc -l <$TMP/all.csv) - 1 ))"
+$BIN lookup --data $D --account $A --start 2000-01-01 --end 2100-01-01 --output csv --columns eventName,userIdentity.type --max 1 >$TMP/one.csv
+eq "--columns picks the fields" "eventName,userIdentity.type" "$(head -1 $TMP/one.csv | tr -d '\r')"
+$BIN lookup --data $D --account $A --columns eventName >/dev/null 2>&1
+eq "--columns without --output csv is a usage error" 2 $?
 tk_done

@@ -147,8 +147,17 @@ req GET "/v1/lookup?StartTime=$((T0 - 60))&EndTime=$((NOW + 60))&LookupAttribute
 eq "StartTime/EndTime as epoch seconds: 200 and the event" "200 1" "$CODE $(cnt)"
 req GET "/v1/lookup?StartTime=yesterday" "$A" >/dev/null
 eq "bad StartTime: 400 InvalidParameterStartTime" "400 InvalidParameterStartTime" "$CODE $(jget "$TMP/body" 'j["Code"]')"
-req GET "/v1/lookup?Format=csv" "$A" >/dev/null
-eq "Format=csv (not supported): 400 naming it, not a silent JSON answer" "400 1" "$CODE $(grep -c "Format 'csv' is not supported" "$TMP/body")"
+req GET "/v1/lookup?Format=xml" "$A" >/dev/null
+eq "Format=xml (not supported): 400 naming it, not a silent JSON answer" "400 1" "$CODE $(grep -c "Format 'xml' is not supported" "$TMP/body")"
+# CSV export: a header, a row per event, the next page's token in X-Next-Token.
+req GET "/v1/lookup?Format=csv&StartTime=$ST&EndTime=$ET&MaxResults=50&Columns=eventId,eventName,userIdentity.userName" "$A" >/dev/null
+eq "Format=csv: 200 text/csv, header + 50 rows" "200 51 eventId,eventName,userIdentity.userName" \
+  "$CODE $(wc -l <"$TMP/body" | tr -d ' ') $(head -1 "$TMP/body" | tr -d '\r')"
+check "  ... the next page's token in X-Next-Token" grep -qi '^X-Next-Token: ..' "$TMP/hdr"
+req GET "/v1/lookup?Format=csv&Columns=a..b" "$A" >/dev/null
+eq "Format=csv with a bad column: 400" 400 "$CODE"
+req GET "/v1/lookup?Columns=eventName" "$A" >/dev/null
+eq "Columns without Format=csv: 400" 400 "$CODE"
 req GET "/v1/lookup?Format=JSON&StartTime=-1h" "$A" >/dev/null
 eq "Format=JSON (the RPC envelope's default): 200" 200 "$CODE"
 req GET "/v1/trails?Action=DescribeTrails&Format=XML" "$A" >/dev/null
