@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 static void usage(FILE *f)
@@ -33,17 +34,19 @@ static void usage(FILE *f)
 "commands:\n"
 "  test RULE... EVENTS      run rules over events and print matches and alerts\n"
 "  templates                list the rule templates and their parameters\n"
-"  import FILE|DIR --dry-run  validate Sigma rules: loaded or refused, and why\n"
+"  import FILE|DIR [--dry-run]  store Sigma rules (by their id), or only validate\n"
 "  show RULE                print a rule as compiled (condition, threshold)\n"
 "\n"
 "stored rules (DIR/meta.db; evaluated by `trailkeep serve`):\n"
 "  create ID (--template SPEC | --json FILE | --sigma FILE) [--severity S]\n"
 "         [--recipients 'alice,group:secops'] [--repeat 1h] [--scope own|org] [--disabled]\n"
-"  list | delete ID | enable ID | disable ID\n"
+"  list [--output table|json|jsonl] | delete ID | enable ID | disable ID\n"
 "  user NAME [--email ADDR] [--webhook URL] [--secret S] [--shape generic|dingtalk|slack]\n"
 "         [--allow-private-endpoints]  (the webhook may be a private or loopback address)\n"
 "  users | user-delete NAME | group NAME --members a,b | groups\n"
-"  alerts list [--state S] [--rule ID] | alerts ack ID | alerts close ID\n"
+"  alerts list [--state S] [--rule ID] [--output table|json|jsonl]\n"
+"  alerts ack ID | alerts close ID\n"
+"  (--output: default table on a terminal, jsonl in a pipe)\n"
 "  (all take --data DIR and --account ID, default 100000000000000)\n"
 "\n"
 "RULE is a rule JSON file (docs/rules.md), a Sigma file (.yml/.yaml) or\n"
@@ -86,22 +89,33 @@ static void usage_test(FILE *f)
 static void usage_import(FILE *f)
 {
     fputs(
-"usage: trailkeep rules import FILE|DIR... --dry-run\n"
+"usage: trailkeep rules import FILE|DIR... [--dry-run] [--data DIR] [--account ID]\n"
+"                              [--recipients LIST] [--severity S] [--disabled] [--quiet]\n"
 "\n"
 "Loads Sigma rules (a file, or every .yml/.yaml under a folder) whose logsource is\n"
 "AWS CloudTrail (product: aws, service: cloudtrail) or Alibaba Cloud ActionTrail\n"
-"(product: alibaba, service: actiontrail) and prints for each\n"
-"  loaded   FILE  ID  TITLE\n"
+"(product: alibaba, service: actiontrail) and stores each in the account's rules\n"
+"(DIR/meta.db, evaluated by `trailkeep serve`) under its Sigma id (sigma-<uuid>):\n"
+"created, or updated when that id is stored already, so importing a folder again\n"
+"changes nothing twice. Prints for each\n"
+"  created|updated|loaded  FILE  ID  TITLE\n"
 "  refused  FILE  REASON      (the construct that is not supported)\n"
 "then a summary. A rule is loaded whole or refused whole.\n"
 "\n"
 "options:\n"
-"  --dry-run      validate only (required: storing rules comes with the service)\n"
+"  --dry-run      validate only: nothing is stored\n"
+"  --recipients LIST  users and group:NAME of the account to notify (must exist)\n"
+"  --severity S   instead of each rule's level\n"
+"  --disabled     store them disabled\n"
 "  --quiet        print refusals and the summary only\n"
 "  -h, --help     this help\n"
 "\n"
 "exit status: 0 every rule loaded; 1 at least one was refused or unreadable;\n"
-"2 usage error.\n",
+"2 usage error.\n"
+"\n"
+"examples:\n"
+"  trailkeep rules import sigma/rules/cloudtrail --dry-run\n"
+"  trailkeep rules import sigma/rules/cloudtrail --account 1234567890123456 --recipients group:secops\n",
         f);
 }
 
@@ -476,82 +490,6 @@ static int cmd_templates(int argc, char **argv)
     return 0;
 }
 
-/* ---- rules import --dry-run ---- */
-
-typedef struct import_ctx {
-    int quiet;
-    unsigned loaded, refused;
-} import_ctx_t;
-
-static void import_one(void *ctx, const char *path)
-{
-    import_ctx_t *c = ctx;
-    tk_rule_t *r;
-    char err[TK_ERRLEN];
-    size_t n;
-    char *text = read_all(path, &n, err);
-    int rc = text ? tk_rule_from_sigma(text, n, path, &r, err) : TK_EIO;
-    free(text);
-    if (rc) {
-        c->refused++;
-        printf("refused  %s  %s\n", path, err);
-        return;
-    }
-    c->loaded++;
-    if (!c->quiet)
-        printf("loaded   %s  %s  %s\n", path, tk_rule_id(r), tk_rule_name(r));
-    tk_rule_destroy(r);
-}
-
-static int cmd_import(int argc, char **argv)
-{
-    import_ctx_t c = {0};
-    int dry = 0;
-    const char *paths[256];
-    int np = 0;
-    for (int i = 2; i < argc; i++) {
-        if (tk_cli_is_help(argv[i])) {
-            usage_import(stdout);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--dry-run"))
-            dry = 1;
-        else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q"))
-            c.quiet = 1;
-        else if (argv[i][0] == '-') {
-            fprintf(stderr, "trailkeep rules import: unknown option %s (see --help)\n", argv[i]);
-            return 2;
-        } else if (np < 256)
-            paths[np++] = argv[i];
-    }
-    if (!np) {
-        fprintf(stderr, "trailkeep rules import: give a Sigma file or folder (see --help)\n");
-        return 2;
-    }
-    if (!dry) {
-        fprintf(stderr, "trailkeep rules import: storing rules needs the rule store, which is not available yet; "
-                        "run with --dry-run to validate the rules\n");
-        return 2;
-    }
-    for (int i = 0; i < np; i++) {
-        struct stat st;
-        char err[TK_ERRLEN];
-        if (stat(paths[i], &st) != 0) {
-            printf("refused  %s  cannot open: %s\n", paths[i], strerror(errno));
-            c.refused++;
-        } else if (S_ISDIR(st.st_mode)) {
-            if (walk_yaml(paths[i], import_one, &c, err)) {
-                printf("refused  %s  %s\n", paths[i], err);
-                c.refused++;
-            }
-        } else {
-            import_one(&c, paths[i]);
-        }
-    }
-    printf("%u loaded, %u refused (dry run: nothing stored)\n", c.loaded, c.refused);
-    return c.refused ? 1 : 0;
-}
-
 /* ---- rules show ---- */
 
 static int cmd_show(int argc, char **argv)
@@ -591,8 +529,8 @@ static int cmd_show(int argc, char **argv)
 
 typedef struct sopts {
     const char *data, *account, *tmpl, *json, *sigma, *severity, *recipients, *repeat, *scope;
-    const char *email, *webhook, *secret, *shape, *members, *state, *rule;
-    int disabled, allow_private;
+    const char *email, *webhook, *secret, *shape, *members, *state, *rule, *output;
+    int disabled, allow_private, dry_run, quiet;
     const char *pos[4];
     int npos;
 } sopts_t;
@@ -610,6 +548,7 @@ static int parse_sopts(int argc, char **argv, int first, sopts_t *o)
         {"--webhook", offsetof(sopts_t, webhook)}, {"--secret", offsetof(sopts_t, secret)},
         {"--shape", offsetof(sopts_t, shape)},     {"--members", offsetof(sopts_t, members)},
         {"--state", offsetof(sopts_t, state)},     {"--rule", offsetof(sopts_t, rule)},
+        {"--output", offsetof(sopts_t, output)},
     };
     for (int i = first; i < argc; i++) {
         if (!strcmp(argv[i], "--disabled")) {
@@ -618,6 +557,14 @@ static int parse_sopts(int argc, char **argv, int first, sopts_t *o)
         }
         if (!strcmp(argv[i], "--allow-private-endpoints")) {
             o->allow_private = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "--dry-run") || !strcmp(argv[i], "-n")) {
+            o->dry_run = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
+            o->quiet = 1;
             continue;
         }
         int hit = 0;
@@ -661,6 +608,126 @@ static int need_pos(const sopts_t *o, int n, const char *what)
         return 2;
     }
     return 0;
+}
+
+/* ---- rules import ---- */
+
+typedef struct import_ctx {
+    int quiet;
+    unsigned loaded, refused, created, updated;
+    tk_meta_t *m;          /* NULL: --dry-run */
+    const sopts_t *o;
+} import_ctx_t;
+
+/* Stores one loaded Sigma rule under its own id: created, or updated when
+ * the id exists (so importing a folder again changes nothing twice). */
+static int import_store(import_ctx_t *c, const tk_rule_t *r, const char *text, char *err)
+{
+    tk_stored_rule_t sr;
+    memset(&sr, 0, sizeof sr);
+    /* Sigma's own id ("sigma:<uuid>") is stable across renames; stored ids
+     * are [A-Za-z0-9._@-], so other characters become '-'. */
+    snprintf(sr.id, sizeof sr.id, "%s", tk_rule_id(r));
+    for (char *q = sr.id; *q; q++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@-", *q))
+            *q = '-';
+    snprintf(sr.account, sizeof sr.account, "%s", c->o->account);
+    sr.kind = TK_RULE_SIGMA;
+    sr.definition = strdup(text);
+    sr.recipients = strdup(c->o->recipients ? c->o->recipients : "");
+    sr.severity = tk_rule_severity(r);
+    sr.repeat_ms = 3600000;
+    sr.enabled = !c->o->disabled;
+    int rc = sr.definition && sr.recipients ? 0 : tk_errf(err, TK_ENOMEM, "out of memory");
+    if (!rc && c->o->severity && tk_severity_parse(c->o->severity, &sr.severity))
+        rc = tk_errf(err, TK_EINVAL, "--severity '%s': use critical, high, medium, low or report",
+                     c->o->severity);
+    tk_stored_rule_t old = {0};
+    int exists = !rc && tk_alert_rule_get(c->m, sr.account, sr.id, &old, err) == 0;
+    tk_stored_rule_free(&old);
+    if (!rc)
+        rc = exists ? tk_alert_rule_update(c->m, &sr, err) : tk_alert_rule_create(c->m, &sr, err);
+    if (!rc)
+        exists ? c->updated++ : c->created++;
+    tk_stored_rule_free(&sr);
+    return rc;
+}
+
+static void import_one(void *ctx, const char *path)
+{
+    import_ctx_t *c = ctx;
+    tk_rule_t *r;
+    char err[TK_ERRLEN];
+    size_t n;
+    char *text = read_all(path, &n, err);
+    int rc = text ? tk_rule_from_sigma(text, n, path, &r, err) : TK_EIO;
+    if (rc) {
+        free(text);
+        c->refused++;
+        printf("refused  %s  %s\n", path, err);
+        return;
+    }
+    unsigned before = c->created;
+    if (c->m && import_store(c, r, text, err)) {
+        c->refused++;
+        printf("refused  %s  %s\n", path, err);
+    } else {
+        c->loaded++;
+        if (!c->quiet)
+            printf("%s  %s  %s  %s\n", !c->m ? "loaded  " : c->created > before ? "created " : "updated ",
+                   path, tk_rule_id(r), tk_rule_name(r));
+    }
+    free(text);
+    tk_rule_destroy(r);
+}
+
+static int cmd_import(int argc, char **argv)
+{
+    for (int i = 2; i < argc; i++)
+        if (tk_cli_is_help(argv[i])) {
+            usage_import(stdout);
+            return 0;
+        }
+    sopts_t o;
+    if (parse_sopts(argc, argv, 2, &o))
+        return 2;
+    if (!o.npos) {
+        fprintf(stderr, "trailkeep rules import: give a Sigma file or folder (see --help)\n");
+        return 2;
+    }
+    import_ctx_t c = {.quiet = o.quiet, .o = &o};
+    if (!o.dry_run) {
+        if (!(c.m = open_meta(&o)))
+            return 1;
+        char err[TK_ERRLEN];
+        if (o.recipients && tk_alert_recipients_check(c.m, o.account, o.recipients, err)) {
+            fprintf(stderr, "trailkeep rules import: %s\n", err);
+            tk_meta_close(c.m);
+            return 1;
+        }
+    }
+    for (int i = 0; i < o.npos; i++) {
+        struct stat st;
+        char err[TK_ERRLEN];
+        if (stat(o.pos[i], &st) != 0) {
+            printf("refused  %s  cannot open: %s\n", o.pos[i], strerror(errno));
+            c.refused++;
+        } else if (S_ISDIR(st.st_mode)) {
+            if (walk_yaml(o.pos[i], import_one, &c, err)) {
+                printf("refused  %s  %s\n", o.pos[i], err);
+                c.refused++;
+            }
+        } else {
+            import_one(&c, o.pos[i]);
+        }
+    }
+    if (o.dry_run)
+        printf("%u loaded, %u refused (dry run: nothing stored)\n", c.loaded, c.refused);
+    else
+        printf("%u stored in account %s (%u created, %u updated), %u refused\n", c.loaded,
+               o.account, c.created, c.updated, c.refused);
+    tk_meta_close(c.m);
+    return c.refused ? 1 : 0;
 }
 
 static int cmd_create(int argc, char **argv)
@@ -724,10 +791,40 @@ static int cmd_create(int argc, char **argv)
     return rc ? 1 : 0;
 }
 
+/* --output: table | json | jsonl; by default a table on a terminal and JSON
+ * Lines in a pipe (what scripts read). 0, or 2 after saying what is wrong. */
+static int resolve_output(const char *cmd, sopts_t *o)
+{
+    if (!o->output)
+        o->output = isatty(STDOUT_FILENO) ? "table" : "jsonl";
+    if (strcmp(o->output, "table") && strcmp(o->output, "json") && strcmp(o->output, "jsonl")) {
+        fprintf(stderr, "trailkeep %s: --output '%s' must be table, json or jsonl\n", cmd, o->output);
+        return 2;
+    }
+    return 0;
+}
+
+/* One object per line (jsonl), or all in {"KEY":[...]} (json). */
+static void put_json_item(const sopts_t *o, const char *key, size_t i, size_t n, const tk_buf_t *b)
+{
+    const char *p = b->p ? b->p : "";
+    if (!strcmp(o->output, "jsonl")) {
+        printf("%.*s\n", (int)b->len, p);
+        return;
+    }
+    if (i == 0)
+        printf("{\"%s\": [\n  ", key);
+    else
+        printf(",\n  ");
+    printf("%.*s", (int)b->len, p);
+    if (i + 1 == n)
+        printf("\n]}\n");
+}
+
 static int cmd_list(int argc, char **argv)
 {
     sopts_t o;
-    if (parse_sopts(argc, argv, 2, &o))
+    if (parse_sopts(argc, argv, 2, &o) || resolve_output("rules list", &o))
         return 2;
     tk_meta_t *m = open_meta(&o);
     if (!m)
@@ -738,12 +835,35 @@ static int cmd_list(int argc, char **argv)
     int rc = tk_alert_rule_list(m, o.account, &v, &n, err);
     if (rc)
         fprintf(stderr, "trailkeep rules list: %s\n", err);
+    static const char *const hdr[] = {"ID", "KIND", "SEVERITY", "ENABLED", "SCOPE", "REPEAT", "RECIPIENTS"};
+    static const int maxw[] = {60, 8, 8, 7, 5, 8, 60};
+    tk_table_t t;
+    tk_table_init(&t, 7, hdr, maxw);
     for (size_t i = 0; i < n; i++) {
+        if (!strcmp(o.output, "table")) {
+            char rep[24];
+            snprintf(rep, sizeof rep, "%llds", (long long)(v[i].repeat_ms / 1000));
+            const char *cells[] = {v[i].id, tk_rule_kind_name(v[i].kind), tk_severity_name(v[i].severity),
+                                   v[i].enabled ? "yes" : "no", v[i].org_scope ? "org" : "own", rep,
+                                   v[i].recipients && *v[i].recipients ? v[i].recipients : "-"};
+            tk_table_add(&t, cells);
+            continue;
+        }
         tk_buf_t b = TK_BUF_INIT;
         tk_stored_rule_json(&v[i], &b);
-        printf("%.*s\n", (int)b.len, b.p ? b.p : "");
+        put_json_item(&o, "rules", i, n, &b);
         tk_buf_free(&b);
     }
+    if (!rc && !strcmp(o.output, "table")) {
+        if (n)
+            tk_table_flush(&t, stdout);
+        else
+            printf("no rules in account %s (create one: trailkeep rules create ID --template ...)\n",
+                   o.account);
+    }
+    if (!rc && !n && !strcmp(o.output, "json"))
+        printf("{\"rules\": []}\n");
+    tk_table_free(&t);
     tk_stored_rules_free(v, n);
     tk_meta_close(m);
     return rc ? 1 : 0;
@@ -839,7 +959,7 @@ int tk_cmd_alerts(int argc, char **argv)
     }
     const char *sub = argv[1];
     sopts_t o;
-    if (parse_sopts(argc, argv, 2, &o))
+    if (parse_sopts(argc, argv, 2, &o) || (!strcmp(sub, "list") && resolve_output("alerts list", &o)))
         return 2;
     char err[TK_ERRLEN] = "";
     int rc = 0;
@@ -859,12 +979,37 @@ int tk_cmd_alerts(int argc, char **argv)
         tk_alert_row_t *v = NULL;
         size_t n = 0;
         rc = tk_alert_list(m, &f, &v, &n, err);
+        static const char *const hdr[] = {"ID", "RULE", "STATE", "SEVERITY", "GROUP", "COUNT", "FIRST EVENT", "LAST EVENT"};
+        static const int maxw[] = {10, 40, 12, 8, 40, 8, 20, 20};
+        tk_table_t t;
+        tk_table_init(&t, 8, hdr, maxw);
         for (size_t i = 0; i < n; i++) {
+            if (!strcmp(o.output, "table")) {
+                char id[24], cnt[24], fst[40], lst[40];
+                snprintf(id, sizeof id, "%lld", (long long)v[i].id);
+                snprintf(cnt, sizeof cnt, "%lld", (long long)v[i].count);
+                tk_time_format(v[i].first_ms - v[i].first_ms % 1000, 0, fst);
+                tk_time_format(v[i].last_ms - v[i].last_ms % 1000, 0, lst);
+                const char *cells[] = {id, v[i].rule, tk_alert_state_name(v[i].state),
+                                       tk_severity_name(v[i].severity),
+                                       v[i].group_key[0] ? v[i].group_key : "-", cnt, fst, lst};
+                tk_table_add(&t, cells);
+                continue;
+            }
             tk_buf_t b = TK_BUF_INIT;
             tk_alert_row_json(&v[i], &b);
-            printf("%.*s\n", (int)b.len, b.p ? b.p : "");
+            put_json_item(&o, "alerts", i, n, &b);
             tk_buf_free(&b);
         }
+        if (!rc && !strcmp(o.output, "table")) {
+            if (n)
+                tk_table_flush(&t, stdout);
+            else
+                printf("no alerts in account %s%s\n", o.account, o.state || o.rule ? " that match" : "");
+        }
+        if (!rc && !n && !strcmp(o.output, "json"))
+            printf("{\"alerts\": []}\n");
+        tk_table_free(&t);
         tk_alert_rows_free(v, n);
         tk_meta_close(m);
     } else if (!strcmp(sub, "ack") || !strcmp(sub, "close")) {

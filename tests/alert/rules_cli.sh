@@ -82,9 +82,25 @@ check "the refusal names near" grep -q "^refused  .*aws_lambda_function_created_
 "$BIN" rules import "$SHARED/sigma/rules/cloudtrail" --dry-run --quiet > "$TMP/out"
 eq "import of the supported folder exits 0" 0 $?
 eq "quiet import prints only the summary" "57 loaded, 0 refused (dry run: nothing stored)" "$(cat "$TMP/out")"
-"$BIN" rules import "$SHARED/sigma" > /dev/null 2> "$TMP/err"
-eq "import without --dry-run is a usage error" 2 $?
-check "and says to use --dry-run" grep -q -- "--dry-run" "$TMP/err"
+# import (not a dry run) stores each rule under its id; again: updated, not duplicated
+RD=$TMP/rdata
+"$BIN" accounts create 100000000000000 --data "$RD" >/dev/null 2>&1
+"$BIN" rules import "$SHARED/sigma/rules/cloudtrail" --data "$RD" --quiet > "$TMP/out"; rc=$?
+eq "import stores the 57 supported rules (exit 0)" "0 57 stored in account 100000000000000 (57 created, 0 updated), 0 refused" "$rc $(tail -1 "$TMP/out")"
+"$BIN" rules import "$SHARED/sigma/rules/cloudtrail" --data "$RD" --quiet > "$TMP/out"
+eq "importing again updates them: still 57 rules" "57 stored in account 100000000000000 (0 created, 57 updated), 0 refused 57" \
+  "$(tail -1 "$TMP/out") $("$BIN" rules list --data "$RD" --output jsonl | wc -l | tr -d ' ')"
+"$BIN" rules list --data "$RD" --output table > "$TMP/out"
+check "rules list --output table: a header and the sigma rules" \
+  bash -c "head -1 '$TMP/out' | grep -q '^ID  *KIND  *SEVERITY' && grep -c ' sigma ' '$TMP/out' | grep -qx 57"
+eq "rules list --output json: one object with the 57 rules" 57 \
+  "$("$BIN" rules list --data "$RD" --output json | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)["rules"]))')"
+"$BIN" rules import "$SHARED/sigma/rules/cloudtrail" --data "$RD" --recipients nobody > /dev/null 2> "$TMP/err"
+eq "import with a recipient that does not exist: exit 1, said so" "1 1" "$? $(grep -c "no user 'nobody'" "$TMP/err")"
+"$BIN" alerts list --data "$RD" --output table > "$TMP/out"
+check "alerts list --output table with none: says so" grep -q "^no alerts in account" "$TMP/out"
+"$BIN" rules list --data "$RD" --output yaml > /dev/null 2> "$TMP/err"
+eq "an unknown --output is a usage error" 2 $?
 
 # templates, show, errors, help
 "$BIN" rules templates > "$TMP/out"
