@@ -132,10 +132,16 @@ static void usage_templates(FILE *f)
 static void usage_show(FILE *f)
 {
     fputs(
-"usage: trailkeep rules show RULE\n"
+"usage: trailkeep rules show RULE [--data DIR] [--account ID]\n"
 "\n"
 "Prints a rule as trailkeep compiled it: id, name, severity, the condition tree,\n"
-"threshold, grouping and suppression. RULE as for `rules test`.\n",
+"threshold, grouping and suppression. RULE is the id of a stored rule of the\n"
+"account (as `rules list` shows it; then also its recipients, repeat and scope),\n"
+"or as for `rules test`: a rule JSON or Sigma file, or template:NAME[?...].\n"
+"\n"
+"examples:\n"
+"  trailkeep rules show brute --data /var/lib/trailkeep --account 1234567890123456\n"
+"  trailkeep rules show 'template:consecutive-logon-failures?failures=7'\n",
         f);
 }
 
@@ -490,40 +496,6 @@ static int cmd_templates(int argc, char **argv)
     return 0;
 }
 
-/* ---- rules show ---- */
-
-static int cmd_show(int argc, char **argv)
-{
-    const char *spec = NULL;
-    for (int i = 2; i < argc; i++) {
-        if (tk_cli_is_help(argv[i])) {
-            usage_show(stdout);
-            return 0;
-        }
-        spec = argv[i];
-    }
-    if (!spec) {
-        fprintf(stderr, "trailkeep rules show: give a RULE (see --help)\n");
-        return 2;
-    }
-    tk_rule_t *r;
-    char err[TK_ERRLEN];
-    if (load_rule(spec, &r, err)) {
-        fprintf(stderr, "trailkeep rules show: %s\n", err);
-        return 1;
-    }
-    char *d = tk_rule_describe(r);
-    printf("id:          %s\nname:        %s\nseverity:    %s\n", tk_rule_id(r), tk_rule_name(r),
-           tk_severity_name(tk_rule_severity(r)));
-    if (tk_rule_description(r)[0])
-        printf("description: %s\n", tk_rule_description(r));
-    printf("condition:   %s\n", d ? d : "?");
-    if (tk_rule_suppress_ms(r) > 0)
-        printf("suppress:    %llds per group\n", (long long)(tk_rule_suppress_ms(r) / 1000));
-    free(d);
-    tk_rule_destroy(r);
-    return 0;
-}
 
 /* ------------------------------------------------ stored rules, alerts */
 
@@ -607,6 +579,67 @@ static int need_pos(const sopts_t *o, int n, const char *what)
         fprintf(stderr, "trailkeep rules: missing %s (see trailkeep rules --help)\n", what);
         return 2;
     }
+    return 0;
+}
+
+/* ---- rules show ---- */
+
+static int cmd_show(int argc, char **argv)
+{
+    for (int i = 2; i < argc; i++)
+        if (tk_cli_is_help(argv[i])) {
+            usage_show(stdout);
+            return 0;
+        }
+    sopts_t o;
+    if (parse_sopts(argc, argv, 2, &o) || need_pos(&o, 1, "RULE (a stored rule id, a file or template:...)"))
+        return 2;
+    const char *spec = o.pos[0];
+    tk_rule_t *r = NULL;
+    char err[TK_ERRLEN];
+    tk_stored_rule_t sr = {0};
+    int stored = 0;
+    struct stat st;
+    /* A stored rule's id first (what `rules list` shows), else a file or a template. */
+    if (strncmp(spec, "template:", 9) && stat(spec, &st) != 0) {
+        tk_meta_t *m = open_meta(&o);
+        if (!m)
+            return 1;
+        int rc = tk_alert_rule_get(m, o.account, spec, &sr, err);
+        tk_meta_close(m);
+        if (rc) {
+            fprintf(stderr, "trailkeep rules show: '%s' is neither a stored rule of account %s nor a "
+                            "file nor template:NAME (`trailkeep rules list` shows the stored ones)\n",
+                    spec, o.account);
+            tk_stored_rule_free(&sr);
+            return 1;
+        }
+        if (tk_stored_rule_compile(&sr, &r, err)) {
+            fprintf(stderr, "trailkeep rules show: stored rule %s: %s\n", spec, err);
+            tk_stored_rule_free(&sr);
+            return 1;
+        }
+        stored = 1;
+    } else if (load_rule(spec, &r, err)) {
+        fprintf(stderr, "trailkeep rules show: %s\n", err);
+        return 1;
+    }
+    char *d = tk_rule_describe(r);
+    printf("id:          %s\nname:        %s\nseverity:    %s\n", stored ? sr.id : tk_rule_id(r),
+           tk_rule_name(r), tk_severity_name(stored ? sr.severity : tk_rule_severity(r)));
+    if (tk_rule_description(r)[0])
+        printf("description: %s\n", tk_rule_description(r));
+    printf("condition:   %s\n", d ? d : "?");
+    if (tk_rule_suppress_ms(r) > 0)
+        printf("suppress:    %llds per group\n", (long long)(tk_rule_suppress_ms(r) / 1000));
+    if (stored)
+        printf("stored:      account %s, %s, %s, recipients %s, repeat %llds, scope %s\n", sr.account,
+               tk_rule_kind_name(sr.kind), sr.enabled ? "enabled" : "disabled",
+               sr.recipients && *sr.recipients ? sr.recipients : "(none)",
+               (long long)(sr.repeat_ms / 1000), sr.org_scope ? "org" : "own");
+    free(d);
+    tk_rule_destroy(r);
+    tk_stored_rule_free(&sr);
     return 0;
 }
 

@@ -95,6 +95,11 @@ check "rules list --output table: a header and the sigma rules" \
   bash -c "head -1 '$TMP/out' | grep -q '^ID  *KIND  *SEVERITY' && grep -c ' sigma ' '$TMP/out' | grep -qx 57"
 eq "rules list --output json: one object with the 57 rules" 57 \
   "$("$BIN" rules list --data "$RD" --output json | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)["rules"]))')"
+sid=$("$BIN" rules list --data "$RD" --output jsonl | head -1 | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+"$BIN" rules show "$sid" --data "$RD" > "$TMP/out"; rc=$?
+check "rules show ID reads the stored rule ($sid)" bash -c "[ $rc -eq 0 ] && grep -q '^stored: *account 100000000000000, sigma, enabled' '$TMP/out' && grep -q '^condition:' '$TMP/out'"
+"$BIN" rules show no-such-rule --data "$RD" > /dev/null 2> "$TMP/err"
+eq "rules show of an unknown id: exit 1, says what it looked for" "1 1" "$? $(grep -c 'neither a stored rule' "$TMP/err")"
 "$BIN" rules import "$SHARED/sigma/rules/cloudtrail" --data "$RD" --recipients nobody > /dev/null 2> "$TMP/err"
 eq "import with a recipient that does not exist: exit 1, said so" "1 1" "$? $(grep -c "no user 'nobody'" "$TMP/err")"
 "$BIN" alerts list --data "$RD" --output table > "$TMP/out"
