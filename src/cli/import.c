@@ -14,6 +14,7 @@
 #include "base/tktime.h"
 #include "event/parse.h"
 #include "event/source.h"
+#include "meta/meta.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -105,6 +106,14 @@ typedef struct importer {
     uint64_t accepted, duplicates, rejected, bytes_done, bytes_total, bytes_skipped;
     size_t rejects_shown;
     int state_warned;
+    /* events already older than their account's retention (meta.db's, else
+     * 90 days): stored, but the next daily purge removes them */
+    uint64_t past_retention;
+    struct {
+        char id[64];
+        int days;
+    } ret[64];
+    size_t nret;
 } importer_t;
 
 static int cmp_str(const void *a, const void *b)
@@ -243,11 +252,50 @@ static void report_reject(importer_t *im, const char *file, const tk_reject_t *r
     }
 }
 
+static void on_retention(void *ud, const tk_account_t *a)
+{
+    importer_t *im = ud;
+    if (a->retention_days > 0 && im->nret < TK_ARRAY_LEN(im->ret)) {
+        snprintf(im->ret[im->nret].id, sizeof im->ret[im->nret].id, "%s", a->id);
+        im->ret[im->nret++].days = a->retention_days;
+    }
+}
+
+/* Per-account retentions from DIR/meta.db when there is one (import needs
+ * none: then every account has the default). */
+static void load_retentions(importer_t *im)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/meta.db", im->dir);
+    if (!tk_fs_exists(path))
+        return;
+    tk_meta_t *m = NULL;
+    char err[TK_ERRLEN];
+    if (tk_meta_open(im->dir, &m, err) == 0) {
+        tk_meta_account_list(m, on_retention, im, err);
+        tk_meta_close(m);
+    }
+}
+
+static void count_past_retention(importer_t *im, const tk_event_t *ev, size_t n)
+{
+    int64_t now = tk_now_ms();
+    for (size_t i = 0; i < n; i++) {
+        int days = 90;
+        for (size_t k = 0; k < im->nret; k++)
+            if (ev[i].account.len == strlen(im->ret[k].id) &&
+                !memcmp(ev[i].account.p, im->ret[k].id, ev[i].account.len))
+                days = im->ret[k].days;
+        im->past_retention += ev[i].time_ms < now - (int64_t)days * TK_MS_PER_DAY;
+    }
+}
+
 /* Appends the batch's events in slices of im->batch (one durable append each). */
 static int store_events(importer_t *im, tk_batch_t *b, const char *file, char *err)
 {
     const tk_event_t *ev = tk_batch_events(b);
     size_t n = tk_batch_count(b);
+    count_past_retention(im, ev, n);
     if (im->dry_run) {
         im->accepted += n;
         return 0;
@@ -716,6 +764,7 @@ int tk_cmd_import(int argc, char **argv)
             paths[nok++] = paths[i];
         }
     }
+    load_retentions(&im);
     tk_source_opts_t sopts = {.chunk_bytes = CHUNK_BYTES};
     if (nok && tk_source_open((const char *const *)paths, (size_t)nok, &sopts, &im.src, err)) {
         fprintf(stderr, "trailkeep import: %s\n", err);
@@ -801,6 +850,12 @@ int tk_cmd_import(int argc, char **argv)
     double secs = (double)(tk_mono_ns() - t0) / 1e9;
     if (im.rejects_f)
         fclose(im.rejects_f);
+    if (im.past_retention)
+        fprintf(stderr,
+                "trailkeep import: warning: %llu event(s) are older than their account's retention "
+                "(90 days unless `trailkeep accounts set ID --retention-days N`); they are stored "
+                "but the next daily purge removes them\n",
+                (unsigned long long)im.past_retention);
     if (im.rejected > im.rejects_shown)
         fprintf(stderr, "... and %llu more rejected events%s\n",
                 (unsigned long long)(im.rejected - im.rejects_shown),
@@ -811,12 +866,13 @@ int tk_cmd_import(int argc, char **argv)
     double s = secs > 1e-6 ? secs : 1e-6;
     if (!strcmp(output, "json")) {
         printf("{\"files\":%llu,\"skipped\":%llu,\"failed\":%llu,\"accepted\":%llu,"
-               "\"duplicates\":%llu,\"rejected\":%llu,\"bytes\":%llu,\"seconds\":%.3f,"
-               "\"events_per_second\":%.0f}\n",
+               "\"duplicates\":%llu,\"rejected\":%llu,\"past_retention\":%llu,\"bytes\":%llu,"
+               "\"seconds\":%.3f,\"events_per_second\":%.0f}\n",
                (unsigned long long)im.files_read, (unsigned long long)im.files_skipped,
                (unsigned long long)im.files_failed, (unsigned long long)im.accepted,
                (unsigned long long)im.duplicates, (unsigned long long)im.rejected,
-               (unsigned long long)read_bytes, secs, (double)events / s);
+               (unsigned long long)im.past_retention, (unsigned long long)read_bytes, secs,
+               (double)events / s);
     } else if (!quiet) {
         char a[32], d[32], j[32], by[16];
         printf("files:    %llu read, %llu skipped (already imported), %llu failed\n",

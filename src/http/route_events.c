@@ -129,6 +129,33 @@ static int append(tk_req_t *r, tk_batch_t *b, tk_append_result_t *res)
     return 0;
 }
 
+/* Events of account older than its retention (meta.db's, else serve's
+ * --retention-days): *old and *days set, 1 when there are any. */
+static int past_retention(tk_http_server_t *s, const char *account, const tk_event_t *ev, size_t n,
+                          size_t *old, int *days)
+{
+    /* Retention is at least a day: most requests have nothing older, and
+     * then meta.db is not read at all. */
+    int64_t day_ago = tk_now_ms() - TK_MS_PER_DAY;
+    size_t any = 0;
+    for (size_t i = 0; i < n && !any; i++)
+        any = ev[i].time_ms < day_ago;
+    if (!any)
+        return 0;
+    tk_account_t a;
+    char err[TK_ERRLEN];
+    int d = s->o.retention_days > 0 ? s->o.retention_days : 90;
+    if (tk_meta_account_get(s->meta, account, &a, err) == 0 && a.retention_days > 0)
+        d = a.retention_days;
+    int64_t cutoff = tk_now_ms() - (int64_t)d * TK_MS_PER_DAY;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += ev[i].time_ms < cutoff;
+    *old = k;
+    *days = d;
+    return k > 0;
+}
+
 void tk_route_events(tk_req_t *r)
 {
     tk_http_server_t *s = r->srv;
@@ -245,6 +272,14 @@ void tk_route_events(tk_req_t *r)
     tk_metrics_add(&s->metrics.events_rejected, nrej);
     tk_buf_t o = TK_BUF_INIT;
     int brc = tk_buf_printf(&o, "{\"accepted\":%zu,\"duplicates\":%zu", res.accepted, res.duplicates);
+    /* Stored, but older than the account's retention: the next daily purge
+     * removes them. Said here so a sender notices (old exports, a clock). */
+    size_t old = 0;
+    int days = 0;
+    if (n && past_retention(s, r->who.account, tk_batch_events(b), n, &old, &days))
+        brc |= tk_buf_printf(&o, ",\"pastRetention\":%zu,\"warning\":\"%zu event(s) are older than the "
+                                 "account's retention of %d days and go at the next daily purge\"",
+                             old, old, days);
     brc |= put_rejects(&o, b);
     brc |= tk_buf_printf(&o, ",\"RequestId\":\"%s\"}\n", r->request_id);
     if (brc) {

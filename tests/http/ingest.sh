@@ -147,6 +147,10 @@ req GET "/v1/lookup?StartTime=$((T0 - 60))&EndTime=$((NOW + 60))&LookupAttribute
 eq "StartTime/EndTime as epoch seconds: 200 and the event" "200 1" "$CODE $(cnt)"
 req GET "/v1/lookup?StartTime=yesterday" "$A" >/dev/null
 eq "bad StartTime: 400 InvalidParameterStartTime" "400 InvalidParameterStartTime" "$CODE $(jget "$TMP/body" 'j["Code"]')"
+OLD=$(date -u -d '-200 days' +%Y-%m-%dT%H:%M:%SZ)
+req POST /v1/events "$A" -d "{\"eventId\":\"old-1\",\"eventTime\":\"$OLD\",\"eventName\":\"X\"}" >/dev/null
+eq "an event older than the retention: stored, with pastRetention and a warning" "200 1 1 1" \
+  "$CODE $(jget "$TMP/body" 'j["accepted"]') $(jget "$TMP/body" 'j["pastRetention"]') $(grep -c 'next daily purge' "$TMP/body")"
 req GET "/v1/lookup?Format=xml" "$A" >/dev/null
 eq "Format=xml (not supported): 400 naming it, not a silent JSON answer" "400 1" "$CODE $(grep -c "Format 'xml' is not supported" "$TMP/body")"
 # CSV export: a header, a row per event, the next page's token in X-Next-Token.
@@ -195,13 +199,13 @@ eq "history: malformed path 404" 404 "$CODE"
 # --- metrics and access log ---------------------------------------------
 req GET /metrics "$A" >/dev/null
 eq "metrics with the admin key: 200" 200 "$CODE"
-check "metrics: ingested counter" grep -q "^trailkeep_events_ingested_total $((TOTAL))$" "$TMP/body"
+check "metrics: ingested counter (the old event included)" grep -q "^trailkeep_events_ingested_total $((TOTAL + 1))$" "$TMP/body"
 check "metrics: duplicates counter" grep -q '^trailkeep_events_duplicates_total 3$' "$TMP/body"
 check "metrics: rejected counter" grep -q '^trailkeep_events_rejected_total 5$' "$TMP/body"
 check "metrics: requests by route and status" grep -q '^trailkeep_http_requests_total{route="events",status="401"} 2$' "$TMP/body"
 check "metrics: append latency histogram" grep -q '^trailkeep_append_seconds_count [0-9]' "$TMP/body"
 check "metrics: lookup latency histogram" grep -q '^trailkeep_lookup_seconds_bucket{le="+Inf"} [1-9]' "$TMP/body"
-check "metrics: per-account events" grep -q "^trailkeep_account_events{account=\"$ACCT\"} $TOTAL$" "$TMP/body"
+check "metrics: per-account events (the old event included)" grep -q "^trailkeep_account_events{account=\"$ACCT\"} $((TOTAL + 1))$" "$TMP/body"
 check "metrics: store size" grep -q '^trailkeep_store_disk_bytes [1-9]' "$TMP/body"
 req GET /metrics "" >/dev/null
 eq "metrics without a key: 401" 401 "$CODE"
