@@ -572,8 +572,9 @@ static void test_lookup_rejects_bad_parameters_with_actiontrail_codes(void **st)
     const char *acc = "1111111111111111";
     tk_lookup_params_t p;
 
-    const char *bad_times[] = {"yesterday", "2026-11-24", "", "2026-13-01T00:00:00Z",
-                               "2026-11-24T10:00:00"};
+    /* One grammar with the CLI: a date, -24h, epoch seconds are times (tktime.h). */
+    const char *bad_times[] = {"yesterday", "2026-11", "", "2026-13-01T00:00:00Z",
+                               "2026-11-24T10:00:00", "-24", "12345"};
     for (size_t i = 0; i < TK_ARRAY_LEN(bad_times); i++) {
         p = (tk_lookup_params_t){.start_time = bad_times[i]};
         expect_error(&w, &p, acc, TK_LOOKUP_E_START_TIME);
