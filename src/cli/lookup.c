@@ -10,6 +10,7 @@
 #include "base/fs.h"
 #include "base/tk.h"
 #include "base/tktime.h"
+#include "event/format.h"
 #include "query/csv.h"
 #include "query/lookup.h"
 #include "store/store.h"
@@ -72,11 +73,18 @@ static void usage(FILE *f)
 "  --all                   fetch every page\n"
 "  --count                 print only the number of matching events\n"
 "  --output F              table | json | jsonl | csv (default: table)\n"
-"  --columns LIST          with --output csv: dotted field paths, comma-separated\n"
-"                          (default " TK_CSV_DEFAULT_COLUMNS ")\n"
 "                          table: time, user, event name, source IP, result (error code or ok),\n"
 "                          resource; json: {\"StartTime\",\"EndTime\",\"Events\":[...],\"NextToken\"}\n"
-"                          as the API returns it; jsonl: one stored event per line\n"
+"                          as the API returns it; jsonl: one event per line; csv: a header row\n"
+"  --columns LIST          with --output csv: dotted field paths, comma-separated\n"
+"                          (default " TK_CSV_DEFAULT_COLUMNS ")\n"
+"  --format F              with json and jsonl, each event as (default canonical):\n",
+            CLI_MAX_PAGE);
+    const tk_event_format_t *fm;
+    size_t nf = tk_event_formats(&fm);
+    for (size_t i = 0; i < nf; i++)
+        fprintf(f, "                            %-11s %s\n", fm[i].name, fm[i].description);
+    fprintf(f,
 "  -h, --help              this help\n"
 "\n"
 "When more events match, the table output ends with the NextToken to pass to\n"
@@ -90,8 +98,8 @@ static void usage(FILE *f)
 "  trailkeep lookup --account 1234567890123456 --start -24h\n"
 "  trailkeep lookup --account 1234567890123456 --event-name ConsoleSignin --user alice --all\n"
 "  trailkeep lookup --account 143434273843 --attr EventSource=cloudtrail.amazonaws.com --output jsonl\n"
-"  trailkeep lookup --account 1234567890123456 --start 2026-11-01 --end 2026-11-08 --count\n",
-            CLI_MAX_PAGE);
+"  trailkeep lookup --account 1234567890123456 --start 2026-11-01 --end 2026-11-08 --count\n"
+"  trailkeep lookup --account 1234567890123456 --start -7d --all --output jsonl --format ocsf\n");
 }
 
 static const char *jstr(const cJSON *o, const char *name)
@@ -136,11 +144,28 @@ static void table_row(tk_table_t *t, const tk_stored_event_t *e)
 
 typedef struct lookup_cli {
     const char *output;
+    const tk_event_format_t *fmt; /* --format: how each event is written (json, jsonl) */
     tk_csv_cols_t cols; /* --output csv */
     int all, count_only;
     tk_table_t table;
     size_t printed;
 } lookup_cli_t;
+
+/* One event as --format renders it (the stored bytes for canonical). */
+static void put_event(const lookup_cli_t *c, const tk_stored_event_t *e)
+{
+    if (!c->fmt || !strcmp(c->fmt->name, "canonical")) {
+        fwrite(e->json.p, 1, e->json.len, stdout);
+        return;
+    }
+    tk_buf_t b = TK_BUF_INIT;
+    char err[TK_ERRLEN];
+    if (c->fmt->render(e->json.p, e->json.len, &b, err) == 0)
+        fwrite(b.p, 1, b.len, stdout);
+    else
+        fwrite(e->json.p, 1, e->json.len, stdout); /* not renderable: as stored */
+    tk_buf_free(&b);
+}
 
 static void print_page(lookup_cli_t *c, const tk_lookup_page_t *pg, int first, int last)
 {
@@ -154,11 +179,11 @@ static void print_page(lookup_cli_t *c, const tk_lookup_page_t *pg, int first, i
         tk_buf_free(&b);
     } else if (!strcmp(c->output, "jsonl")) {
         for (size_t i = 0; i < pg->count; i++) {
-            fwrite(pg->events[i].json.p, 1, pg->events[i].json.len, stdout);
+            put_event(c, &pg->events[i]);
             fputc('\n', stdout);
         }
     } else if (!strcmp(c->output, "json")) {
-        if (!c->all) {
+        if (!c->all && (!c->fmt || !strcmp(c->fmt->name, "canonical"))) {
             tk_buf_t b = TK_BUF_INIT;
             tk_lookup_page_json(pg, &b);
             fwrite(b.p, 1, b.len, stdout);
@@ -175,10 +200,10 @@ static void print_page(lookup_cli_t *c, const tk_lookup_page_t *pg, int first, i
             for (size_t i = 0; i < pg->count; i++) {
                 if (c->printed + i)
                     fputc(',', stdout);
-                fwrite(pg->events[i].json.p, 1, pg->events[i].json.len, stdout);
+                put_event(c, &pg->events[i]);
             }
             if (last)
-                printf("],\"NextToken\":\"\"}\n");
+                printf("],\"NextToken\":\"%s\"}\n", c->all ? "" : pg->next_token);
         }
     } else {
         for (size_t i = 0; i < pg->count; i++)
@@ -305,6 +330,17 @@ int tk_cmd_lookup(int argc, char **argv)
                 return 2;
             }
             c.output = v;
+        } else if ((r = tk_cli_opt(argc, argv, &i, "lookup", "--format", &v))) {
+            if (r < 0) return 2;
+            if (!(c.fmt = tk_event_format_find(v))) {
+                const tk_event_format_t *fm;
+                size_t nf = tk_event_formats(&fm);
+                fprintf(stderr, "trailkeep lookup: --format '%s' is not known; use", v);
+                for (size_t k = 0; k < nf; k++)
+                    fprintf(stderr, "%s %s", k ? "," : "", fm[k].name);
+                fputc('\n', stderr);
+                return 2;
+            }
         } else if ((r = tk_cli_opt(argc, argv, &i, "lookup", "--columns", &v))) {
             if (r < 0) return 2;
             columns = v;
@@ -356,6 +392,10 @@ int tk_cmd_lookup(int argc, char **argv)
         fprintf(stderr, "trailkeep lookup: data directory '%s' does not exist; give --data DIR "
                         "(or set TRAILKEEP_DATA) where events were imported\n", dir);
         return 1;
+    }
+    if (c.fmt && strcmp(c.output, "json") && strcmp(c.output, "jsonl")) {
+        fprintf(stderr, "trailkeep lookup: --format is for --output json or jsonl\n");
+        return 2;
     }
     if (columns && strcmp(c.output, "csv")) {
         fprintf(stderr, "trailkeep lookup: --columns is for --output csv\n");

@@ -7,6 +7,7 @@
 
 #include "base/tk.h"
 #include "base/tktime.h"
+#include "event/format.h"
 #include "query/csv.h"
 #include "query/lookup.h"
 
@@ -26,6 +27,7 @@ typedef struct lookup_in {
     char account[64];
     int has_account;
     int csv;             /* Format=csv */
+    const tk_event_format_t *efmt; /* EventFormat= (NULL: canonical) */
     const char *columns; /* Columns= (borrowed from kv) */
 } lookup_in_t;
 
@@ -35,6 +37,8 @@ static const char *const known_params[] = {
     "Action", "Version", "Format", "RegionId",
     /* Format=csv only: the columns (query/csv.h) */
     "Columns",
+    /* each event rendered as canonical | cloudtrail | ocsf (event/format.h) */
+    "EventFormat",
 };
 
 static int known_param(const char *k)
@@ -80,6 +84,12 @@ static int params_from_kv(tk_req_t *r, lookup_in_t *in, tk_lookup_params_t *p)
                          in->kv.kv[i].key);
             return 1;
         }
+    }
+    const char *ef = tk_kv_get(&in->kv, "EventFormat");
+    if (ef && !(in->efmt = tk_event_format_find(ef))) {
+        tk_req_error(r, 400, "InvalidParameter", 0,
+                     "EventFormat '%.32s' is not known: canonical, cloudtrail or ocsf.", ef);
+        return 1;
     }
     const char *fmt = tk_kv_get(&in->kv, "Format");
     if (fmt && !strcasecmp(fmt, "csv")) {
@@ -288,6 +298,7 @@ void tk_route_lookup(tk_req_t *r)
     }
     tk_csv_cols_t cols = {0};
     char cerr[TK_ERRLEN];
+    const tk_event_format_t *efmt = in.efmt && strcmp(in.efmt->name, "canonical") ? in.efmt : NULL;
     if (in.csv && tk_csv_cols_parse(in.columns, &cols, cerr)) {
         lookup_in_free(&in);
         tk_req_error(r, 400, "InvalidParameter", 0, "Columns: %s.", cerr);
@@ -337,7 +348,12 @@ void tk_route_lookup(tk_req_t *r)
     for (size_t i = 0; i < page.count && !brc; i++) {
         if (i)
             brc |= tk_buf_putc(&o, ',');
-        brc |= tk_buf_append(&o, page.events[i].json.p, page.events[i].json.len);
+        size_t mark = o.len;
+        char ferr[TK_ERRLEN];
+        if (!efmt || efmt->render(page.events[i].json.p, page.events[i].json.len, &o, ferr)) {
+            o.len = mark; /* canonical, or not renderable: the stored bytes */
+            brc |= tk_buf_append(&o, page.events[i].json.p, page.events[i].json.len);
+        }
     }
     char ts[40], te[40];
     tk_time_format(page.start_ms, 0, ts);

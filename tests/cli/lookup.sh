@@ -105,4 +105,15 @@ $BIN lookup --data $D --account $A --start 2000-01-01 --end 2100-01-01 --output 
 eq "--columns picks the fields" "eventName,userIdentity.type" "$(head -1 $TMP/one.csv | tr -d '\r')"
 $BIN lookup --data $D --account $A --columns eventName >/dev/null 2>&1
 eq "--columns without --output csv is a usage error" 2 $?
+# --format renders each event through the format registry (event/format.h).
+$BIN lookup --data $D --account $A --start 2000-01-01 --end 2100-01-01 --output jsonl --format ocsf --max 5 >$TMP/ocsf.jsonl
+eq "--format ocsf: 5 OCSF API Activity records (class_uid 6003)" 5 \
+  "$(/usr/bin/python3 -c 'import json,sys; print(sum(json.loads(l)["class_uid"]==6003 for l in open(sys.argv[1])))' $TMP/ocsf.jsonl)"
+$BIN lookup --data $D --account $A --start 2000-01-01 --end 2100-01-01 --output json --format cloudtrail --max 2 >$TMP/ct.json
+eq "--format cloudtrail --output json: the response shape with CloudTrail records" "2 1.08" \
+  "$(/usr/bin/python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(len(j["Events"]), j["Events"][0]["eventVersion"])' $TMP/ct.json)"
+$BIN lookup --data $D --account $A --format nope >/dev/null 2>$TMP/f.err
+eq "--format nope: usage error listing the formats" "2 1" "$? $(grep -c 'canonical, cloudtrail, ocsf' $TMP/f.err)"
+$BIN lookup --data $D --account $A --format ocsf >/dev/null 2>&1
+eq "--format with the table output: usage error" 2 $?
 tk_done

@@ -158,6 +158,11 @@ req GET "/v1/lookup?Format=csv&StartTime=$ST&EndTime=$ET&MaxResults=50&Columns=e
 eq "Format=csv: 200 text/csv, header + 50 rows" "200 51 eventId,eventName,userIdentity.userName" \
   "$CODE $(wc -l <"$TMP/body" | tr -d ' ') $(head -1 "$TMP/body" | tr -d '\r')"
 check "  ... the next page's token in X-Next-Token" grep -qi '^X-Next-Token: ..' "$TMP/hdr"
+req GET "/v1/lookup?StartTime=$ST&EndTime=$ET&MaxResults=3&EventFormat=ocsf" "$A" >/dev/null
+eq "EventFormat=ocsf: the events as OCSF API Activity" "200 3 6003" \
+  "$CODE $(jget "$TMP/body" 'len(j["Events"])') $(jget "$TMP/body" 'j["Events"][0]["class_uid"]')"
+req GET "/v1/lookup?EventFormat=xml" "$A" >/dev/null
+eq "EventFormat=xml: 400" 400 "$CODE"
 req GET "/v1/lookup?Format=csv&Columns=a..b" "$A" >/dev/null
 eq "Format=csv with a bad column: 400" 400 "$CODE"
 req GET "/v1/lookup?Columns=eventName" "$A" >/dev/null
