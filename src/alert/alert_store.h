@@ -114,6 +114,7 @@ typedef struct tk_alert_row {
     char title[256];
     char summary[1024];
     int64_t clear_seq;           /* the event that cleared it (clear_when), 0 if none */
+    char history[4096];          /* JSON array of {"at","state","by","note"}: acks and closes */
 } tk_alert_row_t;
 
 typedef struct tk_alert_filter {
@@ -132,6 +133,11 @@ void tk_alert_rows_free(tk_alert_row_t *v, size_t n);
 /* triggered|cleared -> acknowledged; any -> closed. TK_ENOTFOUND, TK_EINVAL. */
 int tk_alert_set_state(tk_meta_t *m, const char *account, int64_t id, tk_alert_state_t to,
                        char *err);
+/* The same, recording who did it (a key id, "cli:USER") and their note (at
+ * most 500 bytes, may be NULL) in the alert's history; the newest entries
+ * that fit in tk_alert_row_t.history are kept. */
+int tk_alert_set_state_by(tk_meta_t *m, const char *account, int64_t id, tk_alert_state_t to,
+                          const char *by, const char *note, char *err);
 
 /* ---- outbox ---- */
 typedef struct tk_outbox_row {

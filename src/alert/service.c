@@ -93,6 +93,8 @@ int tk_alert_row_json(const tk_alert_row_t *a, tk_buf_t *b)
     }
     if (a->clear_seq)
         rc |= tk_buf_printf(b, ",\"clear_seq\":%lld", (long long)a->clear_seq);
+    rc |= tk_buf_puts(b, ",\"history\":");
+    rc |= tk_buf_puts(b, a->history[0] == '[' ? a->history : "[]");
     rc |= tk_buf_putc(b, '}');
     return rc ? TK_ENOMEM : 0;
 }

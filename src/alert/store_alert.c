@@ -8,6 +8,7 @@
 #include "base/tk.h"
 #include "base/tktime.h"
 
+#include <cjson/cJSON.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -46,6 +47,8 @@ static const tk_meta_migration_t alert_steps[] = {
     {2, "ALTER TABLE alerts ADD COLUMN title TEXT NOT NULL DEFAULT '';"
         "ALTER TABLE alerts ADD COLUMN summary TEXT NOT NULL DEFAULT '';"
         "ALTER TABLE alerts ADD COLUMN clear_seq INTEGER NOT NULL DEFAULT 0;"},
+    /* who acknowledged or closed an alert, when, and their note */
+    {3, "ALTER TABLE alerts ADD COLUMN history TEXT NOT NULL DEFAULT '[]';"},
 };
 
 int tk_alert_schema(tk_meta_t *m, char *err)
@@ -636,7 +639,7 @@ void tk_alert_rows_free(tk_alert_row_t *v, size_t n)
     free(v);
 }
 
-#define ALERT_COLS "id, rule, account, group_key, fingerprint, severity, state, first_ms, last_ms, updated_ms, count, event_seqs, notified_ms, title, summary, clear_seq"
+#define ALERT_COLS "id, rule, account, group_key, fingerprint, severity, state, first_ms, last_ms, updated_ms, count, event_seqs, notified_ms, title, summary, clear_seq, history"
 
 static int alert_query(tk_meta_t *m, const char *sql, const tk_alert_filter_t *f, int64_t id,
                        tk_alert_row_t **out, size_t *n, char *err)
@@ -695,6 +698,7 @@ static int alert_query(tk_meta_t *m, const char *sql, const tk_alert_filter_t *f
         cpycol(st, 13, a->title, sizeof a->title);
         cpycol(st, 14, a->summary, sizeof a->summary);
         a->clear_seq = sqlite3_column_int64(st, 15);
+        cpycol(st, 16, a->history, sizeof a->history);
     }
     sqlite3_finalize(st);
     tk_meta_unlock(m);
@@ -729,9 +733,46 @@ int tk_alert_get(tk_meta_t *m, const char *account, int64_t id, tk_alert_row_t *
     return 0;
 }
 
-int tk_alert_set_state(tk_meta_t *m, const char *account, int64_t id, tk_alert_state_t to,
-                       char *err)
+/* history + {"at","state","by","note"}, keeping the newest entries that fit
+ * in the row's fixed array. Owned result or NULL. */
+static char *history_add(const char *history, tk_alert_state_t to, const char *by, const char *note)
 {
+    cJSON *h = cJSON_Parse(history && *history ? history : "[]");
+    if (!cJSON_IsArray(h)) {
+        cJSON_Delete(h);
+        h = cJSON_CreateArray();
+    }
+    cJSON *e = cJSON_CreateObject();
+    char at[40];
+    tk_time_format(tk_now_ms(), 1, at);
+    if (!h || !e) {
+        cJSON_Delete(h);
+        cJSON_Delete(e);
+        return NULL;
+    }
+    cJSON_AddStringToObject(e, "at", at);
+    cJSON_AddStringToObject(e, "state", tk_alert_state_name(to));
+    cJSON_AddStringToObject(e, "by", by && *by ? by : "unknown");
+    if (note && *note)
+        cJSON_AddStringToObject(e, "note", note);
+    cJSON_AddItemToArray(h, e);
+    char *txt = cJSON_PrintUnformatted(h);
+    while (txt && strlen(txt) >= sizeof(((tk_alert_row_t *)0)->history) && cJSON_GetArraySize(h) > 1) {
+        cJSON_DeleteItemFromArray(h, 0); /* the oldest goes first */
+        cJSON_free(txt);
+        txt = cJSON_PrintUnformatted(h);
+    }
+    cJSON_Delete(h);
+    char *out = txt ? strdup(txt) : NULL;
+    cJSON_free(txt);
+    return out;
+}
+
+int tk_alert_set_state_by(tk_meta_t *m, const char *account, int64_t id, tk_alert_state_t to,
+                          const char *by, const char *note, char *err)
+{
+    if (note && strlen(note) > 500)
+        return tk_errf(err, TK_EINVAL, "the note is %zu bytes: at most 500", strlen(note));
     tk_alert_row_t a;
     int rc = tk_alert_get(m, account, id, &a, err);
     if (rc)
@@ -742,8 +783,19 @@ int tk_alert_set_state(tk_meta_t *m, const char *account, int64_t id, tk_alert_s
         return tk_errf(err, TK_EINVAL, "alert %lld is closed: it cannot be acknowledged", (long long)id);
     if (to != TK_AS_ACKNOWLEDGED && to != TK_AS_CLOSED)
         return tk_errf(err, TK_EINVAL, "an alert can only be acknowledged or closed by hand");
-    return exec(m, NULL, err, "UPDATE alerts SET state=?, updated_ms=? WHERE account=? AND id=?",
-                "sisi", tk_alert_state_name(to), tk_now_ms(), account, id);
+    char *h = history_add(a.history, to, by, note);
+    if (!h)
+        return tk_errf(err, TK_ENOMEM, "out of memory");
+    rc = exec(m, NULL, err, "UPDATE alerts SET state=?, updated_ms=?, history=? WHERE account=? AND id=?",
+              "sissi", tk_alert_state_name(to), tk_now_ms(), h, account, id);
+    free(h);
+    return rc;
+}
+
+int tk_alert_set_state(tk_meta_t *m, const char *account, int64_t id, tk_alert_state_t to,
+                       char *err)
+{
+    return tk_alert_set_state_by(m, account, id, to, NULL, NULL, err);
 }
 
 /* ------------------------------------------------------------- outbox */

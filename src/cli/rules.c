@@ -45,7 +45,7 @@ static void usage(FILE *f)
 "         [--allow-private-endpoints]  (the webhook may be a private or loopback address)\n"
 "  users | user-delete NAME | group NAME --members a,b | groups\n"
 "  alerts list [--state S] [--rule ID] [--output table|json|jsonl]\n"
-"  alerts ack ID | alerts close ID\n"
+"  alerts ack ID [--note TEXT] | alerts close ID [--note TEXT]   (kept in its history)\n"
 "  (--output: default table on a terminal, jsonl in a pipe)\n"
 "  (all take --data DIR and --account ID, default 100000000000000)\n"
 "\n"
@@ -501,7 +501,7 @@ static int cmd_templates(int argc, char **argv)
 
 typedef struct sopts {
     const char *data, *account, *tmpl, *json, *sigma, *severity, *recipients, *repeat, *scope;
-    const char *email, *webhook, *secret, *shape, *members, *state, *rule, *output;
+    const char *email, *webhook, *secret, *shape, *members, *state, *rule, *output, *note;
     int disabled, allow_private, dry_run, quiet;
     const char *pos[4];
     int npos;
@@ -520,7 +520,7 @@ static int parse_sopts(int argc, char **argv, int first, sopts_t *o)
         {"--webhook", offsetof(sopts_t, webhook)}, {"--secret", offsetof(sopts_t, secret)},
         {"--shape", offsetof(sopts_t, shape)},     {"--members", offsetof(sopts_t, members)},
         {"--state", offsetof(sopts_t, state)},     {"--rule", offsetof(sopts_t, rule)},
-        {"--output", offsetof(sopts_t, output)},
+        {"--output", offsetof(sopts_t, output)},   {"--note", offsetof(sopts_t, note)},
     };
     for (int i = first; i < argc; i++) {
         if (!strcmp(argv[i], "--disabled")) {
@@ -1054,7 +1054,11 @@ int tk_cmd_alerts(int argc, char **argv)
         tk_meta_t *m = open_meta(&o);
         if (!m)
             return 1;
-        rc = tk_alert_set_state(m, o.account, id, !strcmp(sub, "ack") ? TK_AS_ACKNOWLEDGED : TK_AS_CLOSED, err);
+        char by[80];
+        const char *user = getenv("USER");
+        snprintf(by, sizeof by, "cli:%.60s", user && *user ? user : "unknown");
+        rc = tk_alert_set_state_by(m, o.account, id, !strcmp(sub, "ack") ? TK_AS_ACKNOWLEDGED : TK_AS_CLOSED,
+                                   by, o.note, err);
         tk_meta_close(m);
     } else {
         fprintf(stderr, "trailkeep alerts: unknown command '%s'; use list, ack or close\n", sub);

@@ -226,7 +226,8 @@ static void rules_route(tk_req_t *r, const char *account, const char *rest, cons
     send_buf(r, !id[0] && !get ? 201 : 200, &b);
 }
 
-static void alerts_route(tk_req_t *r, const char *account, const char *rest, const tk_kvlist_t *q)
+static void alerts_route(tk_req_t *r, const char *account, const char *rest, const tk_kvlist_t *q,
+                         const cJSON *body)
 {
     tk_meta_t *m = r->srv->meta;
     char id[32], verb[32], err[TK_ERRLEN] = "";
@@ -283,7 +284,15 @@ static void alerts_route(tk_req_t *r, const char *account, const char *rest, con
             free(a.event_seqs);
         }
     } else if (id[0] && !strcmp(r->method, "POST") && (!strcmp(verb, "acknowledge") || !strcmp(verb, "close"))) {
-        rc = tk_alert_set_state(m, account, aid, !strcmp(verb, "close") ? TK_AS_CLOSED : TK_AS_ACKNOWLEDGED, err);
+        /* Optional body {"note": "..."}: kept in the alert's history with the key that did it. */
+        static const tk_body_field_t note_fields[] = {{"note", cJSON_String}};
+        const char *note = NULL;
+        if (body && !(rc = tk_body_check_fields(body, note_fields, 1, "body", err)))
+            note = jstr(body, "note");
+        if (!rc)
+            rc = tk_alert_set_state_by(m, account, aid,
+                                       !strcmp(verb, "close") ? TK_AS_CLOSED : TK_AS_ACKNOWLEDGED,
+                                       r->who.key_id, note, err);
         tk_alert_row_t a = {0};
         if (!rc && !(rc = tk_alert_get(m, account, aid, &a, err))) {
             tk_alert_row_json(&a, &b);
@@ -464,7 +473,7 @@ static void route(tk_req_t *r)
     if (!strncmp(p, "/v1/alert-rules", 15))
         rules_route(r, r->account, p + 15, body);
     else if (!strncmp(p, "/v1/alerts", 10))
-        alerts_route(r, r->account, p + 10, &q);
+        alerts_route(r, r->account, p + 10, &q, body);
     else if (!strncmp(p, "/v1/user-groups", 15))
         users_route(r, r->account, p + 15, body, 1);
     else

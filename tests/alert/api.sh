@@ -113,10 +113,14 @@ eq "GET /v1/alerts?state=triggered: the alert of stop-instance, critical" "200 s
 id=$(jget "$TMP/body" 'j["alerts"][0]["id"]')
 req POST "/v1/alerts/$id/acknowledge" "$R" >/dev/null
 eq "a reader cannot acknowledge: 403" 403 "$CODE"
-req POST "/v1/alerts/$id/acknowledge" "$A" >/dev/null
-eq "acknowledge" "200 acknowledged" "$CODE $(jget "$TMP/body" 'j["state"]')"
+req POST "/v1/alerts/$id/acknowledge" "$A" "${J[@]}" -d '{"note":"looking into it"}' >/dev/null
+eq "acknowledge with a note" "200 acknowledged" "$CODE $(jget "$TMP/body" 'j["state"]')"
 req POST "/v1/alerts/$id/close" "$A" >/dev/null
 eq "close" "200 closed" "$CODE $(jget "$TMP/body" 'j["state"]')"
+eq "the history: who (the key), what, the note" "acknowledged:${A%%:*}:looking into it closed:${A%%:*}:" \
+  "$(jget "$TMP/body" '" ".join("%s:%s:%s" % (h["state"], h["by"], h.get("note","")) for h in j["history"])')"
+req POST "/v1/alerts/$id/close" "$A" "${J[@]}" -d '{"nota":"x"}' >/dev/null
+eq "an unknown field in the note body: 400" 400 "$CODE"
 req GET "/v1/alerts?rule=brute" "$A" >/dev/null
 eq "filter by rule: none for brute" "200 0" "$CODE $(jget "$TMP/body" 'len(j["alerts"])')"
 req GET "/v1/alerts/$id" "$O" >/dev/null

@@ -144,7 +144,9 @@ sleep 2
 eq "one alert for carol, no repeat for alice or bob: 3 alerts, 3 webhooks, 3 mails" "3 3 3" \
   "$(alerts_n) $(wc -l <"$TMP/hooks.jsonl" | tr -d ' ') $(grep -c '^Subject:' "$TMP/mail.txt")"
 id=$("$TK_BIN" rules alerts list --data "$D" --rule brute | head -1 | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-check "alerts ack" "$TK_BIN" rules alerts ack "$id" --data "$D"
+check "alerts ack --note" "$TK_BIN" rules alerts ack "$id" --data "$D" --note "on it"
+eq "the CLI's ack is in the alert's history, with who and the note" "acknowledged cli: on it" \
+  "$("$TK_BIN" alerts list --data "$D" --state acknowledged --output jsonl | head -1 | /usr/bin/python3 -c 'import json,sys; h=json.load(sys.stdin)["history"][-1]; print(h["state"], h["by"][:4], h["note"])')"
 eq "the alert is acknowledged" acknowledged "$("$TK_BIN" alerts list --data "$D" --state acknowledged | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')"
 check "alerts close" "$TK_BIN" rules alerts close "$id" --data "$D"
 "$TK_BIN" rules alerts ack 99999 --data "$D" 2>/dev/null
