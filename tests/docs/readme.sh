@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# README.md's "Using it" block, run as a person would paste it after
+# README.md's "Using it" block, and the blocks of docs/*.md marked
+# "<!-- run: demo -->", run as a person would paste them after
 # `make run`: scripts/run-demo fills a fresh data dir (fewer events a day,
 # same seed, so the same accounts) and serves it on a free port; the block's
 # commands then run in order in one shell, from a directory laid out like the
@@ -81,4 +82,54 @@ check "rules test finds the brute-force sign-ins" grep -q 'consecutive-logon-fai
 check "insights run finds incidents in the demo" grep -qE 'Insight ' "$TMP/out.$(out_of 'insights run')"
 check "import stores the events and the stratus logs" grep -qE 'events: +[1-9][0-9,]* accepted' "$TMP/out.$(out_of ' import --data')"
 check "verify finds 0 problems" grep -q ', 0 problem(s)' "$TMP/out.$(out_of 'verify --data ./data')"
+
+# Blocks of docs/*.md marked "<!-- run: demo -->": each runs whole (its
+# commands may span lines) in the same shell state, after the README block,
+# with DIR = ./data, the test's port, `trailkeep` = the release build, and
+# curl failing on an HTTP error (--fail-with-body), so a doc that gets 401
+# or 400 fails here.
+$PY - "$TK_ROOT" "$PORT" "$TMP" <<'PYEOF'
+import glob, os, sys
+root, port, tmp = sys.argv[1], sys.argv[2], sys.argv[3]
+n = 0
+for path in sorted(glob.glob(os.path.join(root, "docs", "*.md"))):
+    lines = open(path).read().split("\n")
+    for i, line in enumerate(lines):
+        if line.strip() != "<!-- run: demo -->":
+            continue
+        j = i + 1
+        assert lines[j].startswith("```sh"), "%s:%d: the marker must precede a ```sh block" % (path, j + 1)
+        k = j + 1
+        while not lines[k].startswith("```"):
+            k += 1
+        body = "\n".join(lines[j + 1:k]).replace("127.0.0.1:8460", "127.0.0.1:" + port)
+        body = body.replace(" DIR", " ./data")
+        n += 1
+        with open(os.path.join(tmp, "doc.%d.sh" % n), "w") as f:
+            f.write(body + "\n")
+        with open(os.path.join(tmp, "doc.%d.name" % n), "w") as f:
+            f.write("%s:%d" % (os.path.relpath(path, root), j + 1))
+print(n, file=sys.stderr)
+PYEOF
+ndocs=$(ls "$TMP"/doc.*.sh 2>/dev/null | wc -l)
+check "docs/: at least 3 blocks are marked to run" test "$ndocs" -ge 3
+{
+  echo 'cd "$1" || exit 1'
+  echo 'B=build/release/trailkeep; . ./data/demo-credentials'
+  echo 'trailkeep() { "$PWD/build/release/trailkeep" "$@"; }'
+  echo 'curl() { command curl -sS --fail-with-body "$@"; }'
+  for i in $(seq 1 "$ndocs"); do
+    printf '( set -e
+. "%s/doc.%d.sh"
+) >"%s/docout.%d" 2>&1; echo "### doc %d rc $?"
+' "$TMP" "$i" "$TMP" "$i" "$i"
+  done
+} >"$TMP/docs.sh"
+bash "$TMP/docs.sh" "$W" >"$TMP/docs.out" 2>&1
+for i in $(seq 1 "$ndocs"); do
+  rc=$(sed -n "s/^### doc $i rc //p" "$TMP/docs.out")
+  name=$(cat "$TMP/doc.$i.name")
+  if [ "$rc" = 0 ]; then ok "docs: the block at $name runs"; else
+    nok "docs: the block at $name runs (exit ${rc:-none})"; tail -5 "$TMP/docout.$i" | sed 's/^/#   /'; fi
+done
 tk_done
