@@ -227,6 +227,11 @@ void tk_route_events(tk_req_t *r);
 void tk_route_lookup(tk_req_t *r);
 void tk_route_history(tk_req_t *r, const char *rest);
 void tk_route_cloudtrail(tk_req_t *r);
+/* The CloudTrail control-plane operations on trailkeep's trails (route_ct_trails.c):
+ * 1 when op is one of them (then r is answered), 0 when it is not. */
+int tk_route_ct_trails(tk_req_t *r, const char *op);
+/* The peer's address as text ("" when unknown). */
+void tk_http_client_ip(struct MHD_Connection *conn, char *out, size_t n);
 void tk_route_healthz(tk_req_t *r);
 void tk_route_metrics(tk_req_t *r);
 void tk_route_index(tk_req_t *r);

@@ -153,8 +153,12 @@ void tk_route_cloudtrail(tk_req_t *r)
     }
     const char *op = target + strlen(CT_TARGET);
     if (strcmp(op, "LookupEvents")) {
+        if (tk_route_ct_trails(r, op))
+            return;
         tk_req_aws_error(r, 400, "UnknownOperationException",
-                         "Operation %.64s is not supported; trailkeep implements LookupEvents.", op);
+                         "Operation %.64s is not supported; trailkeep implements LookupEvents, "
+                         "DescribeTrails, GetTrail, ListTrails, GetTrailStatus, StartLogging, "
+                         "StopLogging and DeleteTrail.", op);
         return;
     }
     if (tk_req_auth(r))

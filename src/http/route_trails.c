@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-static void client_ip(struct MHD_Connection *conn, char *out, size_t n)
+void tk_http_client_ip(struct MHD_Connection *conn, char *out, size_t n)
 {
     out[0] = 0;
     const union MHD_ConnectionInfo *ci =
@@ -91,7 +91,7 @@ void tk_route_trails(tk_req_t *r)
         n++;
     }
     char ip[64], err[TK_ERRLEN] = "";
-    client_ip(r->conn, ip, sizeof ip);
+    tk_http_client_ip(r->conn, ip, sizeof ip);
     tk_trail_caller_t c = {.account = r->who.account,
                            .key_id = r->who.key_id,
                            .source_ip = ip[0] ? ip : NULL,

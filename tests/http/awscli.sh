@@ -65,15 +65,36 @@ curl -s -o "$TMP/b" -w '%{http_code}' -X POST "$URL/" -H 'X-Amz-Target: com.amaz
   -H 'Content-Type: application/x-amz-json-1.1' -H "Authorization: Bearer $A" \
   --data '{"LookupAttributes":[{"AttributeKey":"Nope","AttributeValue":"x"}]}' >"$TMP/code"
 eq "unknown AttributeKey: 400 InvalidLookupAttributesException" "400 InvalidLookupAttributesException" "$(cat "$TMP/code") $(jget "$TMP/b" 'j["__type"]')"
-curl -s -o "$TMP/b" -w '%{http_code}' -X POST "$URL/" -H 'X-Amz-Target: com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.CreateTrail' \
+curl -s -o "$TMP/b" -w '%{http_code}' -X POST "$URL/" -H 'X-Amz-Target: com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.PutEventSelectors' \
   -H "Authorization: Bearer $A" --data '{}' >"$TMP/code"
-eq "other operations: 400 UnknownOperationException" "400 UnknownOperationException" "$(cat "$TMP/code") $(jget "$TMP/b" 'j["__type"]')"
+eq "operations not implemented: 400 UnknownOperationException" "400 UnknownOperationException" "$(cat "$TMP/code") $(jget "$TMP/b" 'j["__type"]')"
 curl -s -o "$TMP/b" -w '%{http_code}' -X POST "$URL/" -H 'X-Amz-Target: com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents' \
   --data '{}' >"$TMP/code"
 eq "no credentials: 403 in AWS shape" "403 MissingAuthenticationTokenException" "$(cat "$TMP/code") $(jget "$TMP/b" 'j["__type"]')"
 curl -s -o "$TMP/b" -w '%{http_code}' -X POST "$URL/" -H 'X-Amz-Target: com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents' \
   -H "Authorization: Bearer $A" --data '{"NextToken":"forged"}' >"$TMP/code"
 eq "forged NextToken: 400 InvalidNextTokenException" "400 InvalidNextTokenException" "$(cat "$TMP/code") $(jget "$TMP/b" 'j["__type"]')"
+# The CloudTrail control plane with the real aws CLI (SigV4) on trailkeep's trails.
+ct() { "$AWS" cloudtrail --endpoint-url "$URL" --region cn-hangzhou --output json "$@"; }
+mkdir -p "$D/trail-folders/aws"
+req POST "/v1/trails?Action=CreateTrail&Name=aws-trail&OssBucketName=audit-bkt&OssKeyPrefix=p1&DestinationType=folder&Dest.path=$D/trail-folders/aws" "$A" >/dev/null
+eq "a trail created over /v1/trails" 200 "$CODE"
+ct describe-trails >"$TMP/dt.json" 2>"$TMP/ct.err"
+eq "aws cloudtrail describe-trails: the trail with CloudTrail's names" "aws-trail audit-bkt p1 True arn:aws:cloudtrail:" \
+  "$(jget "$TMP/dt.json" '" ".join([j["trailList"][0]["Name"], j["trailList"][0]["S3BucketName"], j["trailList"][0]["S3KeyPrefix"], str(j["trailList"][0]["LogFileValidationEnabled"]), j["trailList"][0]["TrailARN"][:19]])')"
+eq "aws cloudtrail list-trails" "aws-trail" "$(ct list-trails | $PY -c 'import json,sys; print(json.load(sys.stdin)["Trails"][0]["Name"])')"
+ARN=$(jget "$TMP/dt.json" 'j["trailList"][0]["TrailARN"]')
+eq "aws cloudtrail get-trail --name ARN" "aws-trail" "$(ct get-trail --name "$ARN" | $PY -c 'import json,sys; print(json.load(sys.stdin)["Trail"]["Name"])')"
+eq "get-trail-status: not logging yet" "False" "$(ct get-trail-status --name aws-trail | $PY -c 'import json,sys; print(json.load(sys.stdin)["IsLogging"])')"
+check "aws cloudtrail start-logging" ct start-logging --name aws-trail
+ct get-trail-status --name aws-trail >"$TMP/st.json"
+eq "get-trail-status: logging, since a StartLoggingTime botocore parses" "True 1" \
+  "$(jget "$TMP/st.json" 'j["IsLogging"]') $(grep -c '"StartLoggingTime": "20' "$TMP/st.json")"
+check "aws cloudtrail stop-logging" ct stop-logging --name aws-trail
+ct get-trail --name no-such-trail >/dev/null 2>"$TMP/nf.err"
+eq "get-trail of an unknown trail: exit 254, TrailNotFoundException" "254 1" "$? $(grep -c TrailNotFoundException "$TMP/nf.err")"
+check "aws cloudtrail delete-trail" ct delete-trail --name aws-trail
+eq "describe-trails after the delete: none" 0 "$(ct describe-trails | $PY -c 'import json,sys; print(len(json.load(sys.stdin)["trailList"]))')"
 check "access log: never the secret" bash -c "! grep -q '$KEY_SECRET' '$D.access' '$D.err'"
 stop_server >/dev/null
 tk_done
