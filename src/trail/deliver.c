@@ -63,7 +63,9 @@ int trail_build_file(const trail_file_id_t *id, const trail_fev_t *ev, size_t n,
     for (size_t i = 0; i < n && !rc; i++) {
         if (i)
             tk_buf_putc(&raw, ',');
-        if (ct)
+        if (id->format)
+            rc = id->format->render(ev[i].json, ev[i].len, &raw, err);
+        else if (ct)
             rc = tk_event_to_cloudtrail(ev[i].json, ev[i].len, &raw, err);
         else
             rc = tk_buf_append(&raw, ev[i].json, ev[i].len);
@@ -372,6 +374,15 @@ static int open_dest(tstate_t *s, char *err)
     return rc;
 }
 
+/* The destination's "format" option (common to all destinations, dest.c). */
+static const tk_event_format_t *format_of(const tk_trail_t *t)
+{
+    cJSON *o = cJSON_Parse(t->dest_options);
+    const tk_event_format_t *f = tk_event_format_find(jstr(o, "format"));
+    cJSON_Delete(o);
+    return f;
+}
+
 static trail_layout_t layout_of(const tk_trail_t *t)
 {
     cJSON *o = cJSON_Parse(t->dest_options);
@@ -461,6 +472,7 @@ static int flush(tk_trail_deliverer_t *d, tstate_t *s, uint64_t range_end, size_
             .account = s->ev[i].account,
             .region = s->ev[i].region,
             .insight = s->ev[i].insight,
+            .format = format_of(&s->t),
         };
         tk_buf_reset(&gz);
         tk_buf_reset(&key);

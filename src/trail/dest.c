@@ -6,9 +6,12 @@
  * opened for delivery, so a row stored before a policy change is refused. */
 #include "trail/dest.h"
 
+#include "event/format.h"
+
 #include "base/tk.h"
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,6 +78,23 @@ int tk_dest_validate(const tk_dest_t *d, const char *options_json, char *err)
             rc = tk_errf(err, TK_EINVAL, "%s option %s must be given as a string", d->name,
                          it->string);
             break;
+        }
+        if (!strcmp(it->string, "format")) {
+            if (!strcmp(d->name, "syslog")) {
+                /* one message per event, always the stored JSON (RFC 5424 body) */
+                rc = tk_errf(err, TK_EINVAL, "format applies to the file destinations (folder, s3), "
+                                             "not to syslog");
+                continue;
+            }
+            if (!tk_event_format_find(it->valuestring)) {
+                const tk_event_format_t *f;
+                size_t nf = tk_event_formats(&f);
+                char names[128] = "";
+                for (size_t k = 0, o = 0; k < nf && o < sizeof names - 24; k++)
+                    o += (size_t)snprintf(names + o, sizeof names - o, "%s%s", k ? ", " : "", f[k].name);
+                rc = tk_errf(err, TK_EINVAL, "format '%s' must be one of %s", it->valuestring, names);
+            }
+            continue;
         }
         if (!strcmp(it->string, "layout")) {
             if (strcmp(it->valuestring, "actiontrail") && strcmp(it->valuestring, "cloudtrail"))

@@ -5,6 +5,7 @@
 #define TK_TRAIL_TRAIL_INTERNAL_H
 
 #include "base/buf.h"
+#include "event/format.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -33,6 +34,9 @@ typedef struct trail_file_id {
     const char *account;
     const char *region;
     int insight;            /* Actiontrail-Insight folder */
+    /* Record format inside the file (event/format.h): NULL = the layout's
+     * own (canonical for ActionTrail, cloudtrail for CloudTrail). */
+    const tk_event_format_t *format;
 } trail_file_id_t;
 
 /* Builds one delivered object from n events (in seq order): the gzip bytes
