@@ -255,6 +255,35 @@ void tk_route_cloudtrail(tk_req_t *r)
         else
             p.end_time = tbuf[1];
     }
+    /* CloudTrail looks back 90 days when no StartTime is given (the
+     * ActionTrail API keeps its 7): a NextToken carries its own range. */
+    char start90[40];
+    if (!p.start_time && !jstr(body, "NextToken")) {
+        int64_t end_ms = tk_now_ms();
+        if (p.end_time && tk_time_parse_any(p.end_time, end_ms, &end_ms))
+            end_ms = tk_now_ms(); /* the lookup reports the bad EndTime */
+        tk_time_format(end_ms - 90 * TK_MS_PER_DAY, 1, start90);
+        p.start_time = start90;
+    }
+    /* EventCategory "insight": the Insights records (CloudTrail semantics). */
+    const char *cat = jstr(body, "EventCategory");
+    if (cat && strcmp(cat, "insight")) {
+        tk_req_aws_error(r, 400, "InvalidEventCategoryException",
+                         "EventCategory '%.32s' is not valid: the only value is insight.", cat);
+        cJSON_Delete(body);
+        return;
+    }
+    if (cat) {
+        if (p.nattrs >= 2) {
+            tk_req_aws_error(r, 400, "InvalidLookupAttributesException",
+                             "With EventCategory insight, give at most one lookup attribute.");
+            cJSON_Delete(body);
+            return;
+        }
+        p.attrs[p.nattrs].key = "EventType";
+        p.attrs[p.nattrs].value = "ActionTrailInsight";
+        p.nattrs++;
+    }
     cJSON *mr = cJSON_GetObjectItemCaseSensitive(body, "MaxResults");
     if (mr && !cJSON_IsNull(mr)) {
         if (!cJSON_IsNumber(mr) || !(mr->valuedouble >= 1 && mr->valuedouble <= 50)) {

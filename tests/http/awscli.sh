@@ -74,6 +74,16 @@ eq "no credentials: 403 in AWS shape" "403 MissingAuthenticationTokenException" 
 curl -s -o "$TMP/b" -w '%{http_code}' -X POST "$URL/" -H 'X-Amz-Target: com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents' \
   -H "Authorization: Bearer $A" --data '{"NextToken":"forged"}' >"$TMP/code"
 eq "forged NextToken: 400 InvalidNextTokenException" "400 InvalidNextTokenException" "$(cat "$TMP/code") $(jget "$TMP/b" 'j["__type"]')"
+# Without StartTime CloudTrail looks back 90 days (the ActionTrail API: 7),
+# and EventCategory insight returns the Insights records only.
+gen_events 1 $ACCT $((NOW - 30 * 86400)) 1 old '{"eventName":"OldCall"}' >"$TMP/old.jsonl"
+gen_events 2 $ACCT $((NOW - 600)) 1 ins '{"eventName":"ApiCallRateInsight","eventType":"ActionTrailInsight"}' >>"$TMP/old.jsonl"
+req POST /v1/events "$A" --data-binary @"$TMP/old.jsonl" >/dev/null
+eq "lookup-events without --start-time finds a 30-day-old event (90-day default)" 1 \
+  "$(aws_ct --lookup-attributes AttributeKey=EventName,AttributeValue=OldCall | $PY -c 'import json,sys; print(len(json.load(sys.stdin)["Events"]))')"
+eq "lookup-events --event-category insight: only the 2 Insights records" "2 ApiCallRateInsight" \
+  "$(aws_ct --event-category insight | $PY -c 'import json,sys; e=json.load(sys.stdin)["Events"]; print(len(e), " ".join(sorted({x["EventName"] for x in e})))')"
+
 # The CloudTrail control plane with the real aws CLI (SigV4) on trailkeep's trails.
 ct() { "$AWS" cloudtrail --endpoint-url "$URL" --region cn-hangzhou --output json "$@"; }
 mkdir -p "$D/trail-folders/aws"
