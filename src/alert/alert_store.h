@@ -81,6 +81,11 @@ int tk_alert_group_delete(tk_meta_t *m, const char *account, const char *name, c
  * a group of account: 0, or TK_EINVAL naming the first that is not and how
  * to create it. (Group members are checked by tk_alert_group_put.) */
 int tk_alert_recipients_check(tk_meta_t *m, const char *account, const char *recipients, char *err);
+/* Calls cb with a message for each recipient user (groups expanded) that no
+ * channel can reach: no email and no webhook, or only an email while the
+ * server has no SMTP (smtp_ok 0). For warnings in answers; 0 or an error. */
+int tk_alert_recipients_reach(tk_meta_t *m, const char *account, const char *recipients, int smtp_ok,
+                              void (*cb)(void *ud, const char *msg), void *ud, char *err);
 int tk_alert_group_list(tk_meta_t *m, const char *account,
                         void (*cb)(void *ud, const char *name, const char *members), void *ud,
                         char *err);

@@ -558,6 +558,70 @@ static int check_names(tk_meta_t *m, const char *account, const char *list, int 
     return rc;
 }
 
+typedef struct members_ctx {
+    const char *want;
+    char *members; /* owned copy of the wanted group's members */
+} members_ctx_t;
+
+static void find_group(void *ud, const char *name, const char *members)
+{
+    members_ctx_t *c = ud;
+    if (!c->members && !strcmp(name, c->want))
+        c->members = strdup(members);
+}
+
+/* Calls cb for each user of list (groups expanded) that no channel can
+ * reach: no email and no webhook, or only an email while smtp_ok is 0. */
+static void reach_users(const tk_alert_user_t *users, size_t nu, const char *list, int smtp_ok,
+                        void (*cb)(void *ud, const char *msg), void *ud)
+{
+    char *dup = strdup(list ? list : ""), *save = NULL;
+    for (char *t = dup ? strtok_r(dup, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        for (size_t i = 0; i < nu; i++) {
+            if (strcmp(users[i].name, t))
+                continue;
+            char msg[400];
+            if (!users[i].email[0] && !users[i].webhook_url[0])
+                snprintf(msg, sizeof msg, "user %s has no email and no webhook: no notice can reach them",
+                         users[i].name);
+            else if (!users[i].webhook_url[0] && !smtp_ok)
+                snprintf(msg, sizeof msg,
+                         "user %s has only an email, and this server has no --smtp-url: their "
+                         "notices cannot be sent", users[i].name);
+            else
+                continue;
+            cb(ud, msg);
+        }
+    }
+    free(dup);
+}
+
+int tk_alert_recipients_reach(tk_meta_t *m, const char *account, const char *recipients, int smtp_ok,
+                              void (*cb)(void *ud, const char *msg), void *ud, char *err)
+{
+    tk_alert_user_t *users = NULL;
+    size_t nu = 0;
+    int rc = tk_alert_user_list(m, account, &users, &nu, err);
+    char *dup = rc ? NULL : strdup(recipients ? recipients : ""), *save = NULL;
+    for (char *t = dup ? strtok_r(dup, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        if (strncmp(t, "group:", 6)) {
+            reach_users(users, nu, t, smtp_ok, cb, ud);
+            continue;
+        }
+        members_ctx_t g = {t + 6, NULL};
+        if (tk_alert_group_list(m, account, find_group, &g, err) == 0 && g.members)
+            reach_users(users, nu, g.members, smtp_ok, cb, ud);
+        free(g.members);
+    }
+    free(dup);
+    free(users);
+    return rc;
+}
+
 int tk_alert_recipients_check(tk_meta_t *m, const char *account, const char *recipients, char *err)
 {
     return check_names(m, account, recipients, 1, "recipients", err);

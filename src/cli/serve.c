@@ -804,6 +804,7 @@ int tk_cmd_serve(int argc, char **argv)
         .max_events = (size_t)c.max_events,
         .max_future_ms = (int64_t)c.max_future_skew * 1000,
         .retention_days = (int)c.retention_days,
+        .smtp_configured = c.smtp_url && *c.smtp_url,
         .max_request_memory = (size_t)c.max_request_memory,
         .threads = (int)c.threads,
         .max_connections = (unsigned)c.max_connections,

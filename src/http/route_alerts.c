@@ -156,6 +156,36 @@ static int rule_from_body(const cJSON *j, const char *account, const char *id, t
     return 0;
 }
 
+typedef struct warn_ctx {
+    tk_buf_t w;
+    int n;
+} warn_ctx_t;
+
+static void on_warning(void *ud, const char *msg)
+{
+    warn_ctx_t *c = ud;
+    if (c->n++)
+        tk_buf_putc(&c->w, ',');
+    tk_buf_put_json_str(&c->w, msg, strlen(msg));
+}
+
+/* A rule whose recipients no channel can reach is stored, but the answer
+ * says so ("warnings"), so it does not fail silently at its first alert. */
+static void add_reach_warnings(tk_req_t *r, tk_meta_t *m, const char *account, const char *recipients,
+                               tk_buf_t *b)
+{
+    warn_ctx_t c = {TK_BUF_INIT, 0};
+    char err[TK_ERRLEN];
+    tk_alert_recipients_reach(m, account, recipients, r->srv->o.smtp_configured, on_warning, &c, err);
+    if (c.n && b->len && b->p[b->len - 1] == '}') {
+        b->len--;
+        tk_buf_puts(b, ",\"warnings\":[");
+        tk_buf_append(b, c.w.p, c.w.len);
+        tk_buf_puts(b, "]}");
+    }
+    tk_buf_free(&c.w);
+}
+
 static void rules_route(tk_req_t *r, const char *account, const char *rest, const cJSON *body)
 {
     tk_meta_t *m = r->srv->meta;
@@ -197,8 +227,10 @@ static void rules_route(tk_req_t *r, const char *account, const char *rest, cons
             rc = id[0] ? tk_alert_rule_update(m, &sr, err) : tk_alert_rule_create(m, &sr, err);
         if (!rc) {
             tk_stored_rule_t got = {0}; /* untouched when the get fails, freed below */
-            if (!(rc = tk_alert_rule_get(m, account, sr.id, &got, err)))
+            if (!(rc = tk_alert_rule_get(m, account, sr.id, &got, err))) {
                 tk_stored_rule_json(&got, &b);
+                add_reach_warnings(r, m, account, got.recipients, &b);
+            }
             tk_stored_rule_free(&got);
         }
         tk_stored_rule_free(&sr);

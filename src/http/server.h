@@ -27,6 +27,7 @@ typedef struct tk_http_opts {
     size_t max_events;           /* events per ingest request; 0 = 10,000 */
     int64_t max_future_ms;       /* eventTime past now + this is rejected; 0 = no check */
     int retention_days;          /* the service default (accounts may set their own); 0 = 90 */
+    int smtp_configured;         /* serve has --smtp-url: email notices can be sent */
     /* Memory for request bodies, their decompression and parsing, summed
      * over every request in flight; past it a request gets 503 +
      * Retry-After before the work. 0 = 1 GiB. */

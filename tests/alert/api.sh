@@ -24,6 +24,8 @@ eq "a group with a member that is no user: 400 naming it" "400 1" "$CODE $(grep 
 req POST /v1/alert-rules "$A" "${J[@]}" -d '{"id":"brute","template":"consecutive-logon-failures?failures=3","recipients":"ops","repeat":"30m"}' >/dev/null
 eq "POST /v1/alert-rules from a template: 201, kind, severity from the template" "201 template high 1800" \
   "$CODE $(jget "$TMP/body" 'j["kind"]+" "+j["severity"]+" "+str(j["repeat_interval_s"])')"
+eq "  ... with a warning: ops has only an email and this server has no --smtp-url" "1" \
+  "$(jget "$TMP/body" 'sum("ops has only an email" in w for w in j.get("warnings", []))')"
 # A typo must not store a rule that silently has no recipients (it used to: 201).
 req POST /v1/alert-rules "$A" "${J[@]}" -d '{"id":"typo","template":"consecutive-logon-failures","recipient":"ops"}' >/dev/null
 eq "an unknown field (recipient): 400 naming it and the nearest valid one" "400 1" \
