@@ -53,7 +53,8 @@ static char *summary_line(const char *kind, const cJSON *j, int with_summary)
         if (*p >= 'a' && *p <= 'z')
             *p = (char)(*p - 32);
     int rc = tk_buf_printf(&b, "[%s] trailkeep alert %s %s in account %s", up, rule ? rule : "?",
-                           !strcmp(kind, "recovery") ? "cleared" : !strcmp(kind, "repeat") ? "still firing" : "fired",
+                           !strcmp(kind, "recovery") ? "cleared" : !strcmp(kind, "repeat") ? "still firing"
+                           : !strcmp(kind, "test") ? "test (no alert)" : "fired",
                            acct ? acct : "?");
     if (grp && *grp) {
         rc |= tk_buf_puts(&b, " (");

@@ -385,19 +385,19 @@ static void add_token(void *ud, const char *t)
 
 /* Resolves a rule's recipients (users and groups of the rule's account) to
  * (user, channel) pairs. Called without the meta lock held. */
-static void resolve(tk_alert_service_t *s, const lrule_t *l, rlist_t *out)
+static void resolve_list(tk_meta_t *meta, const char *account, const char *recipients, rlist_t *out)
 {
     memset(out, 0, sizeof *out);
     char err[TK_ERRLEN];
-    if (tk_alert_user_list(s->meta, l->r.account, &out->users, &out->nusers, err))
+    if (tk_alert_user_list(meta, account, &out->users, &out->nusers, err))
         return;
-    char *dup = strdup(l->r.recipients ? l->r.recipients : "");
+    char *dup = strdup(recipients ? recipients : "");
     char *save = NULL;
     for (char *t = dup ? strtok_r(dup, ", ", &save) : NULL; t; t = strtok_r(NULL, ", ", &save)) {
         if (!strncmp(t, "group:", 6)) {
             out->want_group = t + 6;
             out->members = NULL;
-            tk_alert_group_list(s->meta, l->r.account, group_cb, out, err);
+            tk_alert_group_list(meta, account, group_cb, out, err);
             each_token(out->members, add_plain, out);
             free(out->members);
             out->members = NULL;
@@ -408,12 +408,58 @@ static void resolve(tk_alert_service_t *s, const lrule_t *l, rlist_t *out)
     free(dup);
 }
 
+static void resolve(tk_alert_service_t *s, const lrule_t *l, rlist_t *out)
+{
+    resolve_list(s->meta, l->r.account, l->r.recipients, out);
+}
+
 static void rlist_free(rlist_t *l)
 {
     if (!l)
         return;
     free(l->v);
     free(l->users);
+}
+
+int tk_alert_notify_test(tk_meta_t *m, const tk_notify_cfg_t *cfg, const char *account,
+                         const char *rule_id, const char *recipients, tk_buf_t *report, char *err)
+{
+    rlist_t rl;
+    resolve_list(m, account, recipients, &rl);
+    tk_buf_t p = TK_BUF_INIT;
+    int rc = tk_buf_puts(&p, "{\"rule\":");
+    rc |= tk_buf_put_json_str(&p, rule_id, strlen(rule_id));
+    rc |= tk_buf_puts(&p, ",\"account\":");
+    rc |= tk_buf_put_json_str(&p, account, strlen(account));
+    rc |= tk_buf_puts(&p, ",\"severity\":\"report\",\"state\":\"test\",\"notification\":\"test\","
+                          "\"count\":0,\"title\":\"test notification from trailkeep (no alert fired)\","
+                          "\"summary\":\"If you read this, the rule's notices reach you on this channel.\"}");
+    size_t sent = 0, failed = 0;
+    rc |= tk_buf_puts(report, "{\"results\":[");
+    for (size_t i = 0; !rc && i < rl.n; i++) {
+        const tk_alert_user_t *u = NULL;
+        for (size_t k = 0; k < rl.nusers && !u; k++)
+            if (!strcmp(rl.users[k].name, rl.v[i].user))
+                u = &rl.users[k];
+        const tk_channel_t *ch = tk_channel_find(rl.v[i].channel);
+        char e2[TK_ERRLEN] = "";
+        int src = u && ch ? ch->send(cfg, u, "test", p.p, e2) : TK_ENOTFOUND;
+        src ? failed++ : sent++;
+        rc |= tk_buf_puts(report, i ? ",{\"user\":" : "{\"user\":");
+        rc |= tk_buf_put_json_str(report, rl.v[i].user, strlen(rl.v[i].user));
+        rc |= tk_buf_puts(report, ",\"channel\":");
+        rc |= tk_buf_put_json_str(report, rl.v[i].channel, strlen(rl.v[i].channel));
+        rc |= tk_buf_printf(report, ",\"ok\":%s", src ? "false" : "true");
+        if (src) {
+            rc |= tk_buf_puts(report, ",\"error\":");
+            rc |= tk_buf_put_json_str(report, e2, strlen(e2));
+        }
+        rc |= tk_buf_putc(report, '}');
+    }
+    rc |= tk_buf_printf(report, "],\"sent\":%zu,\"failed\":%zu}", sent, failed);
+    tk_buf_free(&p);
+    rlist_free(&rl);
+    return rc ? tk_errf(err, TK_ENOMEM, "out of memory") : 0;
 }
 
 static int step_sql(sqlite3 *db, sqlite3_stmt *st)

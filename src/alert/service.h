@@ -45,6 +45,13 @@ void tk_alert_service_destroy(tk_alert_service_t *s);
 int tk_alert_service_step(tk_alert_service_t *s, char *err);
 void tk_alert_service_stats(tk_alert_service_t *s, tk_alert_service_stats_t *out);
 
+/* "Send a test notification": resolves recipients (users and groups of
+ * account) and sends one test notice on every channel of every user now,
+ * synchronously, through cfg; appends {"results":[{"user","channel","ok",
+ * "error"}],"sent","failed"} to report. No alert is created. 0 or ENOMEM. */
+int tk_alert_notify_test(tk_meta_t *m, const tk_notify_cfg_t *cfg, const char *account,
+                         const char *rule_id, const char *recipients, tk_buf_t *report, char *err);
+
 /* Per rule, as of the evaluator's last publish: evaluations, time spent and
  * regex limit hits (tk_alert_rule_stats_t; its id points into the call). */
 typedef struct tk_alert_rule_metrics {

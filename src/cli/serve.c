@@ -628,6 +628,20 @@ static void rule_metrics(tk_alert_service_t *as, tk_buf_t *o,
     }
 }
 
+/* POST /v1/alert-rules/{id}/test: through the same SMTP settings the alert
+ * service uses. */
+typedef struct notify_hook {
+    tk_meta_t *meta;
+    tk_notify_cfg_t cfg;
+} notify_hook_t;
+
+static int notify_test(void *ud, const char *account, const char *rule_id, const char *recipients,
+                       tk_buf_t *report, char *err)
+{
+    notify_hook_t *h = ud;
+    return tk_alert_notify_test(h->meta, &h->cfg, account, rule_id, recipients, report, err);
+}
+
 static void alert_metrics(void *ud, tk_buf_t *o, int (*may_read)(void *ctx, const char *account),
                           void *ctx)
 {
@@ -797,6 +811,13 @@ int tk_cmd_serve(int argc, char **argv)
     }
 
 
+    notify_hook_t nh = {.meta = meta,
+                        .cfg = {.smtp_url = c.smtp_url,
+                                .smtp_from = c.smtp_from,
+                                .smtp_user = c.smtp_user,
+                                .smtp_password = c.smtp_password,
+                                .smtp_starttls = c.smtp_starttls,
+                                .smtp_ca = c.smtp_ca}};
     tk_http_opts_t ho = {
         .listen = c.listen ? c.listen : "127.0.0.1:8460",
         .max_body = (size_t)c.max_body,
@@ -823,6 +844,8 @@ int tk_cmd_serve(int argc, char **argv)
         .token_key = token_key,
         .extra_metrics = alert_metrics,
         .extra_metrics_ud = &am,
+        .notify_test = c.no_alerts ? NULL : notify_test,
+        .notify_test_ud = &nh,
     };
     /* The first-start key is printed (and flushed) before the listener
      * answers anything, so whoever waits for /healthz finds it already there. */

@@ -242,6 +242,16 @@ static void rules_route(tk_req_t *r, const char *account, const char *rest, cons
     } else if (id[0] && !verb[0] && !strcmp(me, "DELETE")) {
         if (!(rc = tk_alert_rule_delete(m, account, id, err)))
             tk_buf_printf(&b, "{\"deleted\":true}");
+    } else if (id[0] && !strcmp(me, "POST") && !strcmp(verb, "test")) {
+        tk_stored_rule_t got = {0};
+        if (!(rc = tk_alert_rule_get(m, account, id, &got, err))) {
+            if (!r->srv->o.notify_test)
+                rc = tk_errf(err, TK_EUNSUPPORTED, "this server sends no notifications (--no-alerts)");
+            else
+                rc = r->srv->o.notify_test(r->srv->o.notify_test_ud, account, got.id,
+                                           got.recipients, &b, err);
+        }
+        tk_stored_rule_free(&got);
     } else if (id[0] && !strcmp(me, "POST") && (!strcmp(verb, "enable") || !strcmp(verb, "disable"))) {
         if (!(rc = tk_alert_rule_set_enabled(m, account, id, !strcmp(verb, "enable"), err)))
             tk_buf_printf(&b, "{\"enabled\":%s}", !strcmp(verb, "enable") ? "true" : "false");

@@ -28,6 +28,12 @@ typedef struct tk_http_opts {
     int64_t max_future_ms;       /* eventTime past now + this is rejected; 0 = no check */
     int retention_days;          /* the service default (accounts may set their own); 0 = 90 */
     int smtp_configured;         /* serve has --smtp-url: email notices can be sent */
+    /* POST /v1/alert-rules/{id}/test: sends a test notice to the rule's
+     * recipients now and appends the JSON report (tk_alert_notify_test);
+     * NULL: the route answers 501. */
+    int (*notify_test)(void *ud, const char *account, const char *rule_id, const char *recipients,
+                       tk_buf_t *report, char *err);
+    void *notify_test_ud;
     /* Memory for request bodies, their decompression and parsing, summed
      * over every request in flight; past it a request gets 503 +
      * Retry-After before the work. 0 = 1 GiB. */

@@ -151,6 +151,13 @@ eq "the alert is acknowledged" acknowledged "$("$TK_BIN" alerts list --data "$D"
 check "alerts close" "$TK_BIN" rules alerts close "$id" --data "$D"
 "$TK_BIN" rules alerts ack 99999 --data "$D" 2>/dev/null
 eq "ack of an unknown alert fails" 1 $?
+# "Send a test notification": every channel of every recipient, now, reported.
+req POST /v1/alert-rules/brute/test "$A" >/dev/null
+eq "POST /v1/alert-rules/brute/test: alice's webhook and mail sent, none failed" "200 2 0" \
+  "$CODE $(jget "$TMP/body" 'j["sent"]') $(jget "$TMP/body" 'j["failed"]')"
+test_hooks() { hooks '"notification": "test"'; }
+check "  ... the webhook receiver got the test notice" wait_for test_hooks 1
+check "  ... and the mail says it is a test" bash -c "grep -q 'test (no alert)' '$TMP/mail.txt'"
 check "rules disable" R disable brute
 check "rules delete" R delete brute
 stop_server
