@@ -44,6 +44,8 @@ static void usage(FILE *f)
 "  user NAME [--email ADDR] [--webhook URL] [--secret S] [--shape generic|dingtalk|slack]\n"
 "         [--allow-private-endpoints]  (the webhook may be a private or loopback address)\n"
 "  users | user-delete NAME | group NAME --members a,b | groups\n"
+"  notify-test ID [--smtp-url URL --smtp-from A --smtp-user U --smtp-ca F]  a test notice\n"
+"         to every channel of every recipient now (password: TRAILKEEP_SMTP_PASSWORD)\n"
 "  alerts list [--state S] [--rule ID] [--output table|json|jsonl]\n"
 "  alerts ack ID [--note TEXT] | alerts close ID [--note TEXT]   (kept in its history)\n"
 "  (--output: default table on a terminal, jsonl in a pipe)\n"
@@ -502,6 +504,7 @@ static int cmd_templates(int argc, char **argv)
 typedef struct sopts {
     const char *data, *account, *tmpl, *json, *sigma, *severity, *recipients, *repeat, *scope;
     const char *email, *webhook, *secret, *shape, *members, *state, *rule, *output, *note;
+    const char *smtp_url, *smtp_from, *smtp_user, *smtp_ca;
     int disabled, allow_private, dry_run, quiet;
     const char *pos[4];
     int npos;
@@ -521,6 +524,8 @@ static int parse_sopts(int argc, char **argv, int first, sopts_t *o)
         {"--shape", offsetof(sopts_t, shape)},     {"--members", offsetof(sopts_t, members)},
         {"--state", offsetof(sopts_t, state)},     {"--rule", offsetof(sopts_t, rule)},
         {"--output", offsetof(sopts_t, output)},   {"--note", offsetof(sopts_t, note)},
+        {"--smtp-url", offsetof(sopts_t, smtp_url)}, {"--smtp-from", offsetof(sopts_t, smtp_from)},
+        {"--smtp-user", offsetof(sopts_t, smtp_user)}, {"--smtp-ca", offsetof(sopts_t, smtp_ca)},
     };
     for (int i = first; i < argc; i++) {
         if (!strcmp(argv[i], "--disabled")) {
@@ -1069,6 +1074,54 @@ int tk_cmd_alerts(int argc, char **argv)
     return rc ? 1 : 0;
 }
 
+/* rules notify-test ID: what POST /v1/alert-rules/{id}/test does, from the
+ * CLI, with the SMTP settings given here (the password from
+ * TRAILKEEP_SMTP_PASSWORD). */
+static int cmd_notify_test(int argc, char **argv)
+{
+    sopts_t o;
+    if (parse_sopts(argc, argv, 2, &o) || need_pos(&o, 1, "rule ID"))
+        return 2;
+    tk_egress_set_allow_private(o.allow_private); /* webhooks are checked when they connect */
+    tk_meta_t *m = open_meta(&o);
+    if (!m)
+        return 1;
+    char err[TK_ERRLEN] = "";
+    tk_stored_rule_t r = {0};
+    int rc = tk_alert_rule_get(m, o.account, o.pos[0], &r, err);
+    tk_buf_t b = TK_BUF_INIT;
+    tk_notify_cfg_t cfg = {.smtp_url = o.smtp_url, .smtp_from = o.smtp_from,
+                           .smtp_user = o.smtp_user, .smtp_password = getenv("TRAILKEEP_SMTP_PASSWORD"),
+                           .smtp_ca = o.smtp_ca};
+    if (!rc)
+        rc = tk_alert_notify_test(m, &cfg, o.account, r.id, r.recipients, &b, err);
+    tk_meta_close(m);
+    if (rc) {
+        fprintf(stderr, "trailkeep rules notify-test: %s\n", err);
+        tk_stored_rule_free(&r);
+        tk_buf_free(&b);
+        return 1;
+    }
+    cJSON *j = cJSON_ParseWithLength(b.p, b.len);
+    const cJSON *res = cJSON_GetObjectItemCaseSensitive(j, "results"), *it;
+    int failed = 0, n = 0;
+    cJSON_ArrayForEach(it, res) {
+        const char *e = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "error"));
+        printf("%-6s %-20s %-8s %s\n", e ? "FAILED" : "sent",
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "user")),
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "channel")), e ? e : "");
+        failed += e != NULL;
+        n++;
+    }
+    if (!n)
+        printf("rule %s has no recipient with a channel (give it --recipients users with an email or "
+               "a webhook)\n", r.id);
+    cJSON_Delete(j);
+    tk_buf_free(&b);
+    tk_stored_rule_free(&r);
+    return failed || !n ? 1 : 0;
+}
+
 int tk_cmd_rules(int argc, char **argv)
 {
     if (argc < 2 || tk_cli_is_help(argv[1])) {
@@ -1089,7 +1142,7 @@ int tk_cmd_rules(int argc, char **argv)
     if (!strcmp(sub, "create") || !strcmp(sub, "list") || !strcmp(sub, "delete") ||
         !strcmp(sub, "enable") || !strcmp(sub, "disable") || !strcmp(sub, "user") ||
         !strcmp(sub, "user-delete") || !strcmp(sub, "group") || !strcmp(sub, "users") ||
-        !strcmp(sub, "groups"))
+        !strcmp(sub, "groups") || !strcmp(sub, "notify-test"))
         for (int i = 2; i < argc; i++)
             if (tk_cli_is_help(argv[i])) {
                 usage(stdout);
@@ -1106,6 +1159,8 @@ int tk_cmd_rules(int argc, char **argv)
         return cmd_users(argc, argv, !strcmp(sub, "groups"));
     if (!strcmp(sub, "alerts"))
         return tk_cmd_alerts(argc - 1, argv + 1);
-    fprintf(stderr, "trailkeep rules: unknown command '%s'; use test, templates, import, show, create, list, delete, enable, disable, user, users, group, groups or alerts\n", sub);
+    if (!strcmp(sub, "notify-test"))
+        return cmd_notify_test(argc, argv);
+    fprintf(stderr, "trailkeep rules: unknown command '%s'; use test, templates, import, show, create, list, delete, enable, disable, user, users, group, groups, notify-test or alerts\n", sub);
     return 2;
 }

@@ -158,6 +158,10 @@ eq "POST /v1/alert-rules/brute/test: alice's webhook and mail sent, none failed"
 test_hooks() { hooks '"notification": "test"'; }
 check "  ... the webhook receiver got the test notice" wait_for test_hooks 1
 check "  ... and the mail says it is a test" bash -c "grep -q 'test (no alert)' '$TMP/mail.txt'"
+R notify-test brute --smtp-url "smtp://127.0.0.1:$SPORT" >"$TMP/nt.out"; rc=$?
+eq "rules notify-test brute (CLI): exit 0, webhook and email sent" "0 2" "$rc $(grep -c '^sent ' "$TMP/nt.out")"
+R notify-test brute >"$TMP/nt.out"; rc=$?
+eq "rules notify-test without --smtp-url: exit 1, the email line says why" "1 1" "$rc $(grep -c '^FAILED .*email.*no SMTP server' "$TMP/nt.out")"
 check "rules disable" R disable brute
 check "rules delete" R delete brute
 stop_server
