@@ -69,6 +69,7 @@ ROUTES = [
     ("/v1/alert-rules", {}, {"GET", "POST"}, "auth"),
     ("/v1/alert-rules/nope", {}, {"GET", "PUT", "DELETE"}, "auth"),
     ("/v1/alert-rules/nope/enable", {}, {"POST"}, "auth"),
+    ("/v1/alert-rules/nope/test", {}, {"POST"}, "auth"),
     ("/v1/alert-rules/nope/bogus", {}, set(), "verb405"),
     ("/v1/alert-rules/" + LONG[:5000], {}, set(), "none-auth"),
     ("/v1/alert-rules/%zz", {}, set(), "none-auth"),
