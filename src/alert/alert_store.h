@@ -7,7 +7,9 @@
 #define TK_ALERT_STORE_H
 
 #include "alert/rule.h"
+#include "base/buf.h"
 #include "meta/meta.h"
+#include "store/store.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -135,6 +137,12 @@ int tk_alert_list(tk_meta_t *m, const tk_alert_filter_t *f, tk_alert_row_t **out
                   char *err);
 int tk_alert_get(tk_meta_t *m, const char *account, int64_t id, tk_alert_row_t *out, char *err);
 void tk_alert_rows_free(tk_alert_row_t *v, size_t n);
+/* The stored events behind alert a (its event_seqs; they lie between its
+ * first and last event time), appended to out as JSON events separated by
+ * commas, in time order; *n set. Reads the store with one lookup over that
+ * range of a's account, stopping once all are found (at most 1,000,000
+ * events scanned). 0 or the store's error. */
+int tk_alert_events(tk_store_t *store, const tk_alert_row_t *a, tk_buf_t *out, size_t *n, char *err);
 /* triggered|cleared -> acknowledged; any -> closed. TK_ENOTFOUND, TK_EINVAL. */
 int tk_alert_set_state(tk_meta_t *m, const char *account, int64_t id, tk_alert_state_t to,
                        char *err);

@@ -862,6 +862,71 @@ int tk_alert_set_state(tk_meta_t *m, const char *account, int64_t id, tk_alert_s
     return tk_alert_set_state_by(m, account, id, to, NULL, NULL, err);
 }
 
+/* --------------------------------------------------- an alert's events */
+
+typedef struct aev_ctx {
+    uint64_t *seqs;
+    size_t nseqs, found, scanned;
+    tk_buf_t *out;
+    int rc;
+} aev_ctx_t;
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int aev_cb(void *ud, const tk_stored_event_t *ev)
+{
+    aev_ctx_t *c = ud;
+    if (++c->scanned > 1000000)
+        return 1;
+    if (!bsearch(&ev->seq, c->seqs, c->nseqs, sizeof *c->seqs, cmp_u64))
+        return 0;
+    if (c->found++)
+        c->rc |= tk_buf_putc(c->out, ',');
+    c->rc |= tk_buf_append(c->out, ev->json.p, ev->json.len);
+    return c->found == c->nseqs; /* all found: stop */
+}
+
+int tk_alert_events(tk_store_t *store, const tk_alert_row_t *a, tk_buf_t *out, size_t *n, char *err)
+{
+    *n = 0;
+    aev_ctx_t c = {.out = out};
+    size_t cap = 0;
+    for (const char *p = a->event_seqs ? a->event_seqs : ""; *p;) {
+        char *end = NULL;
+        unsigned long long v = strtoull(p, &end, 10);
+        if (end == p)
+            break;
+        if (c.nseqs == cap) {
+            cap = cap ? cap * 2 : 16;
+            uint64_t *nv = realloc(c.seqs, cap * sizeof *nv);
+            if (!nv) {
+                free(c.seqs);
+                return tk_errf(err, TK_ENOMEM, "out of memory");
+            }
+            c.seqs = nv;
+        }
+        c.seqs[c.nseqs++] = (uint64_t)v;
+        p = *end == ',' ? end + 1 : end;
+    }
+    if (!c.nseqs) {
+        free(c.seqs);
+        return 0;
+    }
+    qsort(c.seqs, c.nseqs, sizeof *c.seqs, cmp_u64);
+    tk_lookup_req_t q = {.account = a->account, .start_ms = a->first_ms, .end_ms = a->last_ms,
+                         .forward = 1};
+    int rc = tk_store_lookup(store, &q, aev_cb, &c, err);
+    free(c.seqs);
+    if (rc > 0)
+        rc = 0; /* stopped by the callback */
+    *n = c.found;
+    return rc ? rc : c.rc ? tk_errf(err, TK_ENOMEM, "out of memory") : 0;
+}
+
 /* ------------------------------------------------------------- outbox */
 
 void tk_outbox_rows_free(tk_outbox_row_t *v, size_t n)

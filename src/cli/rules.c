@@ -9,6 +9,7 @@
 #include "alert/rule.h"
 #include "alert/service.h"
 #include "meta/meta.h"
+#include "store/store.h"
 #include "base/buf.h"
 #include "base/egress.h"
 #include "base/tk.h"
@@ -47,6 +48,7 @@ static void usage(FILE *f)
 "  notify-test ID [--smtp-url URL --smtp-from A --smtp-user U --smtp-ca F]  a test notice\n"
 "         to every channel of every recipient now (password: TRAILKEEP_SMTP_PASSWORD)\n"
 "  alerts list [--state S] [--rule ID] [--output table|json|jsonl]\n"
+"  alerts show ID   the alert and the stored events that made it (JSON)\n"
 "  alerts ack ID [--note TEXT] | alerts close ID [--note TEXT]   (kept in its history)\n"
 "  (--output: default table on a terminal, jsonl in a pipe)\n"
 "  (all take --data DIR and --account ID, default 100000000000000)\n"
@@ -1050,6 +1052,37 @@ int tk_cmd_alerts(int argc, char **argv)
         tk_table_free(&t);
         tk_alert_rows_free(v, n);
         tk_meta_close(m);
+    } else if (!strcmp(sub, "show")) {
+        /* The alert and the stored events that made it, as one JSON object. */
+        long id;
+        if (need_pos(&o, 1, "alert ID") || tk_cli_parse_long(o.pos[0], 1, 0x7fffffffffffffffL, &id)) {
+            fprintf(stderr, "trailkeep alerts show: give the alert's numeric id\n");
+            return 2;
+        }
+        tk_meta_t *m = open_meta(&o);
+        if (!m)
+            return 1;
+        tk_alert_row_t a = {0};
+        rc = tk_alert_get(m, o.account, id, &a, err);
+        tk_meta_close(m);
+        tk_store_t *st = NULL;
+        tk_store_opts_t so = {.dir = o.data ? o.data : tk_cli_default_data(), .read_only = 1};
+        if (!rc)
+            rc = tk_store_open(&so, &st, err);
+        tk_buf_t b = TK_BUF_INIT;
+        size_t n = 0;
+        if (!rc) {
+            tk_buf_puts(&b, "{\"alert\":");
+            tk_alert_row_json(&a, &b);
+            tk_buf_puts(&b, ",\"events\":[");
+            rc = tk_alert_events(st, &a, &b, &n, err);
+            tk_buf_printf(&b, "],\"event_count\":%zu}", n);
+        }
+        if (!rc)
+            printf("%.*s\n", (int)b.len, b.p);
+        tk_buf_free(&b);
+        tk_store_close(st);
+        free(a.event_seqs);
     } else if (!strcmp(sub, "ack") || !strcmp(sub, "close")) {
         long id;
         if (need_pos(&o, 1, "alert ID") || tk_cli_parse_long(o.pos[0], 1, 0x7fffffffffffffffL, &id)) {
@@ -1066,7 +1099,7 @@ int tk_cmd_alerts(int argc, char **argv)
                                    by, o.note, err);
         tk_meta_close(m);
     } else {
-        fprintf(stderr, "trailkeep alerts: unknown command '%s'; use list, ack or close\n", sub);
+        fprintf(stderr, "trailkeep alerts: unknown command '%s'; use list, show, ack or close\n", sub);
         return 2;
     }
     if (rc)

@@ -325,6 +325,16 @@ static void alerts_route(tk_req_t *r, const char *account, const char *rest, con
             tk_alert_row_json(&a, &b);
             free(a.event_seqs);
         }
+    } else if (id[0] && get && !strcmp(verb, "events")) {
+        /* The stored events that made the alert, in time order. */
+        tk_alert_row_t a = {0};
+        if (!(rc = tk_alert_get(m, account, aid, &a, err))) {
+            size_t n = 0;
+            tk_buf_printf(&b, "{\"AlertId\":%lld,\"Events\":[", (long long)a.id);
+            rc = tk_alert_events(r->srv->store, &a, &b, &n, err);
+            tk_buf_printf(&b, "],\"Count\":%zu}", n);
+            free(a.event_seqs);
+        }
     } else if (id[0] && !strcmp(r->method, "POST") && (!strcmp(verb, "acknowledge") || !strcmp(verb, "close"))) {
         /* Optional body {"note": "..."}: kept in the alert's history with the key that did it. */
         static const tk_body_field_t note_fields[] = {{"note", cJSON_String}};

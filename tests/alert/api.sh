@@ -113,6 +113,11 @@ for _ in $(seq 1 100); do req GET "/v1/alerts?state=triggered" "$A" >/dev/null; 
 eq "GET /v1/alerts?state=triggered: the alert of stop-instance, critical" "200 stop-instance critical 1" \
   "$CODE $(jget "$TMP/body" 'j["alerts"][0]["rule"]+" "+j["alerts"][0]["severity"]+" "+str(j["alerts"][0]["count"])')"
 id=$(jget "$TMP/body" 'j["alerts"][0]["id"]')
+req GET "/v1/alerts/$id/events" "$R" >/dev/null
+eq "GET /v1/alerts/{id}/events (a reader): the stored event that made the alert" "200 1 s1 StopInstance" \
+  "$CODE $(jget "$TMP/body" 'j["Count"]') $(jget "$TMP/body" 'j["Events"][0]["eventId"]+" "+j["Events"][0]["eventName"]')"
+req GET "/v1/alerts/$id/events" "$O" >/dev/null
+eq "  ... not for another account (404)" 404 "$CODE"
 req POST "/v1/alerts/$id/acknowledge" "$R" >/dev/null
 eq "a reader cannot acknowledge: 403" 403 "$CODE"
 req POST "/v1/alerts/$id/acknowledge" "$A" "${J[@]}" -d '{"note":"looking into it"}' >/dev/null

@@ -112,6 +112,12 @@ check "delete rule redos" R delete redos
 eq "the webhook's HMAC signature verifies with alice's secret" "0" "$(grep -c '"sig": "bad"' "$TMP/hooks.jsonl")"
 eq "the alert: rule, group, count 5, 5 events, triggered" "brute alice 5 5 triggered fire" \
   "$(tail -1 "$TMP/hooks.jsonl" | /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin); b=r["body"]; print(b["rule"],b["group_key"],b["count"],len(b["event_seqs"]),b["state"],b["notification"])')"
+aid=$("$TK_BIN" alerts list --data "$D" --rule brute --output jsonl | head -1 | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+req GET "/v1/alerts/$aid/events" "$A" >/dev/null
+eq "alerts show ID (CLI, beside the running serve): the alert and its 5 events" "5 brute" \
+  "$("$TK_BIN" alerts show "$aid" --data "$D" | /usr/bin/python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["event_count"], j["alert"]["rule"])')"
+eq "GET /v1/alerts/{id}/events: the 5 failed sign-ins of alice, oldest first" "5 alice alice ConsoleSignin True" \
+  "$(jget "$TMP/body" '" ".join([str(j["Count"]), j["Events"][0]["userIdentity"]["userName"], j["Events"][-1]["userIdentity"]["userName"], j["Events"][0]["eventName"], str(j["Events"][0]["eventTime"] <= j["Events"][-1]["eventTime"])])')"
 check "the mail is addressed to alice" grep -q '^To: alice@example.test' "$TMP/mail.txt"
 
 # Outage of both receivers while an alert fires.
