@@ -38,7 +38,7 @@ run: build
 # (default 300) after replaying its corpus; make test runs them 4 s each.
 FUZZ_SECONDS ?= 300
 fuzz: setup
-	@FUZZ_SECONDS=$(FUZZ_SECONDS) TK_ROOT=$(CURDIR) bash tests/fuzz/run.sh
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_SEED=$${FUZZ_SEED:-random} TK_ROOT=$(CURDIR) bash tests/fuzz/run.sh
 
 bench: build
 	@./bench/run.sh

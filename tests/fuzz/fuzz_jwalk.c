@@ -218,7 +218,9 @@ static const char *sv_string(const char *p, const char *e)
         if (*p != 'u' || !sv_hex4(p + 1, e, &u))
             return NULL;
         p += 5;
-        if (u >= 0xDC00 && u <= 0xDFFF)
+        /* \u0000 is JSON, but cJSON (the oracle) cuts a string at it, so
+         * such a document cannot be compared: not "strict" here. */
+        if (u == 0 || (u >= 0xDC00 && u <= 0xDFFF))
             return NULL;
         if (u >= 0xD800 && u <= 0xDBFF) {
             if (e - p < 6 || p[0] != '\\' || p[1] != 'u' || !sv_hex4(p + 2, e, &u2) || u2 < 0xDC00 || u2 > 0xDFFF)

@@ -9,6 +9,10 @@
 source "$(dirname "$0")/../lib.sh"
 cd "$TK_ROOT"
 SECONDS_EACH=${FUZZ_SECONDS:-4}
+# make test fuzzes from a fixed seed, so a run repeats the last one (a slower
+# machine explores a prefix of it); make fuzz passes FUZZ_SEED=random.
+SEED=${FUZZ_SEED:-1}
+SEEDOPT=(); [ "$SEED" != random ] && SEEDOPT=(-seed="$SEED")
 OUT=build/fuzz
 ART=$OUT/artifacts
 mkdir -p "$ART"
@@ -18,6 +22,7 @@ if ! make -s -f tests/fuzz/fuzz.mk -j"$(nproc)" OUT="$OUT" >"$TMP/build.log" 2>&
 fi
 targets=$(ls tests/fuzz/fuzz_*.c | sed 's|tests/fuzz/fuzz_||; s|\.c$||' | grep -v '^common$')
 ok "$(echo $targets | wc -w) fuzz targets built: $(echo $targets)"
+echo "# seed: $SEED (FUZZ_SEED=N or random to change it)"
 
 # Every target has a corpus, and replays it without a crash.
 for t in $targets; do
@@ -34,11 +39,12 @@ done
 run_one() {
   local t=$1 w=$TMP/work_$1
   mkdir -p "$w"; cp tests/fuzz/corpus/"$t"/* "$w"/ 2>/dev/null
-  "$OUT/fuzz_$t" "$w" -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -timeout=20 \
+  "$OUT/fuzz_$t" "$w" -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -timeout=20 $SEEDOPT \
     -artifact_prefix="$ART/$t-" -print_final_stats=1 >"$TMP/run_$t.log" 2>&1
   echo $? >"$TMP/rc_$t"
 }
-export -f run_one; export TMP OUT ART SECONDS_EACH
+SEEDOPT=${SEEDOPT[*]:-}
+export -f run_one; export TMP OUT ART SECONDS_EACH SEEDOPT
 printf '%s\n' $targets | xargs -P 2 -I{} bash -c 'run_one {}'
 for t in $targets; do
   stats=$(grep -E '^#[0-9]+.*DONE' "$TMP/run_$t.log" | tail -1 | sed -E 's/^#([0-9]+).*cov: ([0-9]+).*corp: ([0-9]+).*/\1 execs, cov \2, corpus \3/')
