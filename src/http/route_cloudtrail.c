@@ -157,8 +157,8 @@ void tk_route_cloudtrail(tk_req_t *r)
             return;
         tk_req_aws_error(r, 400, "UnknownOperationException",
                          "Operation %.64s is not supported; trailkeep implements LookupEvents, "
-                         "DescribeTrails, GetTrail, ListTrails, GetTrailStatus, StartLogging, "
-                         "StopLogging and DeleteTrail.", op);
+                         "DescribeTrails, GetTrail, ListTrails, GetTrailStatus, CreateTrail, "
+                         "UpdateTrail, StartLogging, StopLogging and DeleteTrail.", op);
         return;
     }
     if (tk_req_auth(r))

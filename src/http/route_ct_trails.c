@@ -1,6 +1,7 @@
 /* trailkeep CloudTrail control plane on the AWS JSON 1.1 endpoint, so the
  * aws CLI manages trailkeep's trails: DescribeTrails, GetTrail, ListTrails,
- * GetTrailStatus (readers), StartLogging, StopLogging, DeleteTrail (admins).
+ * GetTrailStatus (readers), CreateTrail, UpdateTrail, StartLogging,
+ * StopLogging, DeleteTrail (admins).
  * One table row per operation. Trails keep ActionTrail semantics on
  * /v1/trails; here they are shown with CloudTrail's names (S3BucketName,
  * IsMultiRegionTrail, TrailARN ...) and errors (TrailNotFoundException). */
@@ -94,6 +95,10 @@ static void ct_fail(tk_req_t *r, int rc, const char *err)
 {
     if (rc == TK_ENOTFOUND)
         tk_req_aws_error(r, 400, "TrailNotFoundException", "%s", err);
+    else if (rc == TK_EEXIST)
+        tk_req_aws_error(r, 400, "TrailAlreadyExistsException", "%s", err);
+    else if (rc == TK_EUNSUPPORTED)
+        tk_req_aws_error(r, 400, "UnsupportedOperationException", "%s", err);
     else if (rc == TK_EINVAL)
         tk_req_aws_error(r, 400, "InvalidTrailNameException", "%s", err);
     else if (rc == TK_EPERM || rc == TK_EAUTH)
@@ -188,6 +193,67 @@ static int op_change(ct_ctx_t *c, char *err, int (*fn)(tk_meta_t *, tk_store_t *
     return rc;
 }
 
+/* CreateTrail / UpdateTrail: CloudTrail's fields mapped onto the trail
+ * parameters (an S3 bucket makes an s3 destination at its defaults).
+ * IncludeGlobalServiceEvents and EnableLogFileValidation are accepted when
+ * true: trailkeep always records global events and always signs digests. */
+static int op_put(ct_ctx_t *c, char *err, int create)
+{
+    static const char *const names[] = {"Name", "S3BucketName", "S3KeyPrefix", "IsMultiRegionTrail",
+                                        "IsOrganizationTrail", "IncludeGlobalServiceEvents",
+                                        "EnableLogFileValidation"};
+    tk_trail_param_t p[8];
+    size_t n = 0;
+    const cJSON *it;
+    char mr[8];
+    cJSON_ArrayForEach(it, c->body) {
+        size_t k = 0;
+        while (k < TK_ARRAY_LEN(names) && strcmp(names[k], it->string))
+            k++;
+        if (k == TK_ARRAY_LEN(names))
+            return tk_errf(err, TK_EUNSUPPORTED,
+                           "%.64s is not supported (CreateTrail/UpdateTrail take Name, S3BucketName, "
+                           "S3KeyPrefix, IsMultiRegionTrail, IsOrganizationTrail)", it->string);
+        if (k >= 3 && !cJSON_IsBool(it))
+            return tk_errf(err, TK_EINVAL, "%s must be true or false", names[k]);
+        if (k < 3 && !cJSON_IsString(it))
+            return tk_errf(err, TK_EINVAL, "%s must be a string", names[k]);
+        if (k >= 5) {
+            if (!cJSON_IsTrue(it))
+                return tk_errf(err, TK_EUNSUPPORTED, "%s cannot be false: trailkeep always %s",
+                               names[k], k == 5 ? "records global service events"
+                                                : "signs digests of its log files");
+            continue;
+        }
+        if (!strcmp(it->string, "Name"))
+            p[n++] = (tk_trail_param_t){"Name", trail_name(it->valuestring)};
+        else if (!strcmp(it->string, "S3BucketName"))
+            p[n++] = (tk_trail_param_t){"OssBucketName", it->valuestring};
+        else if (!strcmp(it->string, "S3KeyPrefix"))
+            p[n++] = (tk_trail_param_t){"OssKeyPrefix", it->valuestring};
+        else if (!strcmp(it->string, "IsMultiRegionTrail")) {
+            if (cJSON_IsTrue(it))
+                p[n++] = (tk_trail_param_t){"TrailRegion", "All"};
+        } else {
+            snprintf(mr, sizeof mr, "%s", cJSON_IsTrue(it) ? "true" : "false");
+            p[n++] = (tk_trail_param_t){"IsOrganizationTrail", mr};
+        }
+    }
+    char ip[64];
+    tk_http_client_ip(c->r->conn, ip, sizeof ip);
+    tk_trail_caller_t caller = {.account = c->r->who.account, .key_id = c->r->who.key_id,
+                                .source_ip = ip[0] ? ip : NULL,
+                                .user_agent = tk_req_header(c->r, "User-Agent")};
+    tk_trail_t t;
+    int rc = create ? tk_trail_create(c->r->srv->meta, c->r->srv->store, &caller, p, n, &t, err)
+                    : tk_trail_update(c->r->srv->meta, c->r->srv->store, &caller, p, n, &t, err);
+    if (!rc)
+        trail_ct_json(c->o, &t);
+    return rc;
+}
+
+static int op_create(ct_ctx_t *c, char *err) { return op_put(c, err, 1); }
+static int op_update(ct_ctx_t *c, char *err) { return op_put(c, err, 0); }
 static int op_start(ct_ctx_t *c, char *err) { return op_change(c, err, tk_trail_start_logging); }
 static int op_stop(ct_ctx_t *c, char *err) { return op_change(c, err, tk_trail_stop_logging); }
 static int op_delete(ct_ctx_t *c, char *err) { return op_change(c, err, tk_trail_delete); }
@@ -200,7 +266,8 @@ static const struct {
     {"DescribeTrails", TK_ROLE_READER, op_describe}, {"ListTrails", TK_ROLE_READER, op_list},
     {"GetTrail", TK_ROLE_READER, op_get},            {"GetTrailStatus", TK_ROLE_READER, op_status},
     {"StartLogging", TK_ROLE_ADMIN, op_start},       {"StopLogging", TK_ROLE_ADMIN, op_stop},
-    {"DeleteTrail", TK_ROLE_ADMIN, op_delete},
+    {"DeleteTrail", TK_ROLE_ADMIN, op_delete},       {"CreateTrail", TK_ROLE_ADMIN, op_create},
+    {"UpdateTrail", TK_ROLE_ADMIN, op_update},
 };
 
 int tk_route_ct_trails(tk_req_t *r, const char *op)

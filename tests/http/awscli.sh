@@ -103,6 +103,16 @@ eq "get-trail-status: logging, since a StartLoggingTime botocore parses" "True 1
 check "aws cloudtrail stop-logging" ct stop-logging --name aws-trail
 ct get-trail --name no-such-trail >/dev/null 2>"$TMP/nf.err"
 eq "get-trail of an unknown trail: exit 254, TrailNotFoundException" "254 1" "$? $(grep -c TrailNotFoundException "$TMP/nf.err")"
+ct create-trail --name ct-made --s3-bucket-name audit-bkt2 --is-multi-region-trail >"$TMP/ct.json" 2>"$TMP/ct.err"
+eq "aws cloudtrail create-trail: an S3 trail, multi-region" "ct-made audit-bkt2 True" \
+  "$(jget "$TMP/ct.json" '" ".join([j["Name"], j["S3BucketName"], str(j["IsMultiRegionTrail"])])')"
+eq "aws cloudtrail update-trail --s3-key-prefix" "p2" \
+  "$(ct update-trail --name ct-made --s3-key-prefix p2 | $PY -c 'import json,sys; print(json.load(sys.stdin)["S3KeyPrefix"])')"
+ct create-trail --name ct-made --s3-bucket-name audit-bkt2 >/dev/null 2>"$TMP/ct.err"
+eq "create-trail of an existing name: TrailAlreadyExistsException" "254 1" "$? $(grep -c TrailAlreadyExistsException "$TMP/ct.err")"
+ct create-trail --name ct-other --s3-bucket-name audit-bkt2 --sns-topic-name t >/dev/null 2>"$TMP/ct.err"
+eq "create-trail with a field trailkeep does not do (SnsTopicName): refused, named" "254 1" "$? $(grep -c 'SnsTopicName is not supported' "$TMP/ct.err")"
+check "delete-trail ct-made" ct delete-trail --name ct-made
 check "aws cloudtrail delete-trail" ct delete-trail --name aws-trail
 eq "describe-trails after the delete: none" 0 "$(ct describe-trails | $PY -c 'import json,sys; print(len(json.load(sys.stdin)["trailList"]))')"
 check "access log: never the secret" bash -c "! grep -q '$KEY_SECRET' '$D.access' '$D.err'"
