@@ -158,7 +158,7 @@ void tk_route_cloudtrail(tk_req_t *r)
         tk_req_aws_error(r, 400, "UnknownOperationException",
                          "Operation %.64s is not supported; trailkeep implements LookupEvents, "
                          "DescribeTrails, GetTrail, ListTrails, GetTrailStatus, CreateTrail, "
-                         "UpdateTrail, StartLogging, StopLogging and DeleteTrail.", op);
+                         "UpdateTrail, ListPublicKeys, StartLogging, StopLogging and DeleteTrail.", op);
         return;
     }
     if (tk_req_auth(r))

@@ -1,6 +1,6 @@
 /* trailkeep CloudTrail control plane on the AWS JSON 1.1 endpoint, so the
  * aws CLI manages trailkeep's trails: DescribeTrails, GetTrail, ListTrails,
- * GetTrailStatus (readers), CreateTrail, UpdateTrail, StartLogging,
+ * GetTrailStatus, ListPublicKeys (readers), CreateTrail, UpdateTrail, StartLogging,
  * StopLogging, DeleteTrail (admins).
  * One table row per operation. Trails keep ActionTrail semantics on
  * /v1/trails; here they are shown with CloudTrail's names (S3BucketName,
@@ -8,6 +8,7 @@
 #include "http/http_internal.h"
 
 #include "base/tk.h"
+#include "base/tktime.h"
 #include "trail/trail.h"
 
 #include <cjson/cJSON.h>
@@ -252,6 +253,47 @@ static int op_put(ct_ctx_t *c, char *err, int create)
     return rc;
 }
 
+/* ListPublicKeys: the digest signing keys (Ed25519), "Value" the DER public
+ * key in base64 as CloudTrail gives it (the PEM body), so a verifier can
+ * fetch them with the aws CLI. */
+static int op_keys(ct_ctx_t *c, char *err)
+{
+    tk_buf_t raw = TK_BUF_INIT;
+    int rc = tk_trail_public_keys(c->r->srv->meta, &raw, err);
+    cJSON *arr = rc ? NULL : cJSON_ParseWithLength(raw.p, raw.len);
+    tk_buf_free(&raw);
+    if (rc)
+        return rc;
+    tk_buf_puts(c->o, "{\"PublicKeyList\":[");
+    const cJSON *k;
+    int n = 0;
+    cJSON_ArrayForEach(k, arr) {
+        const char *pem = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k, "PublicKey"));
+        const char *fp = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k, "Fingerprint"));
+        const char *ct = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k, "CreateTime"));
+        tk_buf_t der = TK_BUF_INIT; /* the PEM body: base64 lines between the armour */
+        for (const char *p = pem ? pem : ""; *p;) {
+            const char *e = strchr(p, '\n');
+            size_t len = e ? (size_t)(e - p) : strlen(p);
+            if (len && p[0] != '-')
+                tk_buf_append(&der, p, len);
+            p += len + (e != NULL);
+        }
+        int64_t ms = 0;
+        if (ct)
+            tk_time_parse(ct, strlen(ct), &ms);
+        tk_buf_puts(c->o, n++ ? ",{" : "{");
+        put_str(c->o, "Value", der.p ? der.p : "");
+        tk_buf_putc(c->o, ',');
+        put_str(c->o, "Fingerprint", fp ? fp : "");
+        tk_buf_printf(c->o, ",\"ValidityStartTime\":%.3f}", (double)ms / 1000.0);
+        tk_buf_free(&der);
+    }
+    tk_buf_puts(c->o, "]}");
+    cJSON_Delete(arr);
+    return 0;
+}
+
 static int op_create(ct_ctx_t *c, char *err) { return op_put(c, err, 1); }
 static int op_update(ct_ctx_t *c, char *err) { return op_put(c, err, 0); }
 static int op_start(ct_ctx_t *c, char *err) { return op_change(c, err, tk_trail_start_logging); }
@@ -267,7 +309,7 @@ static const struct {
     {"GetTrail", TK_ROLE_READER, op_get},            {"GetTrailStatus", TK_ROLE_READER, op_status},
     {"StartLogging", TK_ROLE_ADMIN, op_start},       {"StopLogging", TK_ROLE_ADMIN, op_stop},
     {"DeleteTrail", TK_ROLE_ADMIN, op_delete},       {"CreateTrail", TK_ROLE_ADMIN, op_create},
-    {"UpdateTrail", TK_ROLE_ADMIN, op_update},
+    {"UpdateTrail", TK_ROLE_ADMIN, op_update},       {"ListPublicKeys", TK_ROLE_READER, op_keys},
 };
 
 int tk_route_ct_trails(tk_req_t *r, const char *op)

@@ -113,6 +113,9 @@ eq "create-trail of an existing name: TrailAlreadyExistsException" "254 1" "$? $
 ct create-trail --name ct-other --s3-bucket-name audit-bkt2 --sns-topic-name t >/dev/null 2>"$TMP/ct.err"
 eq "create-trail with a field trailkeep does not do (SnsTopicName): refused, named" "254 1" "$? $(grep -c 'SnsTopicName is not supported' "$TMP/ct.err")"
 check "delete-trail ct-made" ct delete-trail --name ct-made
+ct list-public-keys >"$TMP/pk.json" 2>"$TMP/pk.err"
+eq "aws cloudtrail list-public-keys: a PublicKeyList (empty until a digest is signed)" "0 list" \
+  "$? $(jget "$TMP/pk.json" 'type(j["PublicKeyList"]).__name__')"
 check "aws cloudtrail delete-trail" ct delete-trail --name aws-trail
 eq "describe-trails after the delete: none" 0 "$(ct describe-trails | $PY -c 'import json,sys; print(len(json.load(sys.stdin)["trailList"]))')"
 check "access log: never the secret" bash -c "! grep -q '$KEY_SECRET' '$D.access' '$D.err'"

@@ -82,6 +82,11 @@ req GET "/v1/trails?Action=ListPublicKeys" "$R" >/dev/null
 "$TK_BIN" trails public-key --data "$D" | grep -v '^#' >"$TMP/pub.pem"
 check "ListPublicKeys lists the key that signs the digests" \
   $PY -c "import json; j=json.load(open('$TMP/body')); k=j['PublicKeyList']; assert len(k)==1 and k[0]['PublicKey']==open('$TMP/pub.pem').read(), j"
+curl -s -o "$TMP/ctk.json" -X POST "$URL/" -H 'Content-Type: application/x-amz-json-1.1' \
+  -H 'X-Amz-Target: com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.ListPublicKeys' \
+  -H "Authorization: Bearer $R" --data '{}'
+check "CloudTrail ListPublicKeys: the same key, its DER in base64 as Value" \
+  $PY -c "import json; k=json.load(open('$TMP/ctk.json'))['PublicKeyList']; pem=''.join(l.strip() for l in open('$TMP/pub.pem') if l.strip() and not l.startswith('-')); assert len(k)==1 and k[0]['Value']==pem and k[0]['ValidityStartTime']>0, k"
 check "the folder's digests verify (chain intact) after the kill -9" \
   "$TK_BIN" trails verify --folder "$OUT" --public-key "$TMP/pub.pem"
 req GET /metrics "$A" >/dev/null
