@@ -155,12 +155,6 @@ static void on_count(void *ud, const char *account, uint64_t n)
     nv[l->n++] = (held_t){.account = d, .events = n};
 }
 
-static int first_time(void *ud, const tk_stored_event_t *ev)
-{
-    *(int64_t *)ud = ev->time_ms;
-    return 1; /* one is enough */
-}
-
 /* Events per account from the store (read-only: works while serve runs).
  * No store yet: an empty list. */
 static int load_held(const char *dir, held_list_t *l, char *err)
@@ -175,10 +169,8 @@ static int load_held(const char *dir, held_list_t *l, char *err)
     if (rc)
         return rc;
     rc = tk_store_account_counts(st, on_count, l);
-    for (size_t i = 0; !rc && i < l->n; i++) {
-        tk_store_scan(st, l->v[i].account, 1, first_time, &l->v[i].first_ms, err);
-        tk_store_scan(st, l->v[i].account, 0, first_time, &l->v[i].last_ms, err);
-    }
+    for (size_t i = 0; !rc && i < l->n; i++)
+        tk_cli_account_times(st, l->v[i].account, &l->v[i].first_ms, &l->v[i].last_ms);
     tk_store_close(st);
     if (!rc && l->nomem)
         rc = tk_errf(err, TK_ENOMEM, "out of memory");

@@ -226,12 +226,6 @@ static void count_of(void *ud, const char *account, uint64_t n)
         a->n = n;
 }
 
-static int time_of(void *ud, const tk_stored_event_t *ev)
-{
-    *(int64_t *)ud = ev->time_ms;
-    return 1;
-}
-
 /* After "(no events matched)": say whether the account has events at all,
  * and when, so an empty answer is not a mystery (a wrong account id, or a
  * window that misses the data). On stderr: stdout stays the answer. */
@@ -246,10 +240,9 @@ static void empty_hint(tk_store_t *s, const char *account, const char *dir)
                 account, dir, dir);
         return;
     }
-    int64_t first = 0, last = 0;
-    char err[TK_ERRLEN], f[40], l[40];
-    tk_store_scan(s, account, 1, time_of, &first, err);
-    tk_store_scan(s, account, 0, time_of, &last, err);
+    int64_t first, last;
+    char f[40], l[40];
+    tk_cli_account_times(s, account, &first, &last);
     tk_time_format(first - first % 1000, 0, f);
     tk_time_format(last - last % 1000, 0, l);
     fprintf(stderr,

@@ -878,13 +878,7 @@ int tk_cmd_serve(int argc, char **argv)
     }
     /* Alerting reads the log too, after the durable ack, in its own threads. */
     if (!c.no_alerts) {
-        tk_alert_service_opts_t ao = {.notify = {.smtp_url = c.smtp_url,
-                                                 .smtp_from = c.smtp_from,
-                                                 .smtp_user = c.smtp_user,
-                                                 .smtp_password = c.smtp_password,
-                                                 .smtp_starttls = c.smtp_starttls,
-                                                 .smtp_ca = c.smtp_ca},
-                                      .retry_max_ms = c.alert_retry_max * 1000};
+        tk_alert_service_opts_t ao = {.notify = nh.cfg, .retry_max_ms = c.alert_retry_max * 1000};
         if (tk_alert_service_create(meta, store, &ao, &alerts, err) ||
             tk_alert_service_start(alerts, err)) {
             tk_log("trailkeep serve: alerts: %s\n", err);

@@ -3,6 +3,8 @@
  * progress line, which is drawn on stderr only when stderr is a terminal. */
 #include "cli/util.h"
 
+#include "store/store.h"
+
 #include "base/tk.h"
 #include "base/tktime.h"
 
@@ -52,6 +54,20 @@ int tk_cli_parse_long(const char *s, long lo, long hi, long *out)
 int tk_cli_parse_time(const char *s, int64_t now_ms, int64_t *ms)
 {
     return tk_time_parse_any(s, now_ms, ms);
+}
+
+static int first_time(void *ud, const tk_stored_event_t *ev)
+{
+    *(int64_t *)ud = ev->time_ms;
+    return 1; /* one is enough */
+}
+
+void tk_cli_account_times(tk_store_t *s, const char *account, int64_t *first, int64_t *last)
+{
+    char err[TK_ERRLEN];
+    *first = *last = 0;
+    tk_store_scan(s, account, 1, first_time, first, err);
+    tk_store_scan(s, account, 0, first_time, last, err);
 }
 
 const char *tk_cli_fmt_bytes(uint64_t n, char *out)

@@ -18,6 +18,10 @@ int tk_cli_opt(int argc, char **argv, int *i, const char *cmd, const char *name,
  * ("2026-11-24" = midnight UTC), "now", or relative to now_ms: "-24h", "-7d",
  * "-30m", "-90s", "-2w" (also "+1h"). 0 or TK_EINVAL. */
 int tk_cli_parse_time(const char *s, int64_t now_ms, int64_t *ms);
+/* The time of account's first and last stored event (two one-event scans);
+ * both 0 when it has none. */
+struct tk_store;
+void tk_cli_account_times(struct tk_store *s, const char *account, int64_t *first, int64_t *last);
 
 /* Whole decimal number in [lo, hi]. 0 or TK_EINVAL. */
 int tk_cli_parse_long(const char *s, long lo, long hi, long *out);

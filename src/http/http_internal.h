@@ -230,6 +230,10 @@ void tk_route_cloudtrail(tk_req_t *r);
 /* The CloudTrail control-plane operations on trailkeep's trails (route_ct_trails.c):
  * 1 when op is one of them (then r is answered), 0 when it is not. */
 int tk_route_ct_trails(tk_req_t *r, const char *op);
+/* The trail API's caller for an authenticated request: its account and key,
+ * the peer's address (written into ip, which out borrows) and User-Agent. */
+struct tk_trail_caller;
+void tk_req_trail_caller(tk_req_t *r, char ip[64], struct tk_trail_caller *out);
 /* The peer's address as text ("" when unknown). */
 void tk_http_client_ip(struct MHD_Connection *conn, char *out, size_t n);
 void tk_route_healthz(tk_req_t *r);

@@ -84,8 +84,9 @@ static const tk_body_field_t rule_fields[] = {
     {"enabled", cJSON_True | cJSON_False},
 };
 
-/* "a,group:b" from a string or an array of strings (owned, or NULL). */
-static char *recipients_text(const cJSON *v)
+/* "a,group:b" from a string or an array of strings (recipients, group
+ * members; checked by tk_body_check_fields). Owned, or NULL. */
+static char *name_list(const cJSON *v)
 {
     if (!v)
         return strdup("");
@@ -133,7 +134,7 @@ static int rule_from_body(const cJSON *j, const char *account, const char *id, t
         r->kind = TK_RULE_JSON;
         r->definition = cJSON_IsString(rule) ? strdup(rule->valuestring) : cJSON_PrintUnformatted(rule);
     }
-    r->recipients = recipients_text(cJSON_GetObjectItemCaseSensitive(j, "recipients"));
+    r->recipients = name_list(cJSON_GetObjectItemCaseSensitive(j, "recipients"));
     if (!r->definition || !r->recipients)
         return tk_errf(err, TK_ENOMEM, "out of memory");
     tk_rule_t *cr = NULL;
@@ -453,21 +454,10 @@ static void users_route(tk_req_t *r, const char *account, const char *rest, cons
         } else if (!body || !nm) {
             rc = tk_errf(err, TK_EINVAL, "the body must be a JSON object with \"name\"");
         } else if (groups) {
-            const cJSON *mem = cJSON_GetObjectItemCaseSensitive(body, "members");
-            tk_buf_t ml = TK_BUF_INIT;
-            const cJSON *it;
-            if (cJSON_IsString(mem))
-                tk_buf_puts(&ml, mem->valuestring);
-            else
-                cJSON_ArrayForEach(it, mem) if (cJSON_IsString(it))
-                {
-                    if (ml.len)
-                        tk_buf_putc(&ml, ',');
-                    tk_buf_puts(&ml, it->valuestring);
-                }
-            tk_buf_putc(&ml, 0);
-            rc = tk_alert_group_put(m, account, nm, ml.p, err);
-            tk_buf_free(&ml);
+            char *ml = name_list(cJSON_GetObjectItemCaseSensitive(body, "members"));
+            rc = ml ? tk_alert_group_put(m, account, nm, ml, err)
+                    : tk_errf(err, TK_ENOMEM, "out of memory");
+            free(ml);
             if (!rc)
                 tk_buf_puts(&b, "{\"saved\":true}");
         } else {

@@ -184,10 +184,8 @@ static int op_change(ct_ctx_t *c, char *err, int (*fn)(tk_meta_t *, tk_store_t *
     if (!name)
         return TK_EINVAL;
     char ip[64];
-    tk_http_client_ip(c->r->conn, ip, sizeof ip);
-    tk_trail_caller_t caller = {.account = c->r->who.account, .key_id = c->r->who.key_id,
-                                .source_ip = ip[0] ? ip : NULL,
-                                .user_agent = tk_req_header(c->r, "User-Agent")};
+    tk_trail_caller_t caller;
+    tk_req_trail_caller(c->r, ip, &caller);
     int rc = fn(c->r->srv->meta, c->r->srv->store, &caller, name, err);
     if (!rc)
         tk_buf_puts(c->o, "{}");
@@ -241,10 +239,8 @@ static int op_put(ct_ctx_t *c, char *err, int create)
         }
     }
     char ip[64];
-    tk_http_client_ip(c->r->conn, ip, sizeof ip);
-    tk_trail_caller_t caller = {.account = c->r->who.account, .key_id = c->r->who.key_id,
-                                .source_ip = ip[0] ? ip : NULL,
-                                .user_agent = tk_req_header(c->r, "User-Agent")};
+    tk_trail_caller_t caller;
+    tk_req_trail_caller(c->r, ip, &caller);
     tk_trail_t t;
     int rc = create ? tk_trail_create(c->r->srv->meta, c->r->srv->store, &caller, p, n, &t, err)
                     : tk_trail_update(c->r->srv->meta, c->r->srv->store, &caller, p, n, &t, err);

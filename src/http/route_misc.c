@@ -51,29 +51,30 @@ typedef struct acct_ctx {
     int rc;
 } acct_ctx_t;
 
-static void acct_line(void *ud, const char *account, uint64_t n)
-{
-    acct_ctx_t *c = ud;
-    /* An admin sees the accounts it may read (its own, members for the
-     * management account); the loopback operator sees every account. */
-    if (!c->all && tk_auth_allow(c->r->srv->meta, &c->r->who, account, TK_ROLE_READER) != 0)
-        return;
-    c->rc |= tk_buf_puts(c->o, "trailkeep_account_events{account=");
-    c->rc |= tk_buf_put_json_str(c->o, account, strlen(account));
-    c->rc |= tk_buf_printf(c->o, "} %llu\n", (unsigned long long)n);
-}
-
 static int may_read(void *ud, const char *account)
 {
     acct_ctx_t *c = ud;
     return c->all || tk_auth_allow(c->r->srv->meta, &c->r->who, account, TK_ROLE_READER) == 0;
 }
 
+static void acct_line(void *ud, const char *account, uint64_t n)
+{
+    acct_ctx_t *c = ud;
+    /* An admin sees the accounts it may read (its own, members for the
+     * management account); the loopback operator sees every account. */
+    if (!may_read(c, account))
+        return;
+    c->rc |= tk_buf_puts(c->o, "trailkeep_account_events{account=");
+    c->rc |= tk_buf_put_json_str(c->o, account, strlen(account));
+    c->rc |= tk_buf_printf(c->o, "} %llu\n", (unsigned long long)n);
+}
+
+
 /* One backlog and one delivered-events line per trail the caller may read. */
 static void trail_line(void *ud, const tk_trail_t *t, const tk_trail_status_t *st)
 {
     acct_ctx_t *c = ud;
-    if (!c->all && tk_auth_allow(c->r->srv->meta, &c->r->who, t->account, TK_ROLE_READER) != 0)
+    if (!may_read(c, t->account))
         return;
     for (int k = 0; k < 2; k++) {
         c->rc |= tk_buf_puts(c->o, k ? "trailkeep_trail_delivered_events_total{account="

@@ -14,18 +14,13 @@
 #include <string.h>
 #include <sys/socket.h>
 
-void tk_http_client_ip(struct MHD_Connection *conn, char *out, size_t n)
+void tk_req_trail_caller(tk_req_t *r, char ip[64], tk_trail_caller_t *out)
 {
-    out[0] = 0;
-    const union MHD_ConnectionInfo *ci =
-        conn ? MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS) : NULL;
-    if (!ci || !ci->client_addr)
-        return;
-    const struct sockaddr *sa = ci->client_addr;
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)n);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)n);
+    tk_http_client_ip(r->conn, ip, 64);
+    *out = (tk_trail_caller_t){.account = r->who.account,
+                               .key_id = r->who.key_id,
+                               .source_ip = ip[0] ? ip : NULL,
+                               .user_agent = tk_req_header(r, "User-Agent")};
 }
 
 static int status_of(int rc, const char **code)
@@ -91,11 +86,8 @@ void tk_route_trails(tk_req_t *r)
         n++;
     }
     char ip[64], err[TK_ERRLEN] = "";
-    tk_http_client_ip(r->conn, ip, sizeof ip);
-    tk_trail_caller_t c = {.account = r->who.account,
-                           .key_id = r->who.key_id,
-                           .source_ip = ip[0] ? ip : NULL,
-                           .user_agent = tk_req_header(r, "User-Agent")};
+    tk_trail_caller_t c;
+    tk_req_trail_caller(r, ip, &c);
     tk_buf_t o = TK_BUF_INIT;
     int rc = tk_trail_api(s->meta, s->store, &c, action, p, n, &o, err);
     tk_kvlist_free(&kv);

@@ -566,9 +566,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     return MHD_YES;
 }
 
-static void remote_addr(struct MHD_Connection *conn, char *out, size_t n)
+void tk_http_client_ip(struct MHD_Connection *conn, char *out, size_t n)
 {
-    snprintf(out, n, "-");
+    out[0] = 0;
     const union MHD_ConnectionInfo *ci =
         conn ? MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS) : NULL;
     if (!ci || !ci->client_addr)
@@ -588,7 +588,7 @@ static void access_log(tk_http_server_t *s, tk_req_t *r, uint64_t dur_ns)
         return;
     char ts[40], addr[64];
     tk_time_format(tk_now_ms(), 1, ts);
-    remote_addr(r->conn, addr, sizeof addr);
+    tk_http_client_ip(r->conn, addr, sizeof addr);
     tk_buf_t b = TK_BUF_INIT;
     int rc = tk_buf_printf(&b, "{\"time\":\"%s\",\"method\":", ts);
     const char *m = r->method ? r->method : "-";
